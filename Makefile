@@ -1,0 +1,51 @@
+# cfybroker — an Open Service Broker for Cloudify. `make` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+GO        ?= go
+BIN       := bin
+PKGS      := ./...
+STATICCHECK_VERSION := v0.8.2
+GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
+
+.PHONY: help run sim test test-short lint fmt bench build clean tools
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: ## start the embedded broker (with the built-in Cloudify simulator when no CLOUDIFY_URL is set)
+	$(GO) run ./cmd/cfybroker serve
+
+sim: ## run the Cloudify manager simulator alone on 127.0.0.1:8100
+	$(GO) run ./cmd/cfybroker dev cloudify-sim --listen 127.0.0.1:8100
+
+test: ## run every test (with the race detector)
+	$(GO) test -race -count=1 $(PKGS)
+
+test-short: ## run the unit tests quickly, without the race detector
+	$(GO) test -short -count=1 $(PKGS)
+
+tools: ## install the lint tools
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: tools ## gofmt, go vet, staticcheck, go mod tidy diff, dependency direction
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^infra/')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GOBIN_DIR)/staticcheck $(PKGS)
+	@cp go.mod /tmp/cfybroker.go.mod.bak && cp go.sum /tmp/cfybroker.go.sum.bak; \
+	  $(GO) mod tidy && git diff --exit-code go.mod go.sum >/dev/null; rc=$$?; \
+	  cp /tmp/cfybroker.go.mod.bak go.mod; cp /tmp/cfybroker.go.sum.bak go.sum; \
+	  if [ $$rc -ne 0 ]; then echo "go mod tidy would change go.mod/go.sum"; exit 1; fi
+	@./.ci/check-deps
+
+fmt: ## format the code
+	gofmt -w $$(git ls-files '*.go')
+
+bench: ## run the benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+build: ## build the cfybroker binary into bin/
+	$(GO) build -trimpath -o $(BIN)/cfybroker ./cmd/cfybroker
+
+clean: ## remove build output
+	rm -rf $(BIN)

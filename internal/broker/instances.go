@@ -1,0 +1,503 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Labels put on every deployment the broker creates, so that a deployment can be
+// traced back to its instance from the manager (and found again by reconcile).
+const (
+	LabelInstanceID = "osb-instance-id"
+	LabelServiceID  = "osb-service-id"
+	LabelPlanID     = "osb-plan-id"
+)
+
+// Provision records a provision and hands it to the workflow driver
+// (PUT /v2/service_instances/:instance_id). Provisioning always runs asynchronously.
+func (s *UseCases) Provision(ctx context.Context, req ProvisionRequest) (ProvisionResult, error) {
+	if err := ValidateID("instance_id", req.InstanceID); err != nil {
+		return ProvisionResult{}, err
+	}
+	if err := ValidateID("service_id", req.ServiceID); err != nil {
+		return ProvisionResult{}, err
+	}
+	if err := ValidateID("plan_id", req.PlanID); err != nil {
+		return ProvisionResult{}, err
+	}
+	if !req.AcceptsIncomplete {
+		return ProvisionResult{}, Errorf(EAsyncRequired, "provisioning runs a Cloudify install and is asynchronous")
+	}
+	svc, plan, err := s.lookupPlan(ctx, req.ServiceID, req.PlanID)
+	if err != nil {
+		return ProvisionResult{}, err
+	}
+	if err := checkMaintenanceInfo(req.MaintenanceInfo, plan); err != nil {
+		return ProvisionResult{}, err
+	}
+	params, err := decodeParameters("parameters", req.Parameters)
+	if err != nil {
+		return ProvisionResult{}, err
+	}
+	if err := s.schemas.validateParameters("parameters", plan.CreateSchema, req.Parameters); err != nil {
+		return ProvisionResult{}, err
+	}
+	fp := fingerprint("provision", req.ServiceID, req.PlanID, req.Parameters, req.OrganizationGUID, req.SpaceGUID)
+
+	for attempt := 0; ; attempt++ {
+		res, retry, err := s.provisionOnce(ctx, req, svc, plan, params, fp)
+		if !retry || attempt >= 3 {
+			return res, err
+		}
+	}
+}
+
+// provisionOnce does one read-compare-write round; retry is true when a concurrent
+// write won and the round must be done again.
+func (s *UseCases) provisionOnce(ctx context.Context, req ProvisionRequest, svc Service, plan Plan, params map[string]any, fp string) (ProvisionResult, bool, error) {
+	existing, err := s.store.GetInstance(ctx, req.InstanceID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		existing = Instance{}
+	case err != nil:
+		return ProvisionResult{}, false, fmt.Errorf("read instance: %w", err)
+	}
+	if existing.Version != 0 && existing.State != InstanceGone {
+		return s.provisionRepeat(existing, fp)
+	}
+
+	now := s.now()
+	depID := DeploymentID(req.InstanceID)
+	sealedParams, err := s.sealJSON(params)
+	if err != nil {
+		return ProvisionResult{}, false, err
+	}
+	sealedInputs, err := s.sealJSON(mergeInputs(params, plan.Inputs))
+	if err != nil {
+		return ProvisionResult{}, false, err
+	}
+	op := Operation{
+		ID:                 s.newOperationID(OpProvision),
+		Type:               OpProvision,
+		InstanceID:         req.InstanceID,
+		State:              StateInProgress,
+		Description:        "creating deployment " + depID,
+		DeploymentID:       depID,
+		BlueprintID:        plan.BlueprintID,
+		ServiceID:          svc.ID,
+		PlanID:             plan.ID,
+		MaintenanceVersion: maintenanceVersion(plan.MaintenanceInfo),
+		Inputs:             sealedInputs,
+		Parameters:         sealedParams,
+		Fingerprint:        fp,
+		Labels:             map[string]string{LabelInstanceID: req.InstanceID, LabelServiceID: svc.ID, LabelPlanID: plan.ID},
+		Deadline:           s.deadline(plan),
+		NextCheck:          now,
+		RequestID:          req.RequestID,
+		Identity:           req.Identity.String(),
+		CreatedAt:          now,
+		UpdatedAt:          now,
+	}
+	inst := Instance{
+		ID:                 req.InstanceID,
+		ServiceID:          svc.ID,
+		PlanID:             plan.ID,
+		OrganizationGUID:   req.OrganizationGUID,
+		SpaceGUID:          req.SpaceGUID,
+		Context:            req.Context,
+		Fingerprint:        fp,
+		Parameters:         sealedParams,
+		DeploymentID:       depID,
+		BlueprintID:        plan.BlueprintID,
+		MaintenanceVersion: op.MaintenanceVersion,
+		DashboardURL:       s.dashboard(depID),
+		State:              InstanceProvisioning,
+		OperationID:        op.ID,
+		OperationType:      OpProvision,
+		OperationState:     StateInProgress,
+		CreatedAt:          now,
+		UpdatedAt:          now,
+		Version:            existing.Version, // a tombstone is replaced in place
+	}
+	if err := s.store.Commit(ctx, Tx{Instances: []*Instance{&inst}, Operations: []*Operation{&op}}); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return ProvisionResult{}, true, err
+		}
+		return ProvisionResult{}, false, fmt.Errorf("record provision: %w", err)
+	}
+	s.cfg.Logger.InfoContext(ctx, "provision recorded", "instance_id", inst.ID, "operation_id", op.ID,
+		"deployment_id", depID, "blueprint_id", plan.BlueprintID, "request_id", req.RequestID, "identity", req.Identity.String())
+	s.start(ctx, op)
+	return ProvisionResult{Async: true, Operation: op.ID, DashboardURL: inst.DashboardURL}, false, nil
+}
+
+// provisionRepeat answers a provision for an instance that exists.
+func (s *UseCases) provisionRepeat(existing Instance, fp string) (ProvisionResult, bool, error) {
+	if existing.Fingerprint != fp {
+		return ProvisionResult{}, false, Errorf(EConflict, "instance %s exists with other attributes", existing.ID)
+	}
+	switch {
+	case existing.State == InstanceProvisioning:
+		return ProvisionResult{Async: true, Operation: existing.OperationID, DashboardURL: existing.DashboardURL}, false, nil
+	case existing.State == InstanceReady:
+		return ProvisionResult{DashboardURL: existing.DashboardURL}, false, nil
+	case existing.State == InstanceFailed:
+		return ProvisionResult{}, false, Errorf(EConflict, "instance %s exists and its provision failed; deprovision it first", existing.ID)
+	default:
+		return ProvisionResult{}, false, Errorf(EConcurrency, "instance %s is being deprovisioned", existing.ID)
+	}
+}
+
+// Deprovision records a deprovision and hands it to the workflow driver
+// (DELETE /v2/service_instances/:instance_id). A deprovision that arrives while the
+// instance is provisioning halts the provision: the new operation cancels what runs on
+// the deployment, then uninstalls and deletes it.
+func (s *UseCases) Deprovision(ctx context.Context, req DeprovisionRequest) (DeprovisionResult, error) {
+	if err := ValidateID("instance_id", req.InstanceID); err != nil {
+		return DeprovisionResult{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		res, retry, err := s.deprovisionOnce(ctx, req)
+		if !retry || attempt >= 3 {
+			return res, err
+		}
+	}
+}
+
+func (s *UseCases) deprovisionOnce(ctx context.Context, req DeprovisionRequest) (DeprovisionResult, bool, error) {
+	inst, err := s.store.GetInstance(ctx, req.InstanceID)
+	if errors.Is(err, ErrNotFound) || err == nil && inst.State == InstanceGone {
+		return DeprovisionResult{}, false, Errorf(EGone, "instance %s does not exist", req.InstanceID)
+	}
+	if err != nil {
+		return DeprovisionResult{}, false, fmt.Errorf("read instance: %w", err)
+	}
+	if req.ServiceID != "" && req.ServiceID != inst.ServiceID {
+		return DeprovisionResult{}, false, Errorf(EInvalid, "service_id %q is not the instance's service", req.ServiceID)
+	}
+	if inst.State == InstanceDeprovisioning && inst.Busy() {
+		return DeprovisionResult{Async: true, Operation: inst.OperationID}, false, nil
+	}
+	if !req.AcceptsIncomplete {
+		return DeprovisionResult{}, false, Errorf(EAsyncRequired, "deprovisioning runs a Cloudify uninstall and is asynchronous")
+	}
+	now := s.now()
+	tx := Tx{}
+	if inst.Busy() {
+		if inst.OperationType != OpProvision {
+			return DeprovisionResult{}, false, Errorf(EConcurrency, "an %s is in progress", inst.OperationType)
+		}
+		prov, err := s.store.GetOperation(ctx, inst.OperationID)
+		if err != nil {
+			return DeprovisionResult{}, false, fmt.Errorf("read provision: %w", err)
+		}
+		if !prov.Done() {
+			prov.State = StateFailed
+			prov.Description = "provision halted by a deprovision request"
+			prov.EndedAt, prov.UpdatedAt = now, now
+			tx.Operations = append(tx.Operations, &prov)
+		}
+	}
+	plan := Plan{}
+	if c, err := s.Catalog(ctx); err == nil {
+		if svc, ok := c.Service(inst.ServiceID); ok {
+			plan, _ = svc.Plan(inst.PlanID)
+		}
+	}
+	op := Operation{
+		ID:           s.newOperationID(OpDeprovision),
+		Type:         OpDeprovision,
+		InstanceID:   inst.ID,
+		State:        StateInProgress,
+		Description:  "deleting deployment " + inst.DeploymentID,
+		DeploymentID: inst.DeploymentID,
+		BlueprintID:  inst.BlueprintID,
+		ServiceID:    inst.ServiceID,
+		PlanID:       inst.PlanID,
+		Deadline:     s.deadline(plan),
+		NextCheck:    now,
+		RequestID:    req.RequestID,
+		Identity:     req.Identity.String(),
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+	for _, o := range tx.Operations {
+		o.SupersededBy = op.ID
+	}
+	inst.State = InstanceDeprovisioning
+	inst.OperationID, inst.OperationType, inst.OperationState = op.ID, OpDeprovision, StateInProgress
+	inst.UpdatedAt = now
+	tx.Instances = []*Instance{&inst}
+	tx.Operations = append(tx.Operations, &op)
+	if err := s.store.Commit(ctx, tx); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return DeprovisionResult{}, true, err
+		}
+		return DeprovisionResult{}, false, fmt.Errorf("record deprovision: %w", err)
+	}
+	s.cfg.Logger.InfoContext(ctx, "deprovision recorded", "instance_id", inst.ID, "operation_id", op.ID,
+		"deployment_id", inst.DeploymentID, "halted_provision", len(tx.Operations) > 1, "request_id", req.RequestID, "identity", req.Identity.String())
+	s.start(ctx, op)
+	return DeprovisionResult{Async: true, Operation: op.ID}, false, nil
+}
+
+// Update changes an instance's parameters, plan or maintenance version through a
+// Cloudify deployment update, or records a context-only change
+// (PATCH /v2/service_instances/:instance_id).
+func (s *UseCases) Update(ctx context.Context, req UpdateRequest) (UpdateResult, error) {
+	if err := ValidateID("instance_id", req.InstanceID); err != nil {
+		return UpdateResult{}, err
+	}
+	if err := ValidateID("service_id", req.ServiceID); err != nil {
+		return UpdateResult{}, err
+	}
+	if req.PlanID != "" {
+		if err := ValidateID("plan_id", req.PlanID); err != nil {
+			return UpdateResult{}, err
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		res, retry, err := s.updateOnce(ctx, req)
+		if !retry || attempt >= 3 {
+			return res, err
+		}
+	}
+}
+
+func (s *UseCases) updateOnce(ctx context.Context, req UpdateRequest) (UpdateResult, bool, error) {
+	inst, err := s.store.GetInstance(ctx, req.InstanceID)
+	if errors.Is(err, ErrNotFound) || err == nil && inst.State == InstanceGone {
+		return UpdateResult{}, false, Errorf(ENotFound, "instance %s does not exist", req.InstanceID)
+	}
+	if err != nil {
+		return UpdateResult{}, false, fmt.Errorf("read instance: %w", err)
+	}
+	if req.ServiceID != inst.ServiceID {
+		return UpdateResult{}, false, Errorf(EInvalid, "service_id %q is not the instance's service", req.ServiceID)
+	}
+	fp := fingerprint("update", req.ServiceID, req.PlanID, req.Parameters, maintenanceVersion(req.MaintenanceInfo))
+	if inst.Busy() {
+		if inst.OperationType == OpUpdate {
+			if op, err := s.store.GetOperation(ctx, inst.OperationID); err == nil && op.Fingerprint == fp && !op.Done() {
+				return UpdateResult{Async: true, Operation: op.ID}, false, nil
+			}
+		}
+		return UpdateResult{}, false, Errorf(EConcurrency, "an %s is in progress", inst.OperationType)
+	}
+	if inst.State != InstanceReady {
+		return UpdateResult{}, false, &Error{Code: EUnprocessable, Message: fmt.Sprintf("instance %s is %s and cannot be updated; deprovision it", inst.ID, inst.State),
+			InstanceUsable: boolp(false), UpdateRepeatable: boolp(false)}
+	}
+	svc, curPlan, err := s.lookupPlan(ctx, inst.ServiceID, inst.PlanID)
+	if err != nil {
+		return UpdateResult{}, false, Errorf(EUnprocessable, "the instance's plan %q is no longer in the catalog", inst.PlanID)
+	}
+	target := curPlan
+	planChange := req.PlanID != "" && req.PlanID != inst.PlanID
+	if planChange {
+		if !svc.PlanIsUpdateable(curPlan) {
+			return UpdateResult{}, false, Errorf(EUnprocessable, "plan %q cannot be changed", curPlan.Name)
+		}
+		p, ok := svc.Plan(req.PlanID)
+		if !ok {
+			return UpdateResult{}, false, Errorf(EInvalid, "plan_id %q is not a plan of service %q", req.PlanID, svc.Name)
+		}
+		target = p
+	}
+	if err := checkMaintenanceInfo(req.MaintenanceInfo, target); err != nil {
+		return UpdateResult{}, false, err
+	}
+	params, err := decodeParameters("parameters", req.Parameters)
+	if err != nil {
+		return UpdateResult{}, false, err
+	}
+	if req.Parameters != nil {
+		if err := s.schemas.validateParameters("parameters", target.UpdateSchema, req.Parameters); err != nil {
+			return UpdateResult{}, false, err
+		}
+	}
+	targetVersion := inst.MaintenanceVersion
+	if req.MaintenanceInfo != nil || planChange {
+		targetVersion = maintenanceVersion(target.MaintenanceInfo)
+	}
+	upgrade := targetVersion != inst.MaintenanceVersion || target.BlueprintID != inst.BlueprintID
+	now := s.now()
+	if !planChange && len(params) == 0 && !upgrade {
+		// Context-only (or empty) update: nothing to change on Cloudify.
+		if len(req.Context) > 0 && string(req.Context) != string(inst.Context) {
+			inst.Context, inst.UpdatedAt = req.Context, now
+			if err := s.store.Commit(ctx, Tx{Instances: []*Instance{&inst}}); err != nil {
+				if errors.Is(err, ErrConflict) {
+					return UpdateResult{}, true, err
+				}
+				return UpdateResult{}, false, fmt.Errorf("record context: %w", err)
+			}
+		}
+		return UpdateResult{}, false, nil
+	}
+	if !req.AcceptsIncomplete {
+		return UpdateResult{}, false, Errorf(EAsyncRequired, "updating runs a Cloudify deployment update and is asynchronous")
+	}
+	inputs := params
+	if planChange {
+		inputs = mergeInputs(params, target.Inputs)
+	}
+	sealedInputs, err := s.sealJSON(inputs)
+	if err != nil {
+		return UpdateResult{}, false, err
+	}
+	sealedParams, err := s.sealJSON(params)
+	if err != nil {
+		return UpdateResult{}, false, err
+	}
+	op := Operation{
+		ID:                 s.newOperationID(OpUpdate),
+		Type:               OpUpdate,
+		InstanceID:         inst.ID,
+		State:              StateInProgress,
+		Description:        "updating deployment " + inst.DeploymentID,
+		DeploymentID:       inst.DeploymentID,
+		ServiceID:          inst.ServiceID,
+		PlanID:             target.ID,
+		PreviousPlanID:     inst.PlanID,
+		MaintenanceVersion: targetVersion,
+		Inputs:             sealedInputs,
+		Parameters:         sealedParams,
+		Fingerprint:        fp,
+		Deadline:           s.deadline(target),
+		NextCheck:          now,
+		RequestID:          req.RequestID,
+		Identity:           req.Identity.String(),
+		CreatedAt:          now,
+		UpdatedAt:          now,
+	}
+	if target.BlueprintID != inst.BlueprintID {
+		op.BlueprintID = target.BlueprintID
+	}
+	if len(req.Context) > 0 {
+		inst.Context = req.Context
+	}
+	inst.OperationID, inst.OperationType, inst.OperationState = op.ID, OpUpdate, StateInProgress
+	inst.UpdatedAt = now
+	if err := s.store.Commit(ctx, Tx{Instances: []*Instance{&inst}, Operations: []*Operation{&op}}); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return UpdateResult{}, true, err
+		}
+		return UpdateResult{}, false, fmt.Errorf("record update: %w", err)
+	}
+	s.cfg.Logger.InfoContext(ctx, "update recorded", "instance_id", inst.ID, "operation_id", op.ID,
+		"deployment_id", inst.DeploymentID, "plan_change", planChange, "blueprint_id", op.BlueprintID, "request_id", req.RequestID, "identity", req.Identity.String())
+	s.start(ctx, op)
+	return UpdateResult{Async: true, Operation: op.ID}, false, nil
+}
+
+// LastOperation answers an instance's or a binding's last_operation from broker state
+// alone (GET .../last_operation); it never calls Cloudify.
+func (s *UseCases) LastOperation(ctx context.Context, req LastOperationRequest) (LastOperation, error) {
+	if req.BindingID != "" {
+		_, err := s.store.GetBinding(ctx, req.InstanceID, req.BindingID)
+		if errors.Is(err, ErrNotFound) {
+			return LastOperation{}, Errorf(ENotFound, "binding %s does not exist", req.BindingID)
+		}
+		if err != nil {
+			return LastOperation{}, fmt.Errorf("read binding: %w", err)
+		}
+		// Bindings are created synchronously: one that exists is done.
+		return LastOperation{State: StateSucceeded, Description: "bound"}, nil
+	}
+	op, err := s.operationFor(ctx, req)
+	if err != nil {
+		return LastOperation{}, err
+	}
+	if op.Type == OpDeprovision && op.State == StateSucceeded {
+		return LastOperation{}, Errorf(EGone, "instance %s is deprovisioned", req.InstanceID)
+	}
+	lo := LastOperation{State: op.State, Description: op.Description}
+	if op.State == StateInProgress {
+		lo.RetryAfter = s.retryAfter(op)
+	}
+	if op.State == StateFailed {
+		switch op.Type {
+		case OpUpdate:
+			lo.InstanceUsable, lo.UpdateRepeatable = boolp(true), boolp(true)
+		case OpDeprovision:
+			lo.InstanceUsable = boolp(false)
+		}
+	}
+	return lo, nil
+}
+
+// operationFor finds the operation a last_operation request is about: the one it
+// names when that belongs to the instance, else the instance's current one.
+func (s *UseCases) operationFor(ctx context.Context, req LastOperationRequest) (Operation, error) {
+	if req.Operation != "" && len(req.Operation) <= MaxIDLength+32 {
+		op, err := s.store.GetOperation(ctx, req.Operation)
+		if err == nil && op.InstanceID == req.InstanceID {
+			return op, nil
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return Operation{}, fmt.Errorf("read operation: %w", err)
+		}
+	}
+	inst, err := s.store.GetInstance(ctx, req.InstanceID)
+	if errors.Is(err, ErrNotFound) {
+		return Operation{}, Errorf(ENotFound, "instance %s does not exist", req.InstanceID)
+	}
+	if err != nil {
+		return Operation{}, fmt.Errorf("read instance: %w", err)
+	}
+	op, err := s.store.GetOperation(ctx, inst.OperationID)
+	if errors.Is(err, ErrNotFound) {
+		return Operation{}, Errorf(ENotFound, "instance %s has no operation", req.InstanceID)
+	}
+	if err != nil {
+		return Operation{}, fmt.Errorf("read operation: %w", err)
+	}
+	return op, nil
+}
+
+// retryAfter tells the platform when asking again is useful: when the engine looks
+// at Cloudify next, within 2 s to 60 s.
+func (s *UseCases) retryAfter(op Operation) time.Duration {
+	d := op.NextCheck.Sub(s.now()).Round(time.Second)
+	return min(max(d, 2*time.Second), 60*time.Second)
+}
+
+// FetchInstance returns a provisioned instance (GET /v2/service_instances/:instance_id).
+// Parameters whose names suggest secrets are left out.
+func (s *UseCases) FetchInstance(ctx context.Context, req FetchInstanceRequest) (InstanceDetails, error) {
+	inst, err := s.store.GetInstance(ctx, req.InstanceID)
+	if errors.Is(err, ErrNotFound) || err == nil && (inst.State == InstanceGone || inst.State == InstanceProvisioning) {
+		return InstanceDetails{}, Errorf(ENotFound, "instance %s does not exist or is being provisioned", req.InstanceID)
+	}
+	if err != nil {
+		return InstanceDetails{}, fmt.Errorf("read instance: %w", err)
+	}
+	if inst.Busy() && inst.OperationType == OpUpdate {
+		return InstanceDetails{}, Errorf(EConcurrency, "an update is in progress")
+	}
+	d := InstanceDetails{ServiceID: inst.ServiceID, PlanID: inst.PlanID, DashboardURL: inst.DashboardURL}
+	if inst.MaintenanceVersion != "" {
+		d.MaintenanceInfo = &MaintenanceInfo{Version: inst.MaintenanceVersion}
+	}
+	if len(inst.Parameters) > 0 {
+		plain, err := s.sealer.Open(inst.Parameters)
+		if err != nil {
+			return InstanceDetails{}, fmt.Errorf("open parameters: %w", err)
+		}
+		var params map[string]any
+		if err := json.Unmarshal(plain, &params); err != nil {
+			return InstanceDetails{}, fmt.Errorf("decode parameters: %w", err)
+		}
+		for k := range params {
+			if secretName(k) {
+				delete(params, k)
+			}
+		}
+		d.Parameters = params
+	}
+	return d, nil
+}

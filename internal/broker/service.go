@@ -1,0 +1,190 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// CatalogReader reads the published catalog (from broker state, never from Cloudify).
+//
+// GetCatalog returns an error matching ErrNotFound before the first catalog sync.
+type CatalogReader interface {
+	GetCatalog(ctx context.Context) (Catalog, error)
+}
+
+// Starter hands a recorded operation to the workflow driver. Start must be idempotent:
+// starting an operation that is already being driven does nothing. An error means the
+// driver may not have it; the operation stays recorded and the driver's sweep of
+// unfinished operations picks it up later.
+type Starter interface {
+	Start(ctx context.Context, op Operation) error
+}
+
+// CredentialsReader reads a deployment's evaluated capabilities and outputs.
+//
+// Errors: an error with code EUnavailable when the manager cannot be reached now.
+type CredentialsReader interface {
+	DeploymentValues(ctx context.Context, deploymentID string) (capabilities, outputs map[string]any, err error)
+}
+
+// Config tunes the use cases. Zero values take the defaults.
+type Config struct {
+	// DashboardURL returns the dashboard_url for a deployment; nil: no dashboard_url.
+	DashboardURL func(deploymentID string) string
+	// DefaultDeadline bounds an operation when its plan has no maximum_polling_duration
+	// (default 2 hours).
+	DefaultDeadline time.Duration
+	// CatalogTTL is how long a catalog read from the store is reused (default 5 s).
+	CatalogTTL time.Duration
+	Now        func() time.Time
+	NewID      func() string
+	Logger     *slog.Logger
+}
+
+// UseCases implements the OSB use cases on top of broker state.
+type UseCases struct {
+	store   Store
+	catalog CatalogReader
+	starter Starter
+	creds   CredentialsReader
+	sealer  Sealer
+	cfg     Config
+	schemas schemaCache
+
+	catMu   sync.Mutex
+	cat     Catalog
+	catRead time.Time
+}
+
+// New returns the use cases. Every dependency is required.
+func New(store Store, catalog CatalogReader, starter Starter, creds CredentialsReader, sealer Sealer, cfg Config) *UseCases {
+	if cfg.DefaultDeadline <= 0 {
+		cfg.DefaultDeadline = 2 * time.Hour
+	}
+	if cfg.CatalogTTL <= 0 {
+		cfg.CatalogTTL = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = func() string { return uuid.NewString() }
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &UseCases{store: store, catalog: catalog, starter: starter, creds: creds, sealer: sealer, cfg: cfg}
+}
+
+func (s *UseCases) now() time.Time { return s.cfg.Now().UTC() }
+
+// Catalog returns the published catalog (GET /v2/catalog). Before the first sync it
+// is an empty catalog.
+func (s *UseCases) Catalog(ctx context.Context) (Catalog, error) {
+	s.catMu.Lock()
+	defer s.catMu.Unlock()
+	if !s.catRead.IsZero() && s.cfg.Now().Sub(s.catRead) < s.cfg.CatalogTTL {
+		return s.cat, nil
+	}
+	c, err := s.catalog.GetCatalog(ctx)
+	if errors.Is(err, ErrNotFound) {
+		c, err = Catalog{Services: []Service{}, ETag: "empty"}, nil
+	}
+	if err != nil {
+		return Catalog{}, fmt.Errorf("read catalog: %w", err)
+	}
+	s.cat, s.catRead = c, s.cfg.Now()
+	return c, nil
+}
+
+// lookupPlan finds the service and plan of a request.
+func (s *UseCases) lookupPlan(ctx context.Context, serviceID, planID string) (Service, Plan, error) {
+	c, err := s.Catalog(ctx)
+	if err != nil {
+		return Service{}, Plan{}, err
+	}
+	svc, ok := c.Service(serviceID)
+	if !ok {
+		return Service{}, Plan{}, Errorf(EInvalid, "service_id %q is not in the catalog", serviceID)
+	}
+	plan, ok := svc.Plan(planID)
+	if !ok {
+		return Service{}, Plan{}, Errorf(EInvalid, "plan_id %q is not a plan of service %q", planID, svc.Name)
+	}
+	return svc, plan, nil
+}
+
+func (s *UseCases) deadline(p Plan) time.Time {
+	if p.MaximumPollingDuration > 0 {
+		return s.now().Add(time.Duration(p.MaximumPollingDuration) * time.Second)
+	}
+	return s.now().Add(s.cfg.DefaultDeadline)
+}
+
+func (s *UseCases) newOperationID(t OperationType) string {
+	return string(t) + "-" + s.cfg.NewID()
+}
+
+func (s *UseCases) sealJSON(v any) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if m, ok := v.(map[string]any); ok && len(m) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	out, err := s.sealer.Seal(b)
+	if err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	return out, nil
+}
+
+func (s *UseCases) dashboard(deploymentID string) string {
+	if s.cfg.DashboardURL == nil {
+		return ""
+	}
+	return s.cfg.DashboardURL(deploymentID)
+}
+
+// start hands an operation to the driver; a failure is logged, not returned: the
+// operation is recorded and the driver's sweep resumes it.
+func (s *UseCases) start(ctx context.Context, op Operation) {
+	if err := s.starter.Start(ctx, op); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "operation recorded but not started; the sweep will resume it",
+			"operation_id", op.ID, "instance_id", op.InstanceID, "error", err)
+	}
+}
+
+func maintenanceVersion(mi *MaintenanceInfo) string {
+	if mi == nil {
+		return ""
+	}
+	return mi.Version
+}
+
+// checkMaintenanceInfo compares a request's maintenance_info with the plan's.
+func checkMaintenanceInfo(req *MaintenanceInfo, plan Plan) error {
+	if req == nil {
+		return nil
+	}
+	if plan.MaintenanceInfo == nil {
+		return Errorf(EMaintenanceInfoConflict, "plan %q has no maintenance_info; the request carries version %q", plan.Name, req.Version)
+	}
+	if req.Version != plan.MaintenanceInfo.Version {
+		return Errorf(EMaintenanceInfoConflict, "maintenance_info.version %q does not match the catalog's %q for plan %q", req.Version, plan.MaintenanceInfo.Version, plan.Name)
+	}
+	return nil
+}
+
+func boolp(b bool) *bool { return &b }

@@ -1,0 +1,73 @@
+package seal
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func mustAEAD(t *testing.T, key []byte) *AEAD {
+	t.Helper()
+	a, err := New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestSealOpen(t *testing.T) {
+	a := mustAEAD(t, bytes.Repeat([]byte{7}, KeySize))
+	plain := []byte(`{"admin_password":"s3cr3t"}`)
+	sealed, err := a.Seal(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, []byte("s3cr3t")) {
+		t.Fatal("sealed value holds the plaintext")
+	}
+	again, _ := a.Seal(plain)
+	if bytes.Equal(sealed, again) {
+		t.Fatal("two seals of one value are equal: nonce reused")
+	}
+	got, err := a.Open(sealed)
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	other := mustAEAD(t, bytes.Repeat([]byte{8}, KeySize))
+	if _, err := other.Open(sealed); err == nil {
+		t.Fatal("opened with the wrong key")
+	}
+	sealed[len(sealed)-1] ^= 1
+	if _, err := a.Open(sealed); err == nil {
+		t.Fatal("opened a damaged value")
+	}
+	if s, err := a.Seal(nil); s != nil || err != nil {
+		t.Fatalf("Seal(nil) = %v, %v", s, err)
+	}
+	if _, err := New([]byte("short")); err == nil {
+		t.Fatal("accepted a short key")
+	}
+}
+
+func TestKeyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "seal.key")
+	k1, err := LoadOrCreateKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode = %v, %v", st.Mode(), err)
+	}
+	k2, err := LoadOrCreateKeyFile(path)
+	if err != nil || !bytes.Equal(k1, k2) {
+		t.Fatalf("reloaded key differs: %v", err)
+	}
+	if err := os.WriteFile(path, []byte("zz"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreateKeyFile(path); err == nil {
+		t.Fatal("accepted a bad key file")
+	}
+}
