@@ -1,0 +1,327 @@
+package osb
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/cfybroker/cfybroker/internal/broker"
+)
+
+// OSB headers, in the canonical form net/http stores them.
+const (
+	headerAPIVersion          = "X-Broker-Api-Version"
+	headerRequestIdentity     = "X-Broker-Api-Request-Identity"
+	headerOriginatingIdentity = "X-Broker-Api-Originating-Identity"
+	headerContentType         = "Content-Type"
+	headerRetryAfter          = "Retry-After"
+	headerETag                = "Etag"
+	headerIfNoneMatch         = "If-None-Match"
+	headerAllow               = "Allow"
+	headerWWWAuthenticate     = "Www-Authenticate"
+)
+
+// Shared header values; net/http only reads them.
+var (
+	jsonContentType = []string{"application/json"}
+	basicChallenge  = []string{`Basic realm="cfybroker"`}
+)
+
+// exchange is one request and what the handler learnt about it, for the endpoint and
+// for the log line.
+type exchange struct {
+	w     http.ResponseWriter
+	r     *http.Request
+	route *route
+	start time.Time
+	info  broker.RequestInfo
+
+	instanceID string
+	binding    string
+	status     int
+	// err is what the broker (or parsing) returned, for the log line.
+	err error
+}
+
+// serve runs the checks every request goes through (see the package doc for their
+// order), then the endpoint, then logs one line.
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, rt *route) {
+	x := &exchange{w: w, r: r, route: rt, start: h.now()}
+	x.info.RequestID = r.Header.Get(headerRequestIdentity)
+	if x.info.RequestID == "" {
+		x.info.RequestID = h.newRequestID()
+	}
+	w.Header()[headerRequestIdentity] = []string{x.info.RequestID}
+	x.info.APIVersion = r.Header.Get(headerAPIVersion)
+	defer h.finish(x)
+
+	if status, description := h.checkVersion(x.info.APIVersion); status != 0 {
+		h.writeJSON(x, status, errorBody{Description: description})
+		return
+	}
+	if !h.authorized(r) {
+		w.Header()[headerWWWAuthenticate] = basicChallenge
+		h.writeJSON(x, http.StatusUnauthorized, errorBody{Description: "missing or invalid credentials"})
+		return
+	}
+	ep, ok := rt.methods[r.Method]
+	if !ok {
+		if rt.pattern == "" {
+			h.writeJSON(x, http.StatusNotFound, errorBody{
+				Description: fmt.Sprintf("no such route: %s %s", r.Method, r.URL.Path),
+			})
+			return
+		}
+		w.Header()[headerAllow] = rt.allow
+		h.writeJSON(x, http.StatusMethodNotAllowed, errorBody{
+			Description: fmt.Sprintf("method %s is not allowed on %s; allowed: %s", r.Method, rt.pattern, rt.allow[0]),
+		})
+		return
+	}
+	x.instanceID = r.PathValue("instance_id")
+	x.binding = r.PathValue("binding_id")
+	id, err := parseIdentity(r.Header.Get(headerOriginatingIdentity))
+	if err != nil {
+		h.writeError(x, err, false)
+		return
+	}
+	x.info.Identity = id
+
+	status, body, err := ep.serve(x)
+	if err != nil {
+		h.writeError(x, err, ep.failureFlags)
+		return
+	}
+	h.writeJSON(x, status, body)
+}
+
+// checkVersion returns 0 for a supported X-Broker-API-Version, else the status and
+// description to answer with.
+func (h *handler) checkVersion(v string) (int, string) {
+	if v == "" {
+		return h.missingVer, "X-Broker-API-Version header is missing; " + h.versionHint
+	}
+	got, ok := parseAPIVersion(v)
+	if !ok || got.less(h.minVersion) || h.maxVersion.less(got) {
+		if len(v) > 32 {
+			v = v[:32]
+		}
+		return http.StatusPreconditionFailed, fmt.Sprintf("X-Broker-API-Version %q is not supported; %s", v, h.versionHint)
+	}
+	return 0, ""
+}
+
+// parseAPIVersion parses "MAJOR.MINOR", both plain decimal numbers.
+func parseAPIVersion(v string) (APIVersion, bool) {
+	dot := -1
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '.' && dot < 0:
+			dot = i
+		case c < '0' || c > '9':
+			return APIVersion{}, false
+		}
+	}
+	if dot <= 0 || dot == len(v)-1 {
+		return APIVersion{}, false
+	}
+	major, err1 := strconv.Atoi(v[:dot])
+	minor, err2 := strconv.Atoi(v[dot+1:])
+	if err1 != nil || err2 != nil {
+		return APIVersion{}, false
+	}
+	return APIVersion{Major: major, Minor: minor}, true
+}
+
+// authorized checks the Basic credentials against every configured credential,
+// comparing SHA-256 digests in constant time and without stopping at a match, so that
+// neither the position of a match nor the length of a secret shows in the timing.
+func (h *handler) authorized(r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	u := sha256.Sum256([]byte(user))
+	p := sha256.Sum256([]byte(pass))
+	match := 0
+	for i := range h.creds {
+		c := &h.creds[i]
+		match |= subtle.ConstantTimeCompare(u[:], c.user[:]) & subtle.ConstantTimeCompare(p[:], c.pass[:])
+	}
+	return match == 1
+}
+
+// errorBody is the OSB error body.
+type errorBody struct {
+	Error            string `json:"error,omitempty"`
+	Description      string `json:"description,omitempty"`
+	InstanceUsable   *bool  `json:"instance_usable,omitempty"`
+	UpdateRepeatable *bool  `json:"update_repeatable,omitempty"`
+}
+
+// Descriptions of the OSB error codes, verbatim from the spec: the Kubernetes OSB
+// client matches them.
+const (
+	descAsyncRequired           = "This service plan requires client support for asynchronous service operations."
+	descConcurrencyError        = "Another operation for this service instance is in progress."
+	descMaintenanceInfoConflict = "The maintenance_info.version field provided in the request does not match the maintenance_info.version field provided in the Service Broker's catalog."
+	descRequiresApp             = "This service supports generation of credentials through binding an application only."
+	descServiceUnavailable      = "The service is temporarily unavailable; try again later."
+)
+
+// writeError translates err into an OSB error response. It is the only place that
+// does: request-parsing errors are *broker.Error values too, with EInvalid.
+// failureFlags copies InstanceUsable and UpdateRepeatable (update and deprovision).
+func (h *handler) writeError(x *exchange, err error, failureFlags bool) {
+	x.err = err
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		h.writeJSON(x, http.StatusRequestEntityTooLarge, errorBody{
+			Description: fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit),
+		})
+		return
+	}
+	var e *broker.Error
+	if !errors.As(err, &e) {
+		h.internalError(x)
+		return
+	}
+	body := errorBody{Description: e.Message}
+	var status int
+	switch e.Code {
+	case broker.EInvalid:
+		status = http.StatusBadRequest
+	case broker.ENotFound:
+		status = http.StatusNotFound
+	case broker.EGone:
+		// OSB: 410 with an empty object.
+		status, body = http.StatusGone, errorBody{}
+	case broker.EConflict:
+		status = http.StatusConflict
+	case broker.EAsyncRequired:
+		status, body = http.StatusUnprocessableEntity, errorBody{Error: "AsyncRequired", Description: descAsyncRequired}
+	case broker.EConcurrency:
+		status, body = http.StatusUnprocessableEntity, errorBody{Error: "ConcurrencyError", Description: descConcurrencyError}
+	case broker.EMaintenanceInfoConflict:
+		status, body.Error = http.StatusUnprocessableEntity, "MaintenanceInfoConflict"
+		if body.Description == "" {
+			body.Description = descMaintenanceInfoConflict
+		}
+	case broker.ERequiresApp:
+		status, body.Error = http.StatusUnprocessableEntity, "RequiresApp"
+		if body.Description == "" {
+			body.Description = descRequiresApp
+		}
+	case broker.EUnprocessable:
+		status = http.StatusUnprocessableEntity
+	case broker.EUnavailable:
+		status = http.StatusServiceUnavailable
+		if body.Description == "" {
+			body.Description = descServiceUnavailable
+		}
+		x.w.Header()[headerRetryAfter] = h.unavailableRetryAfter
+	default:
+		h.internalError(x)
+		return
+	}
+	if failureFlags {
+		body.InstanceUsable, body.UpdateRepeatable = e.InstanceUsable, e.UpdateRepeatable
+	}
+	h.writeJSON(x, status, body)
+}
+
+// internalError answers 500 with the request id as correlation id and nothing of the
+// error, which goes to the log line only.
+func (h *handler) internalError(x *exchange) {
+	h.writeJSON(x, http.StatusInternalServerError, errorBody{
+		Description: "internal error, correlation id " + x.info.RequestID,
+	})
+}
+
+// rawJSON is a body that is already JSON (the pre-rendered catalog).
+type rawJSON []byte
+
+// writeJSON writes the status and body: nil writes no body (304), rawJSON as it is,
+// anything else marshalled.
+func (h *handler) writeJSON(x *exchange, status int, body any) {
+	var b []byte
+	switch v := body.(type) {
+	case nil:
+	case rawJSON:
+		b = v
+	default:
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			x.err = fmt.Errorf("osb: marshal %d response: %w", status, err)
+			status = http.StatusInternalServerError
+			b, _ = json.Marshal(errorBody{Description: "internal error, correlation id " + x.info.RequestID})
+		}
+	}
+	if b != nil {
+		x.w.Header()[headerContentType] = jsonContentType
+	}
+	x.status = status
+	x.w.WriteHeader(status)
+	if b != nil {
+		_, _ = x.w.Write(b)
+	}
+}
+
+// finish turns a panic of the broker into a 500 and logs the request's one line.
+func (h *handler) finish(x *exchange) {
+	if p := recover(); p != nil {
+		if p == http.ErrAbortHandler {
+			panic(p)
+		}
+		x.err = fmt.Errorf("osb: panic: %v\n%s", p, debug.Stack())
+		if x.status == 0 {
+			h.internalError(x)
+		}
+	}
+	level := slog.LevelInfo
+	if x.status >= 500 {
+		level = slog.LevelError
+	}
+	ctx := x.r.Context()
+	if !h.logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 13)
+	attrs = append(attrs,
+		slog.String("method", x.r.Method),
+		slog.String("route", x.route.pattern),
+		slog.Int("status", x.status),
+		slog.Float64("duration_ms", float64(h.now().Sub(x.start))/float64(time.Millisecond)),
+		slog.String("request_id", x.info.RequestID),
+		slog.String("instance_id", x.instanceID),
+		slog.String("binding_id", x.binding),
+		slog.String("identity_platform", x.info.Identity.Platform),
+		slog.String("identity_user", x.info.Identity.User),
+		slog.String("api_version", x.info.APIVersion),
+	)
+	if x.route.pattern == "" {
+		// Unknown routes: the path is all there is to go by (ids are not secrets).
+		attrs = append(attrs, slog.String("path", x.r.URL.Path))
+	}
+	if x.err != nil {
+		attrs = append(attrs, slog.String("error", x.err.Error()))
+	}
+	h.logger.LogAttrs(ctx, level, "osb request", attrs...)
+}
+
+// retryAfterSeconds renders d as a Retry-After value: whole seconds, rounded up, at
+// least 1.
+func retryAfterSeconds(d time.Duration) string {
+	s := (d + time.Second - 1) / time.Second
+	if s < 1 {
+		s = 1
+	}
+	return strconv.FormatInt(int64(s), 10)
+}
