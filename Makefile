@@ -8,7 +8,7 @@ PKGS      := ./...
 STATICCHECK_VERSION := v0.8.2
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: help run sim test test-short lint fmt bench build clean tools
+.PHONY: help run sim test test-short lint fmt bench build clean tools local-aws local-aws-stop
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,3 +49,10 @@ build: ## build the cfybroker binary into bin/
 
 clean: ## remove build output
 	rm -rf $(BIN)
+
+local-aws: ## install and start the local AWS stand-ins (DynamoDB Local, ...) on 127.0.0.1
+	bash scripts/local-aws.sh install
+	bash scripts/local-aws.sh start
+
+local-aws-stop: ## stop the local AWS stand-ins
+	bash scripts/local-aws.sh stop

@@ -195,9 +195,9 @@ func (s *UseCases) deprovisionOnce(ctx context.Context, req DeprovisionRequest) 
 			return DeprovisionResult{}, false, fmt.Errorf("read provision: %w", err)
 		}
 		if !prov.Done() {
-			prov.State = StateFailed
-			prov.Description = "provision halted by a deprovision request"
-			prov.EndedAt, prov.UpdatedAt = now, now
+			// The provision ends itself at its next step (see workflow), after any step
+			// in flight has finished, so that nothing it creates escapes the deprovision.
+			prov.UpdatedAt = now
 			tx.Operations = append(tx.Operations, &prov)
 		}
 	}
@@ -226,6 +226,7 @@ func (s *UseCases) deprovisionOnce(ctx context.Context, req DeprovisionRequest) 
 	}
 	for _, o := range tx.Operations {
 		o.SupersededBy = op.ID
+		op.Halts = o.ID
 	}
 	inst.State = InstanceDeprovisioning
 	inst.OperationID, inst.OperationType, inst.OperationState = op.ID, OpDeprovision, StateInProgress
@@ -240,6 +241,9 @@ func (s *UseCases) deprovisionOnce(ctx context.Context, req DeprovisionRequest) 
 	}
 	s.cfg.Logger.InfoContext(ctx, "deprovision recorded", "instance_id", inst.ID, "operation_id", op.ID,
 		"deployment_id", inst.DeploymentID, "halted_provision", len(tx.Operations) > 1, "request_id", req.RequestID, "identity", req.Identity.String())
+	for _, o := range tx.Operations[:len(tx.Operations)-1] {
+		s.start(ctx, *o) // let the halted provision see it is halted now
+	}
 	s.start(ctx, op)
 	return DeprovisionResult{Async: true, Operation: op.ID}, false, nil
 }

@@ -115,8 +115,11 @@ type Operation struct {
 	// ExecutionID is the Cloudify execution being followed; UpdateID the deployment update.
 	ExecutionID string
 	UpdateID    string
-	// SupersededBy is the id of an operation (a deprovision) that halted this one.
+	// SupersededBy is the id of an operation (a deprovision) that halted this one;
+	// Halts is the id of the operation this one halted. A halted provision ends
+	// itself at its next step, so that a step in flight finishes first.
 	SupersededBy string
+	Halts        string
 	// Deadline is when the operation fails as timed out.
 	Deadline time.Time
 	// NextCheck is when the engine should look at Cloudify again.

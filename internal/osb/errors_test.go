@@ -85,7 +85,7 @@ func TestBrokerErrors(t *testing.T) {
 		{
 			name: "concurrency", err: broker.Errorf(broker.EConcurrency, "ignored"),
 			wantStatus: 422,
-			wantBody:   `{"error":"ConcurrencyError","description":"Another operation for this service instance is in progress."}`,
+			wantBody:   `{"error":"ConcurrencyError","description":"The Service Broker does not support concurrent requests that mutate the same resource."}`,
 		},
 		{
 			name: "maintenance info conflict", err: broker.Errorf(broker.EMaintenanceInfoConflict, "maintenance_info.version 1.0.0 is not the catalog's 1.2.0"),

@@ -166,11 +166,15 @@ type errorBody struct {
 	UpdateRepeatable *bool  `json:"update_repeatable,omitempty"`
 }
 
-// Descriptions of the OSB error codes, verbatim from the spec: the Kubernetes OSB
-// client matches them.
+// Descriptions of the OSB error codes. The Kubernetes OSB client
+// (sigs.k8s.io/go-open-service-broker-client/v2, IsAsyncRequiredError,
+// IsConcurrencyError, IsAppGUIDRequiredError) matches the error code and the
+// description exactly, so these are its strings. Its ConcurrencyError description
+// differs from the example in the OSB spec's prose; the client's is the one that
+// matters to a platform.
 const (
 	descAsyncRequired           = "This service plan requires client support for asynchronous service operations."
-	descConcurrencyError        = "Another operation for this service instance is in progress."
+	descConcurrencyError        = "The Service Broker does not support concurrent requests that mutate the same resource."
 	descMaintenanceInfoConflict = "The maintenance_info.version field provided in the request does not match the maintenance_info.version field provided in the Service Broker's catalog."
 	descRequiresApp             = "This service supports generation of credentials through binding an application only."
 	descServiceUnavailable      = "The service is temporarily unavailable; try again later."

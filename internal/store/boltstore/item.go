@@ -146,6 +146,7 @@ type operationItem struct {
 	ExecutionID        string            `json:"execution_id,omitempty"`
 	UpdateID           string            `json:"update_id,omitempty"`
 	SupersededBy       string            `json:"superseded_by,omitempty"`
+	Halts              string            `json:"halts,omitempty"`
 	Deadline           time.Time         `json:"deadline,omitzero"`
 	NextCheck          time.Time         `json:"next_check,omitzero"`
 	Steps              int               `json:"steps,omitempty"`
@@ -181,6 +182,7 @@ func newOperationItem(op broker.Operation, version int64) operationItem {
 		ExecutionID:        op.ExecutionID,
 		UpdateID:           op.UpdateID,
 		SupersededBy:       op.SupersededBy,
+		Halts:              op.Halts,
 		Deadline:           op.Deadline.UTC(),
 		NextCheck:          op.NextCheck.UTC(),
 		Steps:              op.Steps,
@@ -216,6 +218,7 @@ func (it operationItem) operation() broker.Operation {
 		ExecutionID:        it.ExecutionID,
 		UpdateID:           it.UpdateID,
 		SupersededBy:       it.SupersededBy,
+		Halts:              it.Halts,
 		Deadline:           it.Deadline,
 		NextCheck:          it.NextCheck,
 		Steps:              it.Steps,

@@ -89,6 +89,7 @@ func fullOperation(id, instanceID string) broker.Operation {
 		ExecutionID:        "exec-1",
 		UpdateID:           "upd-1",
 		SupersededBy:       "op-later",
+		Halts:              "op-earlier",
 		Deadline:           t0.Add(time.Hour),
 		NextCheck:          t0.Add(30*time.Second + 1),
 		Steps:              7,

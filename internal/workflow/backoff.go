@@ -1,0 +1,65 @@
+package workflow
+
+import (
+	"time"
+
+	"github.com/cfybroker/cfybroker/internal/cloudify"
+)
+
+// Backoff decides when to look at a running Cloudify execution again. Waits grow with
+// the time the operation has run (short at first, so quick workflows are seen quickly;
+// long for long installs, so a 10-minute install costs about a dozen looks), capped at
+// Max. When the execution reports progress (finished_operations of total_operations,
+// Cloudify 6.0+), the wait is shortened to land just after the estimated end.
+type Backoff struct {
+	// Min is the shortest wait (default 2 s).
+	Min time.Duration
+	// Max is the longest wait (default 60 s).
+	Max time.Duration
+	// Factor is the wait as a share of the elapsed time (default 1.0: each wait as long
+	// as the operation has run so far).
+	Factor float64
+}
+
+func (b Backoff) withDefaults() Backoff {
+	if b.Min <= 0 {
+		b.Min = 2 * time.Second
+	}
+	if b.Max <= 0 {
+		b.Max = 60 * time.Second
+	}
+	if b.Max < b.Min {
+		b.Max = b.Min
+	}
+	if b.Factor <= 0 {
+		b.Factor = 1.0
+	}
+	return b
+}
+
+// Next returns the wait after a look at an unfinished execution, elapsed after the
+// operation started. exec may be nil.
+func (b Backoff) Next(elapsed time.Duration, exec *cloudify.Execution) time.Duration {
+	b = b.withDefaults()
+	wait := time.Duration(float64(elapsed) * b.Factor)
+	wait = min(max(wait, b.Min), b.Max)
+	if eta, ok := estimateRemaining(elapsed, exec); ok {
+		// Land a little after the estimated end, never sooner than Min.
+		wait = min(wait, max(b.Min, eta+eta/10+time.Second))
+	}
+	return wait.Round(time.Second)
+}
+
+// Short is the wait while Cloudify prepares something that takes seconds (an
+// environment being created, a cancel taking effect, a delete finishing).
+func (b Backoff) Short() time.Duration { return b.withDefaults().Min }
+
+// estimateRemaining extrapolates an execution's progress linearly.
+func estimateRemaining(elapsed time.Duration, exec *cloudify.Execution) (time.Duration, bool) {
+	if exec == nil || exec.Status != cloudify.Started || exec.TotalOperations <= 0 ||
+		exec.FinishedOperations <= 0 || exec.FinishedOperations >= exec.TotalOperations || elapsed <= 0 {
+		return 0, false
+	}
+	done := float64(exec.FinishedOperations) / float64(exec.TotalOperations)
+	return time.Duration(float64(elapsed) * (1 - done) / done), true
+}
