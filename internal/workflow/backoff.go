@@ -8,14 +8,18 @@ import (
 
 // Backoff decides when to look at a running Cloudify execution again. Waits grow with
 // the time the operation has run (short at first, so quick workflows are seen quickly;
-// long for long installs, so a 10-minute install costs about a dozen looks), capped at
-// Max. When the execution reports progress (finished_operations of total_operations,
-// Cloudify 6.0+), the wait is shortened to land just after the estimated end.
+// long for long installs, so a 10-minute install costs about a dozen looks). When the
+// execution reports progress (finished_operations of total_operations, Cloudify 6.0+),
+// the wait aims just after the estimated end, bounded by the elapsed time (so a wrong
+// estimate costs at most one doubling) and by MaxWithProgress; without progress it is
+// capped at Max.
 type Backoff struct {
 	// Min is the shortest wait (default 2 s).
 	Min time.Duration
-	// Max is the longest wait (default 60 s).
+	// Max is the longest wait without progress information (default 60 s).
 	Max time.Duration
+	// MaxWithProgress is the longest wait with progress information (default 10 min).
+	MaxWithProgress time.Duration
 	// Factor is the wait as a share of the elapsed time (default 1.0: each wait as long
 	// as the operation has run so far).
 	Factor float64
@@ -34,6 +38,9 @@ func (b Backoff) withDefaults() Backoff {
 	if b.Factor <= 0 {
 		b.Factor = 1.0
 	}
+	if b.MaxWithProgress < b.Max {
+		b.MaxWithProgress = max(b.Max, 10*time.Minute)
+	}
 	return b
 }
 
@@ -41,13 +48,14 @@ func (b Backoff) withDefaults() Backoff {
 // operation started. exec may be nil.
 func (b Backoff) Next(elapsed time.Duration, exec *cloudify.Execution) time.Duration {
 	b = b.withDefaults()
-	wait := time.Duration(float64(elapsed) * b.Factor)
-	wait = min(max(wait, b.Min), b.Max)
+	wait := max(time.Duration(float64(elapsed)*b.Factor), b.Min)
 	if eta, ok := estimateRemaining(elapsed, exec); ok {
-		// Land a little after the estimated end, never sooner than Min.
-		wait = min(wait, max(b.Min, eta+eta/10+time.Second))
+		// Land a little after the estimated end.
+		wait = min(wait, eta+eta/10+time.Second, b.MaxWithProgress)
+	} else {
+		wait = min(wait, b.Max)
 	}
-	return wait.Round(time.Second)
+	return max(wait, b.Min).Round(time.Second)
 }
 
 // Short is the wait while Cloudify prepares something that takes seconds (an
