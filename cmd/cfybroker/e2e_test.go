@@ -60,7 +60,10 @@ func testLogger(t *testing.T) *slog.Logger {
 
 type tWriter struct{ t *testing.T }
 
-func (w tWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 func (e *e2e) start() {
 	e.t.Helper()
@@ -415,4 +418,3 @@ func TestEndToEndRestart(t *testing.T) {
 		t.Fatalf("%d deployments after restart, want 1", n)
 	}
 }
-
