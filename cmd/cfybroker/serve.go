@@ -227,7 +227,13 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		DefaultDeadline: cfg.DefaultDeadline,
 		Logger:          log,
 	})
-	s.syncer = &catalog.Syncer{Source: client, Store: s.store, Options: catalog.BuildOptions{ManagerURL: managerURL, Tenant: cfg.CloudifyTenant}}
+	// Service and plan ids derive from the manager's identity: the configured URL, or a
+	// fixed name for the built-in simulator (whose port changes at every start).
+	managerIdentity := cfg.CloudifyURL
+	if managerIdentity == "" {
+		managerIdentity = "builtin-cloudify-simulator"
+	}
+	s.syncer = &catalog.Syncer{Source: client, Store: s.store, Options: catalog.BuildOptions{ManagerURL: managerIdentity, Tenant: cfg.CloudifyTenant}}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
