@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,8 @@ type e2e struct {
 	srv    *server
 	client osbc.Client
 	url    string
+	// logTo, when set, receives the broker's logs (else the test log in -v mode).
+	logTo *slog.Logger
 }
 
 // newE2E starts a simulator (time runs 10× faster) and a broker in front of it.
@@ -51,6 +54,8 @@ func newE2E(t *testing.T, version string) *e2e {
 	return e
 }
 
+func readFileBytes(path string) ([]byte, error) { return os.ReadFile(path) }
+
 func testLogger(t *testing.T) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -67,7 +72,11 @@ func (w tWriter) Write(p []byte) (int, error) {
 
 func (e *e2e) start() {
 	e.t.Helper()
-	srv, err := startServer(context.Background(), e.cfg, testLogger(e.t))
+	log := e.logTo
+	if log == nil {
+		log = testLogger(e.t)
+	}
+	srv, err := startServer(context.Background(), e.cfg, log)
 	if err != nil {
 		e.t.Fatalf("start broker: %v", err)
 	}
