@@ -1,0 +1,282 @@
+package dynamostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/cfybroker/cfybroker/internal/broker"
+)
+
+// Commit applies the transaction atomically. A record with Version 0 must be absent
+// (attribute_not_exists(PK)); any other must be stored with exactly that Version
+// (version = :v); a deleted binding must be stored with exactly its Version. A Tx of
+// one record is one conditional PutItem or DeleteItem; a larger one is one
+// TransactWriteItems, so either every write lands or none does. When a condition
+// fails Commit returns an error matching broker.ErrConflict that names the records
+// whose condition failed, and writes nothing. On success the Version of every written
+// record is incremented in place; on failure no Version changes.
+//
+// A transaction that names a record twice, holds a nil record, an empty id or a
+// negative version, or holds more than MaxTransactItems records, is rejected before
+// any request (not an ErrConflict).
+func (t *Table) Commit(ctx context.Context, tx broker.Tx) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("dynamostore: commit: %w", err)
+	}
+	if err := validate(tx); err != nil {
+		return fmt.Errorf("dynamostore: commit: %w", err)
+	}
+	writes, err := t.writes(tx, t.newWriteID())
+	if err != nil {
+		return fmt.Errorf("dynamostore: commit: %w", err)
+	}
+	switch n := len(writes); {
+	case n == 0:
+		return nil
+	case n > MaxTransactItems:
+		return fmt.Errorf("dynamostore: commit: %d records in one Tx; DynamoDB writes at most %d in one transaction", n, MaxTransactItems)
+	case n == 1:
+		err = t.commitOne(ctx, writes[0])
+	default:
+		err = t.commitMany(ctx, writes)
+	}
+	if err != nil {
+		return fmt.Errorf("dynamostore: commit: %w", err)
+	}
+	// Only now that the write is durable do the callers' records change.
+	for _, in := range tx.Instances {
+		in.Version++
+	}
+	for _, op := range tx.Operations {
+		op.Version++
+	}
+	for _, b := range tx.Bindings {
+		b.Version++
+	}
+	return nil
+}
+
+// write is one conditional write of a Commit.
+type write struct {
+	// what names the record in errors.
+	what string
+	key  itemKey
+	// item is the item to put; nil for a delete.
+	item map[string]types.AttributeValue
+	// writeID is the item's write_id, when item is set.
+	writeID string
+	cond    expression.ConditionBuilder
+}
+
+// writes returns the conditional writes of the transaction, every put item marked
+// with writeID.
+func (t *Table) writes(tx broker.Tx, writeID string) ([]write, error) {
+	now := t.now()
+	var ws []write
+	put := func(what string, key itemKey, version int64, item any) error {
+		av, err := marshalItem(item)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		ws = append(ws, write{what: what, key: key, item: av, writeID: writeID, cond: versionCondition(version)})
+		return nil
+	}
+	for _, in := range tx.Instances {
+		it := newInstanceItem(*in, in.Version+1, now, t.retention)
+		it.WriteID = writeID
+		if err := put(describe("instance", in.ID, "", in.Version), it.itemKey, in.Version, it); err != nil {
+			return nil, err
+		}
+	}
+	for _, op := range tx.Operations {
+		it := newOperationItem(*op, op.Version+1, now, t.retention)
+		it.WriteID = writeID
+		if err := put(describe("operation", op.ID, "", op.Version), it.itemKey, op.Version, it); err != nil {
+			return nil, err
+		}
+	}
+	for _, b := range tx.Bindings {
+		it := newBindingItem(*b, b.Version+1)
+		it.WriteID = writeID
+		if err := put(describe("binding", b.ID, b.InstanceID, b.Version), it.itemKey, b.Version, it); err != nil {
+			return nil, err
+		}
+	}
+	for _, b := range tx.DeleteBindings {
+		ws = append(ws, write{
+			what: "delete " + describe("binding", b.ID, b.InstanceID, b.Version),
+			key:  bindingKey(b.InstanceID, b.ID),
+			// A delete needs the record at its version, even at Version 0 (never stored).
+			cond: expression.Name(attrVersion).Equal(expression.Value(b.Version)),
+		})
+	}
+	return ws, nil
+}
+
+// describe names a record and the version a write expects, for errors.
+func describe(kind, id, instanceID string, version int64) string {
+	s := fmt.Sprintf("%s %q", kind, id)
+	if instanceID != "" {
+		s += fmt.Sprintf(" of instance %q", instanceID)
+	}
+	if version == 0 {
+		return s + " (new)"
+	}
+	return fmt.Sprintf("%s (version %d)", s, version)
+}
+
+// versionCondition is the condition of a put: absent for version 0, stored at exactly
+// the version otherwise.
+func versionCondition(version int64) expression.ConditionBuilder {
+	if version == 0 {
+		return expression.AttributeNotExists(expression.Name(AttrPK))
+	}
+	return expression.Name(attrVersion).Equal(expression.Value(version))
+}
+
+// commitOne applies a single write with PutItem or DeleteItem.
+func (t *Table) commitOne(ctx context.Context, w write) error {
+	expr, err := expression.NewBuilder().WithCondition(w.cond).Build()
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.what, err)
+	}
+	if w.item == nil {
+		out, err := t.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName:                 aws.String(t.name),
+			Key:                       w.key.attributes(),
+			ConditionExpression:       expr.Condition(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+			ReturnConsumedCapacity:    types.ReturnConsumedCapacityTotal,
+		})
+		t.stats.write(outCapacity(out, err, func(o *dynamodb.DeleteItemOutput) *types.ConsumedCapacity { return o.ConsumedCapacity }))
+		return mapWriteError(err, []write{w})
+	}
+	out, err := t.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(t.name),
+		Item:                      w.item,
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ReturnConsumedCapacity:    types.ReturnConsumedCapacityTotal,
+	})
+	t.stats.write(outCapacity(out, err, func(o *dynamodb.PutItemOutput) *types.ConsumedCapacity { return o.ConsumedCapacity }))
+	err = mapWriteError(err, []write{w})
+	if errors.Is(err, broker.ErrConflict) && ctx.Err() == nil {
+		// The condition may have failed on this very put: the SDK retries a request
+		// whose response was lost, and the retry meets the item the first try wrote.
+		if landed, rerr := t.landed(ctx, w); rerr == nil && landed {
+			return nil
+		}
+	}
+	return err
+}
+
+// landed reports whether the stored item is the one w put (it carries w's write_id).
+func (t *Table) landed(ctx context.Context, w write) (bool, error) {
+	item, err := t.getItem(ctx, w.key)
+	if err != nil || item == nil {
+		return false, err
+	}
+	id, ok := item[attrWriteID].(*types.AttributeValueMemberS)
+	return ok && id.Value == w.writeID, nil
+}
+
+// commitMany applies the writes in one TransactWriteItems. The SDK gives the request
+// an idempotency token, so that its own retries do not apply it twice.
+func (t *Table) commitMany(ctx context.Context, ws []write) error {
+	items := make([]types.TransactWriteItem, 0, len(ws))
+	for _, w := range ws {
+		expr, err := expression.NewBuilder().WithCondition(w.cond).Build()
+		if err != nil {
+			return fmt.Errorf("%s: %w", w.what, err)
+		}
+		if w.item == nil {
+			items = append(items, types.TransactWriteItem{Delete: &types.Delete{
+				TableName:                 aws.String(t.name),
+				Key:                       w.key.attributes(),
+				ConditionExpression:       expr.Condition(),
+				ExpressionAttributeNames:  expr.Names(),
+				ExpressionAttributeValues: expr.Values(),
+			}})
+			continue
+		}
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
+			TableName:                 aws.String(t.name),
+			Item:                      w.item,
+			ConditionExpression:       expr.Condition(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+		}})
+	}
+	return t.transact(ctx, items, ws)
+}
+
+// transact runs one TransactWriteItems; ws describes its items, in order, for errors.
+func (t *Table) transact(ctx context.Context, items []types.TransactWriteItem, ws []write) error {
+	out, err := t.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems:          items,
+		ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+	})
+	var capacity []types.ConsumedCapacity
+	if err == nil && out != nil {
+		capacity = out.ConsumedCapacity
+	}
+	t.stats.write(sumCapacity(capacity))
+	return mapWriteError(err, ws)
+}
+
+// validate rejects transactions that no engine could apply as one set of independent
+// conditional writes.
+func validate(tx broker.Tx) error {
+	type key struct{ kind, instanceID, id string }
+	seen := make(map[key]bool)
+	check := func(k key, version int64) error {
+		name := fmt.Sprintf("%s %q", k.kind, k.id)
+		if k.instanceID != "" {
+			name += fmt.Sprintf(" of instance %q", k.instanceID)
+		}
+		switch {
+		case k.id == "" || (k.kind == "binding" && k.instanceID == ""):
+			return fmt.Errorf("%s: empty id", name)
+		case version < 0:
+			return fmt.Errorf("%s: negative version %d", name, version)
+		case seen[k]:
+			return fmt.Errorf("%s: named twice in one transaction", name)
+		}
+		seen[k] = true
+		return nil
+	}
+	for _, in := range tx.Instances {
+		if in == nil {
+			return errors.New("nil instance")
+		}
+		if err := check(key{"instance", "", in.ID}, in.Version); err != nil {
+			return err
+		}
+	}
+	for _, op := range tx.Operations {
+		if op == nil {
+			return errors.New("nil operation")
+		}
+		if err := check(key{"operation", "", op.ID}, op.Version); err != nil {
+			return err
+		}
+	}
+	for _, bs := range [][]*broker.Binding{tx.Bindings, tx.DeleteBindings} {
+		for _, b := range bs {
+			if b == nil {
+				return errors.New("nil binding")
+			}
+			if err := check(key{"binding", b.InstanceID, b.ID}, b.Version); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

