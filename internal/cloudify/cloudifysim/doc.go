@@ -1,0 +1,53 @@
+// Package cloudifysim is an in-memory simulator of a Cloudify manager's REST
+// API v3.1, written from the contract notes in shared/reference/cloudify
+// (rest-contract.md, workflow-lifecycle.md, error-codes.json and
+// blueprint-inputs-jsonschema.md) rather than from the project's own client,
+// so that a drift between the client and the contract shows up in tests.
+//
+// A Simulator is an http.Handler serving /api/v3.1/... (and /api/v3/...) plus
+// GET /api/version. It answers with the status codes, error codes, messages
+// and field sets of the manager release selected by Config.Version
+// ("5.1", "6.2", "6.4", "7.0.4", ...), where the contract says they differ.
+//
+// # Time
+//
+// Time is virtual: every execution's progress is a function of Config.Clock.
+// Each request (and an explicit Tick) moves executions whose time has come
+// from queued to pending, started and an end state, running their effects on
+// deployments and node instances in chronological order. Tests use a
+// ManualClock and never sleep; the standalone command uses the real clock.
+// A synchronous PUT /deployments (6.0+) waits for its create execution: on
+// the real clock it really waits; on any other clock the wait is taken as
+// elapsed, so the execution is resolved at once when it can end within the
+// release's wait (and the answer is the 500 of a timed-out wait otherwise).
+//
+// # Blueprint fixtures
+//
+// A fixture is the blueprint resource as GET /blueprints/{id} returns it
+// (id, description, state, labels, plan with inputs, outputs, capabilities,
+// workflows and data_types), plus an optional simulator-only block:
+//
+//	"x-sim": {
+//	  "durations": {"install": "5s", "uninstall": 3000},  // strings or milliseconds
+//	  "fail_workflows": ["install"],                       // these workflows end failed
+//	  "error": "Traceback ...\nSomeError: last line",      // with this error text
+//	  "hang_workflows": {"install": "started"},            // or "pending"
+//	  "runtime_attributes": {"db_lb": {"port": 3306}},     // get_attribute values
+//	  "nodes": [{"id": "db_lb", "instances": 1},
+//	            {"id": "db_node", "instances_input": "node_count"}]
+//	}
+//
+// get_attribute on a started node instance returns the fixture's runtime
+// attribute, or a stand-in derived from a hash of deployment and node: an
+// address 10.x.y.z for ip/host-like names, a random-looking string for
+// password/key/secret-like names, "<node>-<attr>-<hash>" otherwise. Before
+// install (and after uninstall) attributes are null.
+//
+// # Faults and introspection
+//
+// AddFault injects HTTP-level failures (latency, 500, 503 maintenance, nginx
+// 502/504 pages, dropped connections) for matching requests; FailWorkflow and
+// HangWorkflow script execution outcomes. Stats, Deployments, Executions,
+// DeleteDeploymentNow and SetDuration are there for the broker's tests and
+// benchmarks.
+package cloudifysim
