@@ -8,7 +8,7 @@ PKGS      := ./...
 STATICCHECK_VERSION := v0.8.2
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: help run sim test test-short lint fmt bench build clean tools local-aws local-aws-stop
+.PHONY: help run sim test test-short lint fmt bench build clean tools local-aws local-aws-stop fuzz
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,3 +56,12 @@ local-aws: ## install and start the local AWS stand-ins (DynamoDB Local, ...) on
 
 local-aws-stop: ## stop the local AWS stand-ins
 	bash scripts/local-aws.sh stop
+
+FUZZTIME ?= 10s
+FUZZ_TARGETS := ./internal/osb:FuzzHandler ./internal/osb:FuzzParseIdentity ./internal/catalog:FuzzInputSchemas \
+	./internal/cloudify:FuzzAPIError ./internal/cloudify:FuzzDecodeResources
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "== $$fn ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; done
