@@ -84,8 +84,10 @@ type DeploymentUpdate struct {
 // UpdateDeployment starts a deployment update with
 // /api/v3.1/deployment-updates/{deployment_id}/update/initiate and returns it
 // (200). The method depends on the manager version: PUT up to 6.3, POST from
-// 6.4 (PUT is gone in 7.0). When the version is unknown the client sends POST
-// and, on a 405 answer, repeats the request with PUT. The update runs
+// 6.4 (PUT is gone in 7.0). When the version is unknown the client sends PUT,
+// which every release up to 6.4 accepts, and on a 405 answer (7.0+) repeats the
+// request with POST. (POST first would not do: 4.4–6.3 have a POST route there,
+// the legacy archive upload, which answers 400 to a JSON body.) The update runs
 // asynchronously; follow its ExecutionID.
 //
 // Errors: *APIError for a non-2xx answer: 409 conflict_error (IsConflict) on
@@ -114,11 +116,11 @@ func (c *Client) UpdateDeployment(ctx context.Context, deploymentID string, req 
 		r.method = http.MethodPost
 		_, err = c.do(ctx, r)
 	default:
-		r.method = http.MethodPost
+		r.method = http.MethodPut
 		_, err = c.do(ctx, r)
 		if e, ok := apiError(err); ok && e.Status == http.StatusMethodNotAllowed {
 			u = DeploymentUpdate{}
-			r.method = http.MethodPut
+			r.method = http.MethodPost
 			_, err = c.do(ctx, r)
 		}
 	}

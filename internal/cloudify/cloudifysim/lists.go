@@ -262,6 +262,9 @@ func applyListLazy(items []map[string]any, full func(i int) map[string]any, lp *
 			}
 		}
 		keys = []sortKey{{field: def}, {field: "id"}}
+	} else {
+		// Rows come from maps: break ties on id so equal keys list in a stable order.
+		keys = append(append([]sortKey{}, keys...), sortKey{field: "id"})
 	}
 	sort.SliceStable(kept, func(a, b int) bool {
 		x, y := items[kept[a]], items[kept[b]]
