@@ -8,7 +8,7 @@ PKGS      := ./...
 STATICCHECK_VERSION := v0.8.2
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: help run sim test test-short lint fmt bench build clean tools local-aws local-aws-stop fuzz
+.PHONY: help run sim test test-short lint fmt bench build build-lambdas clean tools local-aws local-aws-stop fuzz
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +46,9 @@ bench: ## run the benchmarks
 
 build: ## build the cfybroker binary into bin/
 	$(GO) build -trimpath -o $(BIN)/cfybroker ./cmd/cfybroker
+
+build-lambdas: ## build the Lambda bootstraps (provided.al2023, arm64) into bin/<fn>/bootstrap
+	bash scripts/build-lambdas.sh $(BIN)
 
 clean: ## remove build output
 	rm -rf $(BIN)
