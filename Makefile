@@ -8,7 +8,7 @@ PKGS      := ./...
 STATICCHECK_VERSION := v0.8.2
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: help run sim test test-short lint fmt bench build build-lambdas clean tools local-aws local-aws-stop fuzz
+.PHONY: help run sim test test-short lint fmt bench build build-lambdas clean tools local-aws local-aws-stop fuzz synth deploy test-infra
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,14 +44,36 @@ fmt: ## format the code
 bench: ## run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-build: ## build the cfybroker binary into bin/
+build: ## build the cfybroker binary and the Lambda bootstraps (bin/<fn>/bootstrap, linux/arm64)
 	$(GO) build -trimpath -o $(BIN)/cfybroker ./cmd/cfybroker
+	bash scripts/build-lambdas.sh $(BIN)
 
 build-lambdas: ## build the Lambda bootstraps (provided.al2023, arm64) into bin/<fn>/bootstrap
 	bash scripts/build-lambdas.sh $(BIN)
 
 clean: ## remove build output
-	rm -rf $(BIN)
+	rm -rf $(BIN) cdk.out
+
+# The AWS CDK CLI is a tool, not a dependency of the project: it is installed into
+# .local-aws/cdk (hidden, so that the Go tooling never reads its Go templates).
+CDK_VERSION := 2.1148.1
+CDK_BIN     := .local-aws/cdk/node_modules/.bin/cdk
+CDK         := CDK_DISABLE_CLI_TELEMETRY=true CDK_DISABLE_VERSION_CHECK=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(CDK_BIN)
+CDK_ARGS    ?=
+
+$(CDK_BIN):
+	mkdir -p .local-aws/cdk
+	npm install --prefix .local-aws/cdk --no-audit --no-fund --silent aws-cdk@$(CDK_VERSION)
+
+synth: build $(CDK_BIN) ## synthesise the CDK stack offline into cdk.out/ (cdk.json at the root)
+	$(CDK) synth -q $(CDK_ARGS)
+
+deploy: build $(CDK_BIN) ## deploy the stack (needs AWS credentials and `cdk bootstrap` once; see infra/README.md)
+	$(CDK) deploy $(CDK_ARGS)
+
+test-infra: ## gofmt, vet and test the CDK app (infra/, its own Go module)
+	@out=$$(gofmt -l infra); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	cd infra && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 local-aws: ## install and start the local AWS stand-ins (DynamoDB Local, ...) on 127.0.0.1
 	bash scripts/local-aws.sh install

@@ -1,0 +1,336 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Context keys of the CDK app (cdk.json "context", or `cdk synth -c key=value`). The
+// README's "Context" section describes each one.
+const (
+	CtxStackName          = "stackName"
+	CtxAssetDir           = "assetDir"
+	CtxCloudifyURL        = "cloudifyUrl"
+	CtxCloudifyTenant     = "cloudifyTenant"
+	CtxCloudifySecretARN  = "cloudifySecretArn"
+	CtxBrokerSecretARN    = "brokerSecretArn"
+	CtxSealKeySecretARN   = "sealKeySecretArn"
+	CtxDeletionProtection = "deletionProtection"
+	CtxCatalogRate        = "catalogRate"
+	CtxLogRetentionDays   = "logRetentionDays"
+	CtxLogLevel           = "logLevel"
+	CtxAPIRateLimit       = "apiRateLimit"
+	CtxAPIBurstLimit      = "apiBurstLimit"
+	CtxAlarmTopicARN      = "alarmTopicArn"
+	CtxMetricsNamespace   = "metricsNamespace"
+	CtxDashboardURL       = "dashboardUrl"
+	CtxDefaultDeadline    = "defaultDeadline"
+	CtxPollMinSeconds     = "pollMinSeconds"
+	CtxPollMaxSeconds     = "pollMaxSeconds"
+	CtxSweepStaleSeconds  = "sweepStaleSeconds"
+)
+
+// Defaults of Config.
+const (
+	DefaultStackName        = "CfyBroker"
+	DefaultAssetDir         = "bin"
+	DefaultCatalogRate      = 5 * time.Minute
+	DefaultLogRetentionDays = 30
+	DefaultLogLevel         = "info"
+	DefaultAPIRateLimit     = 50
+	DefaultAPIBurstLimit    = 100
+)
+
+// Config is what the stack is made of that differs between deployments. It holds no
+// secret: secrets are named by ARN, and the functions read them at cold start.
+type Config struct {
+	// StackName is the CloudFormation stack's name (and the CDK construct id).
+	StackName string
+	// AssetDir holds the pre-built Lambda bootstraps, one directory per function:
+	// <AssetDir>/api/bootstrap, <AssetDir>/step/bootstrap, <AssetDir>/catalog/bootstrap.
+	// A relative path is relative to the directory the app runs in (the repository
+	// root under `cdk synth`).
+	AssetDir string
+	// CloudifyURL, CloudifyTenant and the three secret ARNs configure the functions.
+	// Each one left empty becomes a CloudFormation parameter of the stack, given at
+	// deploy time (`cdk deploy --parameters CloudifyUrl=...`).
+	CloudifyURL       string
+	CloudifyTenant    string
+	CloudifySecretARN string
+	BrokerSecretARN   string
+	SealKeySecretARN  string
+	// DeletionProtection turns on the table's deletion protection and keeps the
+	// table when the stack is deleted. Turn it off for throw-away stacks only: the
+	// table is then deleted with the stack.
+	DeletionProtection bool
+	// CatalogRate is how often the catalog function runs (whole minutes).
+	CatalogRate time.Duration
+	// LogRetentionDays is how long the log groups keep events; one of the values
+	// CloudWatch Logs accepts (see retentionDays).
+	LogRetentionDays int
+	// LogLevel is the functions' application log level: debug, info, warn or error.
+	LogLevel string
+	// APIRateLimit and APIBurstLimit throttle the HTTP API's default stage (requests
+	// per second, and the bucket size).
+	APIRateLimit  float64
+	APIBurstLimit float64
+	// AlarmTopicARN, when set, is the SNS topic the alarms notify (alarm and OK).
+	AlarmTopicARN string
+	// MetricsNamespace is the CloudWatch namespace of the functions' metrics (their
+	// METRICS_NAMESPACE) and of the stack's log metric filters; empty: "cfybroker/"
+	// followed by the stack name, so that two stacks in one region do not mix.
+	MetricsNamespace string
+	// DashboardURL, DefaultDeadline, PollMinSeconds, PollMaxSeconds and
+	// SweepStaleSeconds are passed to the functions as DASHBOARD_URL,
+	// DEFAULT_DEADLINE, POLL_MIN_SECONDS, POLL_MAX_SECONDS and SWEEP_STALE_SECONDS when
+	// set; unset, the functions' own defaults apply.
+	DashboardURL      string
+	DefaultDeadline   string
+	PollMinSeconds    int
+	PollMaxSeconds    int
+	SweepStaleSeconds int
+}
+
+// DefaultConfig returns the configuration of a stack with no context: every value
+// that names the deployment (Cloudify, secrets) is a stack parameter.
+func DefaultConfig() Config {
+	return Config{
+		StackName:          DefaultStackName,
+		AssetDir:           DefaultAssetDir,
+		DeletionProtection: true,
+		CatalogRate:        DefaultCatalogRate,
+		LogRetentionDays:   DefaultLogRetentionDays,
+		LogLevel:           DefaultLogLevel,
+		APIRateLimit:       DefaultAPIRateLimit,
+		APIBurstLimit:      DefaultAPIBurstLimit,
+	}
+}
+
+// ConfigFromContext reads the configuration from the app's context through get
+// (app.Node().TryGetContext in main; nil for an absent key). Values from cdk.json may
+// be JSON strings, numbers or booleans; values from `-c key=value` are strings. Keys
+// not set keep DefaultConfig's values.
+//
+// Errors: every malformed or invalid value, each naming its key.
+func ConfigFromContext(get func(key string) any) (Config, error) {
+	cfg := DefaultConfig()
+	var errs []error
+	str := func(key string, dst *string) {
+		switch v := get(key).(type) {
+		case nil:
+		case string:
+			if s := strings.TrimSpace(v); s != "" {
+				*dst = s
+			}
+		default:
+			errs = append(errs, fmt.Errorf("context %s: want a string, got %v", key, v))
+		}
+	}
+	num := func(key string, dst *float64) {
+		switch v := get(key).(type) {
+		case nil:
+		case float64:
+			*dst = v
+		case string:
+			if strings.TrimSpace(v) == "" {
+				return
+			}
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("context %s: %q is not a number", key, v))
+				return
+			}
+			*dst = f
+		default:
+			errs = append(errs, fmt.Errorf("context %s: want a number, got %v", key, v))
+		}
+	}
+	integer := func(key string, dst *int) {
+		f := float64(*dst)
+		num(key, &f)
+		if f != float64(int(f)) {
+			errs = append(errs, fmt.Errorf("context %s: %v is not a whole number", key, f))
+			return
+		}
+		*dst = int(f)
+	}
+	boolean := func(key string, dst *bool) {
+		switch v := get(key).(type) {
+		case nil:
+		case bool:
+			*dst = v
+		case string:
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("context %s: %q is not true or false", key, v))
+				return
+			}
+			*dst = b
+		default:
+			errs = append(errs, fmt.Errorf("context %s: want true or false, got %v", key, v))
+		}
+	}
+
+	str(CtxStackName, &cfg.StackName)
+	str(CtxAssetDir, &cfg.AssetDir)
+	str(CtxCloudifyURL, &cfg.CloudifyURL)
+	str(CtxCloudifyTenant, &cfg.CloudifyTenant)
+	str(CtxCloudifySecretARN, &cfg.CloudifySecretARN)
+	str(CtxBrokerSecretARN, &cfg.BrokerSecretARN)
+	str(CtxSealKeySecretARN, &cfg.SealKeySecretARN)
+	boolean(CtxDeletionProtection, &cfg.DeletionProtection)
+	integer(CtxLogRetentionDays, &cfg.LogRetentionDays)
+	str(CtxLogLevel, &cfg.LogLevel)
+	num(CtxAPIRateLimit, &cfg.APIRateLimit)
+	num(CtxAPIBurstLimit, &cfg.APIBurstLimit)
+	str(CtxAlarmTopicARN, &cfg.AlarmTopicARN)
+	str(CtxMetricsNamespace, &cfg.MetricsNamespace)
+	str(CtxDashboardURL, &cfg.DashboardURL)
+	str(CtxDefaultDeadline, &cfg.DefaultDeadline)
+	integer(CtxPollMinSeconds, &cfg.PollMinSeconds)
+	integer(CtxPollMaxSeconds, &cfg.PollMaxSeconds)
+	integer(CtxSweepStaleSeconds, &cfg.SweepStaleSeconds)
+
+	var rate string
+	switch v := get(CtxCatalogRate).(type) {
+	case nil:
+	case float64:
+		rate = strconv.FormatFloat(v, 'f', -1, 64)
+	case string:
+		rate = strings.TrimSpace(v)
+	default:
+		errs = append(errs, fmt.Errorf("context %s: want minutes or a duration such as 10m, got %v", CtxCatalogRate, v))
+	}
+	if rate != "" {
+		d, err := parseRate(rate)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("context %s: %w", CtxCatalogRate, err))
+		} else {
+			cfg.CatalogRate = d
+		}
+	}
+
+	// Values that did not parse kept their (valid) defaults: Validate reports the
+	// rest, so that one run lists every problem.
+	if err := errors.Join(append(errs, cfg.Validate())...); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// parseRate reads a catalog rate: a whole number of minutes ("5") or a Go duration
+// of whole minutes ("10m", "1h").
+func parseRate(s string) (time.Duration, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		return time.Duration(n) * time.Minute, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither minutes nor a duration such as 10m", s)
+	}
+	return d, nil
+}
+
+var (
+	// secretARNPattern is the form of a complete Secrets Manager secret ARN, with the
+	// six characters Secrets Manager appends to the name: IAM matches the ARN exactly.
+	secretARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$`)
+	// topicARNPattern is the form of an SNS topic ARN.
+	topicARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$`)
+	// namespacePattern is the form of a CloudWatch namespace.
+	namespacePattern = regexp.MustCompile(`^[A-Za-z0-9._/#:-]{1,255}$`)
+	// stackNamePattern is the form of a CloudFormation stack name.
+	stackNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
+)
+
+// SecretARNPattern is secretARNPattern's source, the AllowedPattern of the secret ARN
+// parameters.
+var SecretARNPattern = secretARNPattern.String()
+
+// logLevels are the accepted LogLevel values.
+var logLevels = []string{"debug", "info", "warn", "error"}
+
+// Validate checks the configuration.
+//
+// Errors: every invalid value, each naming its context key.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("context %s: "+format, append([]any{key}, args...)...))
+	}
+	if !stackNamePattern.MatchString(c.StackName) {
+		bad(CtxStackName, "%q is not a CloudFormation stack name", c.StackName)
+	}
+	if c.AssetDir == "" {
+		bad(CtxAssetDir, "empty")
+	}
+	if c.CloudifyURL != "" {
+		u, err := url.Parse(c.CloudifyURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad(CtxCloudifyURL, "%q is not an http(s) URL", c.CloudifyURL)
+		}
+	}
+	for key, arn := range map[string]string{
+		CtxCloudifySecretARN: c.CloudifySecretARN,
+		CtxBrokerSecretARN:   c.BrokerSecretARN,
+		CtxSealKeySecretARN:  c.SealKeySecretARN,
+	} {
+		if arn != "" && !secretARNPattern.MatchString(arn) {
+			bad(key, "%q is not the complete ARN of a Secrets Manager secret (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX)", arn)
+		}
+	}
+	if c.AlarmTopicARN != "" && !topicARNPattern.MatchString(c.AlarmTopicARN) {
+		bad(CtxAlarmTopicARN, "%q is not an SNS topic ARN", c.AlarmTopicARN)
+	}
+	if c.MetricsNamespace != "" && (!namespacePattern.MatchString(c.MetricsNamespace) || strings.HasPrefix(c.MetricsNamespace, "AWS/")) {
+		bad(CtxMetricsNamespace, "%q is not a custom CloudWatch namespace", c.MetricsNamespace)
+	}
+	if c.CatalogRate < time.Minute || c.CatalogRate%time.Minute != 0 {
+		bad(CtxCatalogRate, "%v is not a whole number of minutes, at least one", c.CatalogRate)
+	}
+	if _, ok := retentionDays[c.LogRetentionDays]; !ok {
+		bad(CtxLogRetentionDays, "%d is not a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ..., 3653)", c.LogRetentionDays)
+	}
+	if !slices.Contains(logLevels, c.LogLevel) {
+		bad(CtxLogLevel, "%q: use debug, info, warn or error", c.LogLevel)
+	}
+	if c.APIRateLimit <= 0 {
+		bad(CtxAPIRateLimit, "%v is not a positive number of requests per second", c.APIRateLimit)
+	}
+	if c.APIBurstLimit < 1 || c.APIBurstLimit != float64(int(c.APIBurstLimit)) {
+		bad(CtxAPIBurstLimit, "%v is not a positive whole number", c.APIBurstLimit)
+	}
+	if c.DefaultDeadline != "" {
+		if d, err := time.ParseDuration(c.DefaultDeadline); err != nil || d <= 0 {
+			bad(CtxDefaultDeadline, "%q is not a positive duration such as 2h", c.DefaultDeadline)
+		}
+	}
+	for key, n := range map[string]int{
+		CtxPollMinSeconds:    c.PollMinSeconds,
+		CtxPollMaxSeconds:    c.PollMaxSeconds,
+		CtxSweepStaleSeconds: c.SweepStaleSeconds,
+	} {
+		if n < 0 {
+			bad(key, "%d is negative", n)
+		}
+	}
+	if c.PollMinSeconds > 0 && c.PollMaxSeconds > 0 && c.PollMinSeconds > c.PollMaxSeconds {
+		bad(CtxPollMinSeconds, "%d exceeds %s %d", c.PollMinSeconds, CtxPollMaxSeconds, c.PollMaxSeconds)
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
+}
+
+// metricsNamespace returns MetricsNamespace or its default.
+func (c Config) metricsNamespace() string {
+	if c.MetricsNamespace != "" {
+		return c.MetricsNamespace
+	}
+	return "cfybroker/" + c.StackName
+}

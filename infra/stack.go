@@ -1,0 +1,462 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/cfybroker/cfybroker/internal/serverless"
+	"github.com/cfybroker/cfybroker/internal/store/dynamostore"
+)
+
+// Function names: the directories under Config.AssetDir and under functions/.
+const (
+	FunctionAPI     = "api"
+	FunctionStep    = "step"
+	FunctionCatalog = "catalog"
+)
+
+// Names of the stack's parameters (created for the settings the context leaves
+// empty) and outputs.
+const (
+	ParamCloudifyURL       = "CloudifyUrl"
+	ParamCloudifyTenant    = "CloudifyTenant"
+	ParamCloudifySecretARN = "CloudifySecretArn"
+	ParamBrokerSecretARN   = "BrokerSecretArn"
+	ParamSealKeySecretARN  = "SealKeySecretArn"
+
+	OutputBrokerURL     = "BrokerUrl"
+	OutputTableName     = "TableName"
+	OutputStateMachine  = "StateMachineArn"
+	OutputDashboardName = "DashboardName"
+)
+
+// Timeouts and sizes of the functions.
+const (
+	// apiTimeout stays under the HTTP API's 30-second integration limit.
+	apiTimeout = 25
+	// stepTimeout bounds one workflow step; the state machine's task timeout
+	// (stepTaskTimeout) is longer, so that Lambda's own timeout is what fires.
+	stepTimeout     = 60
+	stepTaskTimeout = 90
+	// catalogTimeout bounds a catalog rebuild and sweep.
+	catalogTimeout = 180
+	memoryMB       = 256
+)
+
+// retentionDays maps the retentions CloudWatch Logs accepts, in days, to the CDK's
+// names.
+var retentionDays = map[int]awslogs.RetentionDays{
+	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS,
+	5: awslogs.RetentionDays_FIVE_DAYS, 7: awslogs.RetentionDays_ONE_WEEK,
+	14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
+	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS,
+	120: awslogs.RetentionDays_FOUR_MONTHS, 150: awslogs.RetentionDays_FIVE_MONTHS,
+	180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
+	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS,
+	731: awslogs.RetentionDays_TWO_YEARS, 1096: awslogs.RetentionDays_THREE_YEARS,
+	1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
+	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS,
+	3288: awslogs.RetentionDays_NINE_YEARS, 3653: awslogs.RetentionDays_TEN_YEARS,
+}
+
+// BrokerStackProps configures NewBrokerStack.
+type BrokerStackProps struct {
+	awscdk.StackProps
+	// Config is the deployment's configuration; it must be valid (Config.Validate).
+	Config Config
+}
+
+// BrokerStack is the broker's one stack: the HTTP API in front of the api function,
+// the table, the operations state machine driving the step function, the scheduled
+// catalog function, and their logs, alarms and dashboard.
+type BrokerStack struct {
+	awscdk.Stack
+	// Config is the configuration the stack was built from.
+	Config Config
+	// Table holds the broker's state (internal/store/dynamostore's design).
+	Table awsdynamodb.Table
+	// API, Step and Catalog are the three functions.
+	API, Step, Catalog awslambda.Function
+	// StateMachine runs one execution per operation (internal/workflow/sfn).
+	StateMachine awsstepfunctions.StateMachine
+	// HTTPAPI is the OSB endpoint; Stage its throttled default stage.
+	HTTPAPI awsapigatewayv2.HttpApi
+	Stage   awsapigatewayv2.HttpStage
+	// LogGroups are the functions' log groups, by function name, and the API's
+	// access log group under "access".
+	LogGroups map[string]awslogs.LogGroup
+}
+
+// settings are the deployment values the functions receive: literal strings from
+// the context, or references to the stack parameters.
+type settings struct {
+	cloudifyURL, cloudifyTenant                          *string
+	cloudifySecretARN, brokerSecretARN, sealKeySecretARN *string
+}
+
+// NewBrokerStack defines the broker's stack in scope (an awscdk.App), with the
+// construct id id. The Lambda bootstraps must exist under props.Config.AssetDir.
+//
+// Errors: an invalid configuration, a missing bootstrap, or a state machine
+// definition that cannot be built.
+func NewBrokerStack(scope constructs.Construct, id string, props *BrokerStackProps) (*BrokerStack, error) {
+	cfg := props.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("broker stack: %w", err)
+	}
+	if err := checkAssets(cfg.AssetDir); err != nil {
+		return nil, fmt.Errorf("broker stack: %w", err)
+	}
+	sp := props.StackProps
+	if sp.Description == nil {
+		sp.Description = jsii.String("cfybroker: an Open Service Broker for Cloudify (API Gateway, Lambda, DynamoDB, Step Functions)")
+	}
+	if sp.StackName == nil {
+		sp.StackName = jsii.String(cfg.StackName)
+	}
+	s := &BrokerStack{
+		Stack:     awscdk.NewStack(scope, jsii.String(id), &sp),
+		Config:    cfg,
+		LogGroups: map[string]awslogs.LogGroup{},
+	}
+	set := s.settings()
+	s.Table = s.newTable()
+
+	// The secrets each function reads: it gets their ARNs in its environment and
+	// may read exactly those (internal/serverless reads the secrets whose ARN is set).
+	arns := map[string]*string{
+		serverless.EnvCloudifySecretARN: set.cloudifySecretARN,
+		serverless.EnvBrokerSecretARN:   set.brokerSecretARN,
+		serverless.EnvSealKeySecretARN:  set.sealKeySecretARN,
+	}
+	secrets := map[string][]string{
+		FunctionAPI:     {serverless.EnvCloudifySecretARN, serverless.EnvBrokerSecretARN, serverless.EnvSealKeySecretARN},
+		FunctionStep:    {serverless.EnvCloudifySecretARN, serverless.EnvSealKeySecretARN},
+		FunctionCatalog: {serverless.EnvCloudifySecretARN, serverless.EnvSealKeySecretARN},
+	}
+	env := func(fn string, stateMachineARN *string, optional map[string]string) *map[string]*string {
+		env := map[string]*string{
+			serverless.EnvTableName:        s.Table.TableName(),
+			serverless.EnvCloudifyURL:      set.cloudifyURL,
+			serverless.EnvCloudifyTenant:   set.cloudifyTenant,
+			serverless.EnvMetricsNamespace: jsii.String(cfg.metricsNamespace()),
+		}
+		if stateMachineARN != nil {
+			env[serverless.EnvStateMachineARN] = stateMachineARN
+		}
+		for _, name := range secrets[fn] {
+			env[name] = arns[name]
+		}
+		for k, v := range optional {
+			if v != "" {
+				env[k] = jsii.String(v)
+			}
+		}
+		return &env
+	}
+
+	s.Step = s.newFunction(FunctionStep, "Runs one workflow step of one operation; the task of the operations state machine.",
+		stepTimeout, env(FunctionStep, nil, map[string]string{
+			serverless.EnvPollMinSeconds: positive(cfg.PollMinSeconds),
+			serverless.EnvPollMaxSeconds: positive(cfg.PollMaxSeconds),
+		}))
+	sm, err := newStateMachine(s.Stack, "Operations", s.Step)
+	if err != nil {
+		return nil, fmt.Errorf("broker stack: %w", err)
+	}
+	s.StateMachine = sm
+	s.API = s.newFunction(FunctionAPI, "The Open Service Broker API behind the HTTP API.",
+		apiTimeout, env(FunctionAPI, sm.StateMachineArn(), map[string]string{
+			serverless.EnvDashboardURL:    cfg.DashboardURL,
+			serverless.EnvDefaultDeadline: cfg.DefaultDeadline,
+		}))
+	s.Catalog = s.newFunction(FunctionCatalog, "Rebuilds the catalog from the Cloudify manager and restarts operations whose execution was lost; runs on a schedule.",
+		catalogTimeout, env(FunctionCatalog, sm.StateMachineArn(), map[string]string{
+			serverless.EnvSweepStaleSeconds: positive(cfg.SweepStaleSeconds),
+		}))
+
+	// Least privilege, function by function: the table (and its index) for all,
+	// the secrets each one reads, and the state machine for the two that start
+	// executions.
+	for name, fn := range map[string]awslambda.Function{FunctionAPI: s.API, FunctionStep: s.Step, FunctionCatalog: s.Catalog} {
+		s.grantTable(fn)
+		var resources []*string
+		for _, env := range secrets[name] {
+			resources = append(resources, arns[env])
+		}
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ReadSecrets"),
+			Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+			Resources: &resources,
+		}))
+	}
+	s.API.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("StartOperations"),
+		Actions:   jsii.Strings("states:StartExecution"),
+		Resources: &[]*string{sm.StateMachineArn()},
+	}))
+	s.Catalog.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("RestartOperations"),
+		Actions:   jsii.Strings("states:StartExecution"),
+		Resources: &[]*string{sm.StateMachineArn()},
+	}))
+	s.Catalog.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("DescribeOperationExecutions"),
+		Actions:   jsii.Strings("states:DescribeExecution"),
+		Resources: &[]*string{executionsARN(sm)},
+	}))
+
+	s.newHTTPAPI()
+	s.newSchedule()
+	dashboard := s.newObservability()
+
+	out := func(name, desc string, value *string) {
+		awscdk.NewCfnOutput(s.Stack, jsii.String(name), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(desc)})
+	}
+	out(OutputBrokerURL, "The broker's URL, to register with the platform (cf create-service-broker, a Kubernetes ClusterServiceBroker).", s.HTTPAPI.ApiEndpoint())
+	out(OutputTableName, "The DynamoDB table of broker state (for the operator CLI).", s.Table.TableName())
+	out(OutputStateMachine, "The operations state machine.", sm.StateMachineArn())
+	out(OutputDashboardName, "The CloudWatch dashboard.", dashboard.DashboardName())
+	return s, nil
+}
+
+// checkAssets checks that every function's bootstrap exists, so that a missing
+// build is reported as such rather than as an asset error.
+func checkAssets(dir string) error {
+	var errs []error
+	for _, fn := range []string{FunctionAPI, FunctionStep, FunctionCatalog} {
+		p := filepath.Join(dir, fn, "bootstrap")
+		if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+			errs = append(errs, fmt.Errorf("no Lambda bootstrap at %s (run `make build` first, or set the %s context)", p, CtxAssetDir))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// settings returns the deployment values, creating a stack parameter for each one
+// the context leaves empty.
+func (s *BrokerStack) settings() settings {
+	param := func(value, name, desc, pattern string, def string) *string {
+		if value != "" {
+			return jsii.String(value)
+		}
+		p := &awscdk.CfnParameterProps{Type: jsii.String("String"), Description: jsii.String(desc)}
+		if pattern != "" {
+			p.AllowedPattern = jsii.String(pattern)
+			p.ConstraintDescription = jsii.String("the complete ARN of a Secrets Manager secret, with its 6-character suffix")
+		} else {
+			p.MinLength = jsii.Number(1)
+		}
+		if def != "" {
+			p.Default = jsii.String(def)
+		}
+		return awscdk.NewCfnParameter(s.Stack, jsii.String(name), p).ValueAsString()
+	}
+	c := s.Config
+	if c.CloudifySecretARN == "" || c.BrokerSecretARN == "" || c.SealKeySecretARN == "" {
+		awscdk.Validations_Of(s.Stack).Acknowledge(&awscdk.Acknowledgment{
+			Id:     jsii.String("CloudFormation-Validate::W2509"),
+			Reason: jsii.String("the *SecretArn parameters name secrets; they hold no secret value"),
+		})
+	}
+	return settings{
+		cloudifyURL:    param(c.CloudifyURL, ParamCloudifyURL, "The Cloudify manager's URL, e.g. https://manager.example.com.", "", ""),
+		cloudifyTenant: param(c.CloudifyTenant, ParamCloudifyTenant, "The Cloudify tenant.", "", "default_tenant"),
+		cloudifySecretARN: param(c.CloudifySecretARN, ParamCloudifySecretARN,
+			`ARN of the secret holding the Cloudify credentials: {"username": ..., "password": ...} or {"token": ...}.`, SecretARNPattern, ""),
+		brokerSecretARN: param(c.BrokerSecretARN, ParamBrokerSecretARN,
+			`ARN of the secret holding the broker's Basic-auth credentials: {"credentials": [{"username": ..., "password": ...}]}.`, SecretARNPattern, ""),
+		sealKeySecretARN: param(c.SealKeySecretARN, ParamSealKeySecretARN,
+			"ARN of the secret holding the 32-byte sealing key, hex-encoded.", SecretARNPattern, ""),
+	}
+}
+
+// positive formats n, or returns "" (not set) when n is not positive.
+func positive(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+// newTable defines the single table of internal/store/dynamostore: string keys PK
+// and SK, the index GSI1 projecting everything, time to live on expires_at, on-demand
+// billing and point-in-time recovery.
+func (s *BrokerStack) newTable() awsdynamodb.Table {
+	str := func(name string) *awsdynamodb.Attribute {
+		return &awsdynamodb.Attribute{Name: jsii.String(name), Type: awsdynamodb.AttributeType_STRING}
+	}
+	removal := awscdk.RemovalPolicy_RETAIN
+	if !s.Config.DeletionProtection {
+		removal = awscdk.RemovalPolicy_DESTROY
+	}
+	t := awsdynamodb.NewTable(s.Stack, jsii.String("Table"), &awsdynamodb.TableProps{
+		PartitionKey:        str(dynamostore.AttrPK),
+		SortKey:             str(dynamostore.AttrSK),
+		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute: jsii.String(dynamostore.AttrExpiresAt),
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		DeletionProtection: jsii.Bool(s.Config.DeletionProtection),
+		RemovalPolicy:      removal,
+	})
+	t.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		IndexName:      jsii.String(dynamostore.IndexGSI1),
+		PartitionKey:   str(dynamostore.AttrGSI1PK),
+		SortKey:        str(dynamostore.AttrGSI1SK),
+		ProjectionType: awsdynamodb.ProjectionType_ALL,
+	})
+	return t
+}
+
+// newFunction defines one function from its pre-built bootstrap, with its own log
+// group and its own role, whose only initial permission is to write to that group.
+func (s *BrokerStack) newFunction(name, desc string, timeoutSeconds float64, env *map[string]*string) awslambda.Function {
+	id := constructID(name)
+	logs := awslogs.NewLogGroup(s.Stack, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		Retention: retentionDays[s.Config.LogRetentionDays],
+	})
+	s.LogGroups[name] = logs
+	role := awsiam.NewRole(s.Stack, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("The " + name + " function of " + s.Config.StackName),
+	})
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("WriteLogs"),
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: &[]*string{logs.LogGroupArn()},
+	}))
+	props := &awslambda.FunctionProps{
+		Description:           jsii.String(desc),
+		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:          awslambda.Architecture_ARM_64(),
+		Handler:               jsii.String("bootstrap"),
+		Code:                  awslambda.Code_FromAsset(jsii.String(filepath.Join(s.Config.AssetDir, name)), nil),
+		MemorySize:            jsii.Number(memoryMB),
+		Timeout:               awscdk.Duration_Seconds(jsii.Number(timeoutSeconds)),
+		Role:                  role,
+		LogGroup:              logs,
+		LoggingFormat:         awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2: applicationLogLevel(s.Config.LogLevel),
+		SystemLogLevelV2:      awslambda.SystemLogLevel_INFO,
+		Environment:           env,
+	}
+	if name == FunctionCatalog {
+		// The schedule runs it again soon; a failed run is not retried on top.
+		props.RetryAttempts = jsii.Number(0)
+	}
+	return awslambda.NewFunction(s.Stack, jsii.String(id), props)
+}
+
+// constructID returns the construct id of a function's resources: its name,
+// capitalised.
+func constructID(name string) string {
+	return strings.ToUpper(name[:1]) + name[1:]
+}
+
+// applicationLogLevel maps Config.LogLevel to Lambda's application log level, which
+// Lambda passes to the function as AWS_LAMBDA_LOG_LEVEL.
+func applicationLogLevel(level string) awslambda.ApplicationLogLevel {
+	switch level {
+	case "debug":
+		return awslambda.ApplicationLogLevel_DEBUG
+	case "warn":
+		return awslambda.ApplicationLogLevel_WARN
+	case "error":
+		return awslambda.ApplicationLogLevel_ERROR
+	default:
+		return awslambda.ApplicationLogLevel_INFO
+	}
+}
+
+// grantTable lets fn read and write items of the table and query its index: the
+// calls internal/store/dynamostore makes (TransactWriteItems is authorised item by
+// item as PutItem, UpdateItem, DeleteItem and ConditionCheckItem). No Scan, no batch
+// operation, no table administration.
+func (s *BrokerStack) grantTable(fn awslambda.Function) {
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("ReadWriteItems"),
+		Actions: jsii.Strings("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+			"dynamodb:DeleteItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"),
+		Resources: &[]*string{s.Table.TableArn()},
+	}))
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("QueryIndex"),
+		Actions:   jsii.Strings("dynamodb:Query"),
+		Resources: &[]*string{jsii.String(*s.Table.TableArn() + "/index/" + dynamostore.IndexGSI1)},
+	}))
+}
+
+// executionsARN is the ARN pattern of the state machine's executions.
+func executionsARN(sm awsstepfunctions.StateMachine) *string {
+	return awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${Name}:*"),
+		&map[string]*string{"Name": sm.StateMachineName()})
+}
+
+// newHTTPAPI defines the HTTP API: every route to the api function (payload 2.0),
+// one $default stage, throttled, with JSON access logs.
+func (s *BrokerStack) newHTTPAPI() {
+	s.HTTPAPI = awsapigatewayv2.NewHttpApi(s.Stack, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
+		Description: jsii.String("Open Service Broker API of " + s.Config.StackName),
+		DefaultIntegration: awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("Broker"), s.API,
+			&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
+				PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
+			}),
+		CreateDefaultStage: jsii.Bool(false),
+	})
+	s.Stage = awsapigatewayv2.NewHttpStage(s.Stack, jsii.String("DefaultStage"), &awsapigatewayv2.HttpStageProps{
+		HttpApi:    s.HTTPAPI,
+		StageName:  jsii.String("$default"),
+		AutoDeploy: jsii.Bool(true),
+		Throttle: &awsapigatewayv2.ThrottleSettings{
+			RateLimit:  jsii.Number(s.Config.APIRateLimit),
+			BurstLimit: jsii.Number(s.Config.APIBurstLimit),
+		},
+	})
+	access := awslogs.NewLogGroup(s.Stack, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
+		Retention: retentionDays[s.Config.LogRetentionDays],
+	})
+	s.LogGroups["access"] = access
+	// The L2 stage takes access log settings as a jsii interface; the L1 property
+	// says the same in fewer moving parts. No header is logged (Authorization
+	// carries the broker's credentials).
+	cfn := s.Stage.Node().DefaultChild().(awsapigatewayv2.CfnStage)
+	cfn.SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
+		DestinationArn: access.LogGroupArn(),
+		Format: jsii.String(`{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",` +
+			`"requestTime":"$context.requestTime","method":"$context.httpMethod","path":"$context.path",` +
+			`"status":"$context.status","responseLength":"$context.responseLength",` +
+			`"latency":"$context.responseLatency","integrationLatency":"$context.integrationLatency",` +
+			`"integrationStatus":"$context.integrationStatus","integrationError":"$context.integrationErrorMessage"}`),
+	})
+}
+
+// newSchedule runs the catalog function every Config.CatalogRate.
+func (s *BrokerStack) newSchedule() {
+	awsevents.NewRule(s.Stack, jsii.String("CatalogSchedule"), &awsevents.RuleProps{
+		Description: jsii.String("Runs the catalog function: catalog rebuild and operations sweep."),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(s.Config.CatalogRate.Minutes()))),
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(s.Catalog, &awseventstargets.LambdaFunctionProps{
+			RetryAttempts: jsii.Number(2),
+			MaxEventAge:   awscdk.Duration_Minutes(jsii.Number(s.Config.CatalogRate.Minutes())),
+		})},
+	})
+}

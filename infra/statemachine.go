@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/cfybroker/cfybroker/internal/workflow/sfn"
+)
+
+// stepFunctionARNVar is the DefinitionSubstitutions variable that stands for the
+// step function's ARN in the definition.
+const stepFunctionARNVar = "StepFunctionArn"
+
+// Definition returns the operations state machine's definition as the stack deploys
+// it, with ${StepFunctionArn} where the step function's ARN goes: the document of
+// internal/workflow/sfn, the one the local tests run, with the step function's task
+// timeout longer than the function's own.
+//
+// Errors: those of sfn.Definition.
+func Definition() (string, error) {
+	def, err := sfn.Definition(sfn.DefinitionConfig{
+		StepFunctionARN:    "${" + stepFunctionARNVar + "}",
+		TaskTimeoutSeconds: stepTaskTimeout,
+	})
+	if err != nil {
+		return "", fmt.Errorf("state machine: %w", err)
+	}
+	return string(def), nil
+}
+
+// newStateMachine defines the Standard state machine that drives one operation per
+// execution, with step as its task, and lets it invoke step (and nothing else).
+func newStateMachine(scope constructs.Construct, id string, step awslambda.IFunction) (awsstepfunctions.StateMachine, error) {
+	def, err := Definition()
+	if err != nil {
+		return nil, err
+	}
+	sm := awsstepfunctions.NewStateMachine(scope, jsii.String(id), &awsstepfunctions.StateMachineProps{
+		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
+		DefinitionBody:   awsstepfunctions.DefinitionBody_FromString(jsii.String(def)),
+		DefinitionSubstitutions: &map[string]*string{
+			stepFunctionARNVar: step.FunctionArn(),
+		},
+	})
+	step.GrantInvoke(sm)
+	return sm, nil
+}
