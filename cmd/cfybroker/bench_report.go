@@ -1,0 +1,1116 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// newBenchReportCommand returns the hidden "dev bench-report": it turns the results
+// that `make bench` collects (see bench_results.go) into docs/benchmarks.md and its
+// plot. It measures nothing itself; a missing result is reported as not measured.
+func newBenchReportCommand() *cobra.Command {
+	var in, out, stack string
+	cmd := &cobra.Command{
+		Use:    "bench-report",
+		Short:  "Write the benchmark report from the results of make bench",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r := loadBenchResults(in, stack)
+			plotPath := filepath.Join(filepath.Dir(out), benchPlotPolling)
+			var plot bytes.Buffer
+			if p, ok := r.pollingPlot(); ok {
+				if err := p.render(&plot); err != nil {
+					return fmt.Errorf("plot: %w", err)
+				}
+			}
+			md := r.markdown(benchPlotPolling, plot.Len() > 0)
+			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", out)
+			if plot.Len() > 0 {
+				if err := os.WriteFile(plotPath, plot.Bytes(), 0o644); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", plotPath)
+			}
+			fmt.Fprintln(cmd.OutOrStdout())
+			for _, t := range r.targets() {
+				fmt.Fprintf(cmd.OutOrStdout(), "%-8s %s: %s\n", t.verdict(), t.Target, t.Measured)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&in, "in", filepath.Join("bin", "bench"), "directory of the results that make bench collected")
+	f.StringVar(&out, "out", filepath.Join("docs", "benchmarks.md"), "report to write; the plot is written beside it")
+	f.StringVar(&stack, "stack", filepath.Join("infra", "stack.go"), "the CDK stack, read for the functions' memory size")
+	return cmd
+}
+
+// AWS on-demand list prices, us-east-1, as published on AWS's pricing pages
+// (aws.amazon.com/lambda/pricing, /step-functions/pricing, /dynamodb/pricing/on-demand,
+// /api-gateway/pricing). They are written here, not fetched: check them before quoting.
+const (
+	benchPriceDate              = "2025 (DynamoDB on-demand as cut on 2024-11-01)"
+	benchPriceLambdaGBSecondArm = 0.0000133334 // USD per GB-second, arm64, first 7.5 billion GB-s a month
+	benchPriceLambdaRequest     = 0.20 / 1e6   // USD per request
+	benchPriceSFNTransition     = 0.025 / 1e3  // USD per state transition, Standard
+	benchPriceDynamoRRU         = 0.125 / 1e6  // USD per read request unit, on-demand
+	benchPriceDynamoWRU         = 0.625 / 1e6  // USD per write request unit, on-demand
+	benchPriceHTTPAPIRequest    = 1.00 / 1e6   // USD per HTTP API request, first 300 million a month
+	benchCostTarget             = 0.001        // USD per lifecycle
+)
+
+// Assumed billed durations of one invocation in AWS (the emulator's warm timings run
+// against loopback stand-ins and are reported beside them).
+const (
+	benchAssumedAPIMs  = 25.0  // an OSB request: one or two DynamoDB calls
+	benchAssumedStepMs = 250.0 // a step: a Cloudify call over the network, a DynamoDB read and write
+	// benchSleepFold is the longest wait the what-if "sleep short waits in the step
+	// function" absorbs, and benchSleepMax what one invocation may sleep in all.
+	benchSleepFold = 20
+	benchSleepMax  = 45
+)
+
+// benchGoBench is one Go benchmark's results across -count runs.
+type benchGoBench struct {
+	Pkg, Name             string
+	NsOp, BytesOp, Allocs []float64
+}
+
+type benchResults struct {
+	dir       string
+	machine   *benchMachine
+	handler   []*benchGoBench
+	polling   *benchPollingResult
+	asl       *benchASL
+	aslErr    error
+	load      *benchLoadResult
+	lifecycle *benchLifecycleResult
+	cold      *benchColdStartResult
+	scale     *benchScaleResult
+	missing   []string
+	memoryMB  int
+}
+
+// loadBenchResults reads what exists in dir; what is missing is listed.
+func loadBenchResults(dir, stack string) *benchResults {
+	r := &benchResults{dir: dir, memoryMB: 256}
+	read := func(name string, v any) bool {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err == nil {
+			err = json.Unmarshal(b, v)
+		}
+		if err != nil {
+			r.missing = append(r.missing, fmt.Sprintf("%s (%v)", name, err))
+			return false
+		}
+		return true
+	}
+	if m := new(benchMachine); read(benchFileMachine, m) {
+		r.machine = m
+	}
+	if p := new(benchPollingResult); read(benchFilePolling, p) {
+		r.polling = p
+	}
+	if l := new(benchLoadResult); read(benchFileLoad, l) {
+		r.load = l
+	}
+	if l := new(benchLifecycleResult); read(benchFileLifecycle, l) {
+		r.lifecycle = l
+	}
+	if c := new(benchColdStartResult); read(benchFileColdStart, c) {
+		r.cold = c
+	}
+	if s := new(benchScaleResult); read(benchFileScale, s) {
+		r.scale = s
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, benchFileASL)); err == nil {
+		a, err := parseBenchASL(b)
+		r.asl, r.aslErr = &a, err
+		if err != nil {
+			r.asl = nil
+		}
+	} else {
+		r.aslErr = err
+		r.missing = append(r.missing, fmt.Sprintf("%s (%v)", benchFileASL, err))
+	}
+	if f, err := os.Open(filepath.Join(dir, benchFileHandler)); err == nil {
+		r.handler = parseGoBench(f)
+		f.Close()
+	} else {
+		r.missing = append(r.missing, fmt.Sprintf("%s (%v)", benchFileHandler, err))
+	}
+	if b, err := os.ReadFile(stack); err == nil {
+		if m := regexp.MustCompile(`memoryMB\s*=\s*(\d+)`).FindSubmatch(b); m != nil {
+			r.memoryMB, _ = strconv.Atoi(string(m[1]))
+		}
+	}
+	return r
+}
+
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([0-9.]+) ns/op(?:\s+([0-9.]+) B/op)?(?:\s+([0-9.]+) allocs/op)?`)
+
+// parseGoBench reads `go test -bench` output.
+func parseGoBench(rd io.Reader) []*benchGoBench {
+	var out []*benchGoBench
+	byKey := map[string]*benchGoBench{}
+	pkg := ""
+	sc := bufio.NewScanner(rd)
+	for sc.Scan() {
+		line := sc.Text()
+		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
+			pkg = strings.TrimSpace(p)
+			continue
+		}
+		m := benchLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		key := pkg + " " + m[1]
+		b := byKey[key]
+		if b == nil {
+			b = &benchGoBench{Pkg: pkg, Name: m[1]}
+			byKey[key] = b
+			out = append(out, b)
+		}
+		f := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
+		b.NsOp = append(b.NsOp, f(m[2]))
+		if m[3] != "" {
+			b.BytesOp = append(b.BytesOp, f(m[3]))
+		}
+		if m[4] != "" {
+			b.Allocs = append(b.Allocs, f(m[4]))
+		}
+	}
+	return out
+}
+
+func benchMedian(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func benchMinMax(xs []float64) (float64, float64) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, x := range xs {
+		lo, hi = math.Min(lo, x), math.Max(hi, x)
+	}
+	return lo, hi
+}
+
+// ---- derived figures ----------------------------------------------------------------
+
+// loadFigures are one endpoint's medians.
+type benchLoadFigures struct {
+	brokerRPS, bareRPS, ratio, ratioMin, ratioMax float64
+	brokerP50, brokerP99, bareP50, bareP99        float64
+}
+
+func (r *benchResults) loadFigures(ep benchLoadEndpoint) benchLoadFigures {
+	var f benchLoadFigures
+	var br, ba, ratios, bp50, bp99, ap50, ap99 []float64
+	for i := range min(len(ep.Broker), len(ep.Bare)) {
+		b, a := ep.Broker[i], ep.Bare[i]
+		br, ba = append(br, b.RPS), append(ba, a.RPS)
+		if a.RPS > 0 {
+			ratios = append(ratios, b.RPS/a.RPS)
+		}
+		bp50, bp99, ap50, ap99 = append(bp50, b.P50ms), append(bp99, b.P99ms), append(ap50, a.P50ms), append(ap99, a.P99ms)
+	}
+	f.brokerRPS, f.bareRPS, f.ratio = benchMedian(br), benchMedian(ba), benchMedian(ratios)
+	f.ratioMin, f.ratioMax = benchMinMax(ratios)
+	f.brokerP50, f.brokerP99, f.bareP50, f.bareP99 = benchMedian(bp50), benchMedian(bp99), benchMedian(ap50), benchMedian(ap99)
+	return f
+}
+
+// transitions counts the state transitions of one execution, or -1.
+func (r *benchResults) transitions(outs []benchTaskOutput) int {
+	if r.asl == nil {
+		return -1
+	}
+	n, err := r.asl.transitions(outs)
+	if err != nil {
+		r.aslErr = err
+		return -1
+	}
+	return n
+}
+
+// pollingRun finds the polling run of a policy and install duration.
+func (r *benchResults) pollingRun(policy string, seconds int) *benchPollingRun {
+	if r.polling == nil {
+		return nil
+	}
+	for i := range r.polling.Runs {
+		if p := &r.polling.Runs[i]; p.Policy == policy && p.InstallSeconds == seconds {
+			return p
+		}
+	}
+	return nil
+}
+
+// lifecycleRun finds the lifecycle of an install duration.
+func (r *benchResults) lifecycleRun(seconds int) *benchLifecycleRun {
+	if r.lifecycle == nil {
+		return nil
+	}
+	for i := range r.lifecycle.Runs {
+		if l := &r.lifecycle.Runs[i]; l.InstallSeconds == seconds {
+			return l
+		}
+	}
+	return nil
+}
+
+// benchFold groups steps as a step function that keeps going in the same invocation
+// would: a step whose wait is at most maxWait seconds (and keeps the invocation's
+// sleeping within maxSleep) is followed in the same invocation. It returns the
+// answers the state machine would see and the seconds slept inside invocations.
+func benchFold(outs []benchTaskOutput, maxWait, maxSleep int) ([]benchTaskOutput, int) {
+	var folded []benchTaskOutput
+	slept, inGroup := 0, 0
+	for i, o := range outs {
+		if !o.Done && i < len(outs)-1 && o.WaitSeconds <= maxWait && inGroup+o.WaitSeconds <= maxSleep {
+			inGroup += o.WaitSeconds
+			continue
+		}
+		slept += inGroup
+		inGroup = 0
+		folded = append(folded, o)
+	}
+	return folded, slept
+}
+
+// benchCost is the cost arithmetic of one lifecycle.
+type benchCost struct {
+	label                     string
+	apiRequests, stepInvokes  int
+	originalSteps             int
+	transitions               int
+	sleptSeconds              int
+	gbSeconds                 float64
+	rru, wru                  float64
+	dynamoMeasured            bool
+	apiGW, lambdaReq, lambdaS float64
+	sfn, dynR, dynW, total    float64
+}
+
+// cost computes a lifecycle's cost, its steps folded per (maxWait, maxSleep); a
+// negative maxWait keeps them as measured.
+func (r *benchResults) cost(run *benchLifecycleRun, label string, maxWait, maxSleep int) (benchCost, bool) {
+	c := benchCost{label: label, dynamoMeasured: r.lifecycle.DynamoMeasured}
+	for _, q := range run.Requests {
+		if q.Kind == "catalog" {
+			continue // the platform reads the catalog on its own schedule, not per lifecycle
+		}
+		c.apiRequests += q.Count
+		c.rru += q.ReadUnits
+		c.wru += q.WriteUnits
+	}
+	for _, o := range run.Operations {
+		outs := o.Outputs
+		slept := 0
+		if maxWait >= 0 {
+			outs, slept = benchFold(o.Outputs, maxWait, maxSleep)
+		}
+		t := r.transitions(outs)
+		if t < 0 {
+			return c, false
+		}
+		c.transitions += t
+		c.stepInvokes += len(outs)
+		c.originalSteps += o.Count
+		c.sleptSeconds += slept
+		c.rru += o.ReadUnits
+		c.wru += o.WriteUnits
+	}
+	gb := float64(r.memoryMB) / 1024
+	c.gbSeconds = gb * (float64(c.apiRequests)*benchAssumedAPIMs/1000 + float64(c.originalSteps)*benchAssumedStepMs/1000 + float64(c.sleptSeconds))
+	c.apiGW = float64(c.apiRequests) * benchPriceHTTPAPIRequest
+	c.lambdaReq = float64(c.apiRequests+c.stepInvokes) * benchPriceLambdaRequest
+	c.lambdaS = c.gbSeconds * benchPriceLambdaGBSecondArm
+	c.sfn = float64(c.transitions) * benchPriceSFNTransition
+	if c.dynamoMeasured {
+		c.dynR, c.dynW = c.rru*benchPriceDynamoRRU, c.wru*benchPriceDynamoWRU
+	}
+	c.total = c.apiGW + c.lambdaReq + c.lambdaS + c.sfn + c.dynR + c.dynW
+	return c, true
+}
+
+// ---- targets ------------------------------------------------------------------------
+
+type benchTarget struct {
+	Target, Measured string
+	Met              *bool // nil: not measured
+}
+
+func (t benchTarget) verdict() string {
+	switch {
+	case t.Met == nil:
+		return "not measured"
+	case *t.Met:
+		return "met"
+	}
+	return "MISSED"
+}
+
+func benchBool(b bool) *bool { return &b }
+
+func (r *benchResults) targets() []benchTarget {
+	var ts []benchTarget
+	// Throughput.
+	for _, name := range []string{"last_operation", "catalog"} {
+		t := benchTarget{Target: name + ": at least half the throughput of a bare net/http handler", Measured: "not measured"}
+		if r.load != nil {
+			for _, ep := range r.load.Endpoints {
+				if ep.Name == name {
+					f := r.loadFigures(ep)
+					t.Measured = fmt.Sprintf("%.2f× the bare handler's requests/s (median of %d paired rounds; %.0f vs %.0f req/s)", f.ratio, len(ep.Broker), f.brokerRPS, f.bareRPS)
+					t.Met = benchBool(f.ratio >= 0.5)
+				}
+			}
+		}
+		ts = append(ts, t)
+	}
+	// No Cloudify call.
+	t := benchTarget{Target: "last_operation and catalog: no Cloudify call", Measured: "not measured"}
+	calls, reqs, measured := 0, 0, false
+	if r.load != nil {
+		for _, ep := range r.load.Endpoints {
+			calls += ep.CloudifyCalls
+			for _, b := range ep.Broker {
+				reqs += b.Requests
+			}
+			measured = true
+		}
+	}
+	if r.lifecycle != nil {
+		for _, run := range r.lifecycle.Runs {
+			for _, q := range run.Requests {
+				if q.Kind == "last_operation" || q.Kind == "catalog" {
+					calls += q.CloudifyCalls
+					reqs += q.Count
+					measured = true
+				}
+			}
+		}
+	}
+	if measured {
+		t.Measured = fmt.Sprintf("%d Cloudify calls in %s requests (load test and lifecycles)", calls, benchInt(reqs))
+		t.Met = benchBool(calls == 0)
+	}
+	ts = append(ts, t)
+	// Cold start.
+	t = benchTarget{Target: "Lambda cold start: init under 50 ms", Measured: "not measured"}
+	if r.cold != nil && r.cold.Measured {
+		ok, parts := true, []string{}
+		for _, f := range r.cold.Functions {
+			m := benchMedian(f.InitMs)
+			_, hi := benchMinMax(f.InitMs)
+			parts = append(parts, fmt.Sprintf("%s %.1f ms (max %.1f)", f.Name, m, hi))
+			ok = ok && m < 50
+		}
+		t.Measured = "median init " + strings.Join(parts, ", ")
+		t.Met = benchBool(ok)
+	} else if r.cold != nil {
+		t.Measured = "not measured: " + r.cold.Reason
+	}
+	ts = append(ts, t)
+	t = benchTarget{Target: "Lambda bootstrap under 15 MB", Measured: "not measured"}
+	if r.cold != nil && len(r.cold.Functions) > 0 {
+		ok, parts := true, []string{}
+		for _, f := range r.cold.Functions {
+			parts = append(parts, fmt.Sprintf("%s %.1f MB", f.Name, float64(f.Arm64Bytes)/1e6))
+			ok = ok && f.Arm64Bytes < 15e6
+		}
+		t.Measured = strings.Join(parts, ", ") + " (linux/arm64, stripped)"
+		t.Met = benchBool(ok)
+	}
+	ts = append(ts, t)
+	// Polling, 10-minute install.
+	b, fx := r.pollingRun("backoff", 600), r.pollingRun("fixed-10s", 600)
+	t = benchTarget{Target: "10-minute install: at most 15 steps", Measured: "not measured"}
+	if b != nil {
+		t.Measured = fmt.Sprintf("%d steps", b.Steps)
+		t.Met = benchBool(b.Steps <= 15)
+	}
+	ts = append(ts, t)
+	t = benchTarget{Target: "10-minute install: detection delay under 10% of the elapsed time", Measured: "not measured"}
+	if b != nil {
+		t.Measured = fmt.Sprintf("%.1f s after Cloudify finished, %.1f%% of %.0f s", b.DetectionSeconds, 100*b.DetectionSeconds/b.ElapsedSeconds, b.ElapsedSeconds)
+		t.Met = benchBool(b.DetectionSeconds < 0.1*b.ElapsedSeconds)
+	}
+	ts = append(ts, t)
+	t = benchTarget{Target: "10-minute install: at least 4× fewer state transitions than fixed 10-second polling", Measured: "not measured"}
+	if b != nil && fx != nil {
+		tb, tf := r.transitions(b.Outputs), r.transitions(fx.Outputs)
+		if tb > 0 && tf > 0 {
+			t.Measured = fmt.Sprintf("%d vs %d transitions: %.1f× fewer", tb, tf, float64(tf)/float64(tb))
+			t.Met = benchBool(tf >= 4*tb)
+		}
+	}
+	ts = append(ts, t)
+	// Cost.
+	t = benchTarget{Target: "cost per lifecycle (10-minute install, last_operation every 10 s) under $0.001", Measured: "not measured"}
+	if run := r.lifecycleRun(600); run != nil {
+		if c, ok := r.cost(run, "", -1, 0); ok {
+			t.Measured = fmt.Sprintf("$%.5f, of which Step Functions $%.5f (%d transitions, %.0f%%)", c.total, c.sfn, c.transitions, 100*c.sfn/c.total)
+			if c.dynamoMeasured {
+				t.Met = benchBool(c.total < benchCostTarget)
+			} else {
+				t.Measured += "; DynamoDB not measured (DynamoDB Local absent), so incomplete"
+				if c.total >= benchCostTarget {
+					t.Met = benchBool(false)
+				}
+			}
+		}
+	}
+	ts = append(ts, t)
+	// Scale.
+	t = benchTarget{Target: "1,000 instances provisioned at once (embedded): all end succeeded", Measured: "not measured"}
+	if r.scale != nil {
+		s := r.scale
+		t.Measured = fmt.Sprintf("%d of %d succeeded in %.1f s, peak RSS %.0f MiB", s.Succeeded, s.Instances, s.WallSeconds, float64(s.PeakRSSBytes)/(1<<20))
+		t.Met = benchBool(s.Succeeded == s.Instances)
+	}
+	ts = append(ts, t)
+	return ts
+}
+
+// ---- rendering ----------------------------------------------------------------------
+
+func benchInt(n int) string {
+	s := strconv.Itoa(n)
+	if n < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func benchUSD(v float64) string {
+	switch {
+	case v == 0:
+		return "$0"
+	case v < 0.0001:
+		return fmt.Sprintf("$%.7f", v)
+	}
+	return fmt.Sprintf("$%.5f", v)
+}
+
+type benchMD struct{ b strings.Builder }
+
+func (m *benchMD) p(format string, args ...any) { fmt.Fprintf(&m.b, format+"\n", args...) }
+
+// table writes a table; align has one letter per column, l or r (default: the
+// first column left, the others right).
+func (m *benchMD) table(header []string, rows [][]string, align ...string) {
+	m.p("| %s |", strings.Join(header, " | "))
+	seps := make([]string, len(header))
+	for i := range seps {
+		seps[i] = "---"
+		if i > 0 {
+			seps[i] = "---:"
+		}
+		if len(align) > 0 && i < len(align[0]) && align[0][i] == 'l' {
+			seps[i] = "---"
+		}
+	}
+	m.p("|%s|", strings.Join(seps, "|"))
+	for _, r := range rows {
+		m.p("| %s |", strings.Join(r, " | "))
+	}
+	m.p("")
+}
+
+func (r *benchResults) markdown(plotName string, havePlot bool) string {
+	m := &benchMD{}
+	m.p("# Benchmarks")
+	m.p("")
+	m.p("<!-- Generated by `make bench` (`cfybroker dev bench-report`); do not edit by hand. -->")
+	m.p("")
+	if mc := r.machine; mc != nil {
+		m.p("Measured on %s: %s, %d CPUs (GOMAXPROCS %d), %s %s/%s; load average %s when the load test started.",
+			mc.When, mc.CPUModel, mc.NumCPU, mc.GOMAXPROCS, mc.GoVersion, mc.GOOS, mc.GOARCH, mc.LoadAvg)
+	}
+	m.p("The machine is shared and noisy (other builds and tests run beside the benchmarks), so absolute times")
+	m.p("vary from run to run; the report relies on figures that hold anyway: ratios of the broker to a bare")
+	m.p("handler measured in alternating rounds of the same run, medians over repeated runs, and exact counts")
+	m.p("(Cloudify calls, steps, state transitions, DynamoDB requests) taken on a simulated clock.")
+	m.p("")
+
+	m.p("## Targets")
+	m.p("")
+	var rows [][]string
+	for _, t := range r.targets() {
+		rows = append(rows, []string{t.Target, t.Measured, "**" + t.verdict() + "**"})
+	}
+	m.table([]string{"target", "measured", "verdict"}, rows, "lll")
+	if run := r.lifecycleRun(600); run != nil {
+		if c, ok := r.cost(run, "", -1, 0); ok && c.total >= benchCostTarget {
+			m.p("Why the cost target is missed, and what would reach it: see [the cost section](#cost-per-lifecycle).")
+			m.p("")
+		}
+	}
+
+	r.handlerSection(m)
+	r.loadSection(m)
+	r.coldSection(m)
+	r.cloudifySection(m)
+	r.pollingSection(m, plotName, havePlot)
+	r.dynamoSection(m)
+	r.costSection(m)
+	r.scaleSection(m)
+
+	m.p("## How this report is made")
+	m.p("")
+	m.p("`make bench` runs, in order (results in `bin/bench/`):")
+	m.p("")
+	m.p("1. `go test -run '^$' -bench . -benchmem -count 5` on `./internal/broker` (the OSB handler over the use cases and")
+	m.p("   bbolt: `BenchmarkEmbeddedHandler`) and `./internal/osb` (the handler over a fake broker), into `handler.txt`;")
+	m.p("2. `TestBenchPolling` (`internal/workflow`): provisions driven to their end on the simulator's manual clock;")
+	m.p("3. the `TestBench*` tests of `cmd/cfybroker`: the loopback load test (`TestBenchLoad`, the e2e harness's")
+	m.p("   `startServer`), the lifecycles through the AWS shape's handlers (`TestBenchLifecycle`), the cold starts")
+	m.p("   under `aws-lambda-rie` (`TestBenchColdStart`) and the 1,000-instance run (`TestBenchScale`, in a child process);")
+	m.p("4. `go run ./cmd/cfybroker dev bench-report`, which writes this file and `%s`.", plotName)
+	m.p("")
+	m.p("DynamoDB Local and the Lambda emulator come from `make local-aws`; without them their rows say \"not measured\".")
+	if len(r.missing) > 0 {
+		m.p("")
+		m.p("Missing results in this run:")
+		m.p("")
+		for _, s := range r.missing {
+			m.p("- %s", s)
+		}
+	}
+	if r.aslErr != nil && r.asl == nil {
+		m.p("")
+		m.p("State transitions not counted: %v", r.aslErr)
+	}
+	return m.b.String()
+}
+
+func (r *benchResults) handlerSection(m *benchMD) {
+	m.p("## Handler cost")
+	m.p("")
+	if len(r.handler) == 0 {
+		m.p("Not measured (no `%s`).", benchFileHandler)
+		m.p("")
+		return
+	}
+	m.p("Go benchmarks, `-benchmem`, median of the `-count` runs. `EmbeddedHandler` is the OSB handler over the")
+	m.p("broker's use cases and the embedded bbolt store as `cfybroker serve` wires them, called without the network")
+	m.p("(one formatted log line per request, written nowhere; no workflow driver; bind's credentials from memory).")
+	m.p("Provision and bind commit to bbolt, which fsyncs: their time is mostly the disk's. The `internal/osb`")
+	m.p("benchmarks are the handler alone over a fake broker, for comparison.")
+	m.p("")
+	var rows [][]string
+	for _, b := range r.handler {
+		pkg := strings.TrimPrefix(b.Pkg, "github.com/cfybroker/cfybroker/")
+		alloc := "–"
+		if len(b.Allocs) > 0 {
+			alloc = fmt.Sprintf("%.0f", benchMedian(b.Allocs))
+		}
+		bytesOp := "–"
+		if len(b.BytesOp) > 0 {
+			bytesOp = benchInt(int(benchMedian(b.BytesOp)))
+		}
+		lo, hi := benchMinMax(b.NsOp)
+		rows = append(rows, []string{"`" + pkg + "` " + strings.TrimPrefix(b.Name, "Benchmark"),
+			fmt.Sprintf("%.1f", benchMedian(b.NsOp)/1000), fmt.Sprintf("%.1f–%.1f", lo/1000, hi/1000), bytesOp, alloc, strconv.Itoa(len(b.NsOp))})
+	}
+	m.table([]string{"benchmark", "µs/request (median)", "range", "B/request", "allocs/request", "runs"}, rows)
+}
+
+func (r *benchResults) loadSection(m *benchMD) {
+	m.p("## Throughput and latency under load")
+	m.p("")
+	if r.load == nil {
+		m.p("Not measured.")
+		m.p("")
+		return
+	}
+	l := r.load
+	m.p("`cfybroker serve`'s wiring (`startServer`, through the e2e harness, logging as serve does) on 127.0.0.1,")
+	m.p("against a bare `net/http` handler that answers the same bytes, in the same process and run: %d rounds of",
+		len(l.Endpoints[0].Broker))
+	m.p("%.1f s each, broker and bare alternating (which goes first alternates too), %d keep-alive connections, at most",
+		l.RoundSeconds, l.Concurrency)
+	m.p("%s requests a round. The load generator runs in the same process and shares the 2 CPUs: the absolute", benchInt(l.MaxRequests))
+	m.p("figures are the machine's, the ratio is the broker's.")
+	m.p("")
+	var rows [][]string
+	for _, ep := range l.Endpoints {
+		f := r.loadFigures(ep)
+		rows = append(rows, []string{"`" + ep.Name + "`", benchInt(ep.BodyBytes),
+			fmt.Sprintf("%.0f", f.brokerRPS), fmt.Sprintf("%.0f", f.bareRPS),
+			fmt.Sprintf("**%.2f×** (%.2f–%.2f)", f.ratio, f.ratioMin, f.ratioMax),
+			fmt.Sprintf("%.2f / %.2f", f.brokerP50, f.brokerP99), fmt.Sprintf("%.2f / %.2f", f.bareP50, f.bareP99),
+			strconv.Itoa(ep.CloudifyCalls)})
+	}
+	m.table([]string{"request", "body bytes", "broker req/s", "bare req/s", "ratio (min–max)", "broker p50 / p99 ms", "bare p50 / p99 ms", "Cloudify calls"}, rows)
+	m.p("Medians over the rounds; the ratio is the median of each round's broker/bare ratio. Cloudify calls are the")
+	m.p("simulator's count during the broker's rounds.")
+	m.p("")
+}
+
+func (r *benchResults) coldSection(m *benchMD) {
+	m.p("## Lambda cold start")
+	m.p("")
+	c := r.cold
+	if c == nil {
+		m.p("Not measured.")
+		m.p("")
+		return
+	}
+	if !c.Measured {
+		m.p("Init and first-invoke times: **not measured**: %s.", c.Reason)
+		m.p("")
+	} else {
+		m.p("Each bootstrap started cold %d times under %s, one emulator per start, with DynamoDB Local, the Cloudify",
+			len(c.Functions[0].InitMs), c.Emulator)
+		m.p("simulator and a stand-in Secrets Manager on loopback. *Init* is the emulator's `INIT REPORT` duration (the")
+		m.p("process start, the configuration, the three secrets read, the clients built); *first invoke* is the wall time")
+		m.p("of the first invocation, init included; *warm* the invocations after it. %s.", c.FirstInvokeNote)
+		m.p("In AWS, init also pays the Secrets Manager round trips over the network and the code download: these")
+		m.p("figures are the functions' own part.")
+		m.p("")
+	}
+	var rows [][]string
+	for _, f := range c.Functions {
+		row := []string{"`" + f.Name + "`", fmt.Sprintf("%.2f MB", float64(f.Arm64Bytes)/1e6), fmt.Sprintf("%.2f MB (%s)", float64(f.HostBytes)/1e6, f.HostArch)}
+		if c.Measured {
+			lo, hi := benchMinMax(f.InitMs)
+			row = append(row, fmt.Sprintf("**%.1f** (%.1f–%.1f)", benchMedian(f.InitMs), lo, hi))
+			if len(f.FirstInvokeMs) > 0 {
+				lo, hi = benchMinMax(f.FirstInvokeMs)
+				row = append(row, fmt.Sprintf("%.1f (%.1f–%.1f)", benchMedian(f.FirstInvokeMs), lo, hi), fmt.Sprintf("%.1f", benchMedian(f.WarmInvokeMs)))
+			} else {
+				row = append(row, "not measured", "not measured")
+			}
+			rss := "–"
+			if len(f.RSSKiB) > 0 {
+				rss = fmt.Sprintf("%.0f", benchMedian(benchFloats(f.RSSKiB))/1024)
+			}
+			row = append(row, rss, f.Result)
+		} else {
+			row = append(row, "not measured", "not measured", "not measured", "–", "–")
+		}
+		rows = append(rows, row)
+	}
+	m.table([]string{"function", "bootstrap (arm64, deployed)", "bootstrap (run here)", "init ms, median (min–max)", "first invoke ms", "warm invoke ms", "peak RSS MiB", "first answer"}, rows, "lrrrrrrl")
+}
+
+func benchFloats(xs []int64) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+func (r *benchResults) cloudifySection(m *benchMD) {
+	m.p("## Cloudify calls per lifecycle")
+	m.p("")
+	l := r.lifecycle
+	if l == nil {
+		m.p("Not measured.")
+		m.p("")
+		return
+	}
+	m.p("A lifecycle (catalog, provision, bind, unbind, deprovision) through the AWS shape's own handlers")
+	m.p("(`internal/serverless`: the api function's OSB handler, the step function's handler) on the simulator's manual")
+	m.p("clock: each step runs when the state machine's Wait would end it, and the platform polls `last_operation`")
+	m.p("every %d s. The simulator counts every call. The embedded shape runs the same engine with the same backoff", l.PlatformPollSeconds)
+	m.p("(`--poll-min` 2 s, 60 s cap), so its counts are the same. Install and uninstall durations are simulated.")
+	m.p("")
+	var rows [][]string
+	for _, run := range l.Runs {
+		row := []string{fmt.Sprintf("%d min / %d min", run.InstallSeconds/60, run.UninstallSeconds/60)}
+		total := 0
+		for _, kind := range []string{"catalog", "provision", "last_operation", "bind", "unbind", "deprovision"} {
+			cell := "–"
+			for _, q := range run.Requests {
+				if q.Kind == kind {
+					cell = fmt.Sprintf("%d (%d)", q.CloudifyCalls, q.Count)
+					total += q.CloudifyCalls
+				}
+			}
+			row = append(row, cell)
+		}
+		for _, kind := range []string{"provision", "deprovision"} {
+			cell := "–"
+			for _, o := range run.Operations {
+				if o.Kind == kind {
+					cell = fmt.Sprintf("%d (%d steps)", o.CloudifyCalls, o.Count)
+					total += o.CloudifyCalls
+				}
+			}
+			row = append(row, cell)
+		}
+		row = append(row, "**"+strconv.Itoa(total)+"**")
+		rows = append(rows, row)
+	}
+	m.table([]string{"install / uninstall", "catalog", "provision", "last_operation", "bind", "unbind", "deprovision",
+		"provision steps", "deprovision steps", "total"}, rows)
+	m.p("Cells are Cloudify calls (requests or steps). The OSB requests themselves call Cloudify only for bind (the")
+	m.p("deployment's capabilities and outputs); provision and deprovision record the operation and start the state")
+	m.p("machine; `last_operation` and `catalog` answer from broker state.")
+	m.p("")
+	if run := r.lifecycleRun(600); run != nil {
+		m.p("By route, 10-minute install:")
+		m.p("")
+		var routes []string
+		for k := range run.CloudifyRoutes {
+			routes = append(routes, k)
+		}
+		sort.Strings(routes)
+		rows = nil
+		for _, k := range routes {
+			rows = append(rows, []string{"`" + k + "`", strconv.Itoa(run.CloudifyRoutes[k])})
+		}
+		m.table([]string{"route (REST API v3.1)", "calls"}, rows)
+	}
+}
+
+func (r *benchResults) pollingSection(m *benchMD, plotName string, havePlot bool) {
+	m.p("## Polling")
+	m.p("")
+	if r.polling == nil {
+		m.p("Not measured.")
+		m.p("")
+		return
+	}
+	m.p("Provisions of the `mariadb` sample driven to their end by `workflow.Engine.Step` on the simulator's manual")
+	m.p("clock (`TestBenchPolling`, the rig of `internal/workflow/engine_test.go`): exact counts, no timing. *Backoff*")
+	m.p("is the engine's own (2 s to 60 s, waits growing with the elapsed time, aimed just past the end that the")
+	m.p("execution's progress predicts); *fixed 10 s* looks every 10 s. Each step is one invocation of the step")
+	m.p("function; its state transitions are counted by replaying the step answers through the state machine's")
+	m.p("definition (`internal/workflow/sfn`): Step (Task) + Check (Choice) + Wait per loop, Step + Check + Succeeded")
+	m.p("at the end. The detection delay is from Cloudify ending the install to the operation being recorded")
+	m.p("succeeded, which `last_operation` reports from then on (the platform sees it at its next poll).")
+	m.p("")
+	var rows [][]string
+	for _, b := range r.polling.Runs {
+		if b.Policy != "backoff" {
+			continue
+		}
+		row := []string{fmt.Sprintf("%d min", b.InstallSeconds/60), strconv.Itoa(b.Steps), benchTransitionsCell(r.transitions(b.Outputs)),
+			fmt.Sprintf("%.1f s (%.1f%%)", b.DetectionSeconds, 100*b.DetectionSeconds/b.ElapsedSeconds)}
+		if fx := r.pollingRun("fixed-10s", b.InstallSeconds); fx != nil {
+			tb, tf := r.transitions(b.Outputs), r.transitions(fx.Outputs)
+			ratio := "–"
+			if tb > 0 && tf > 0 {
+				ratio = fmt.Sprintf("%.1f×", float64(tf)/float64(tb))
+			}
+			row = append(row, strconv.Itoa(fx.Steps), benchTransitionsCell(tf), fmt.Sprintf("%.1f s", fx.DetectionSeconds), ratio)
+		}
+		rows = append(rows, row)
+	}
+	m.table([]string{"install", "steps = Lambda invocations", "state transitions", "detection delay (% of elapsed)",
+		"fixed 10 s: steps", "fixed 10 s: transitions", "fixed 10 s: delay", "fewer transitions"}, rows)
+	if havePlot {
+		m.p("![Steps and detection delay against install duration](%s)", plotName)
+		m.p("")
+	}
+	m.p("Every provision makes a few steps that do not poll the install: create the deployment, wait for its")
+	m.p("environment (2 s waits), start `install`. The detection delay grows where the backoff's wait, bounded by the")
+	m.p("time elapsed, overshoots an end that the progress estimate placed later; the 10%% line of the plot is the target.")
+	var over []string
+	for _, b := range r.polling.Runs {
+		if b.Policy == "backoff" && b.DetectionSeconds >= 0.1*b.ElapsedSeconds {
+			over = append(over, fmt.Sprintf("%d min (%.1f%%)", b.InstallSeconds/60, 100*b.DetectionSeconds/b.ElapsedSeconds))
+		}
+	}
+	if len(over) > 0 {
+		m.p("The target is set for the 10-minute install; the delay reaches 10%% of the elapsed time for installs of %s.", strings.Join(over, ", "))
+	}
+	m.p("")
+}
+
+func benchTransitionsCell(n int) string {
+	if n < 0 {
+		return "not counted"
+	}
+	return strconv.Itoa(n)
+}
+
+func (r *benchResults) dynamoSection(m *benchMD) {
+	m.p("## DynamoDB reads and writes per lifecycle")
+	m.p("")
+	l := r.lifecycle
+	if l == nil {
+		m.p("Not measured.")
+		m.p("")
+		return
+	}
+	if !l.DynamoMeasured {
+		m.p("**Not measured**: %s. The lifecycles ran on bbolt instead; run `make local-aws` first.", l.DynamoNote)
+		m.p("")
+		return
+	}
+	run := r.lifecycleRun(600)
+	if run == nil {
+		m.p("No 10-minute lifecycle in the results.")
+		m.p("")
+		return
+	}
+	m.p("The 10-minute lifecycle above, on %s, counted by `dynamostore.Stats()`: requests (a", l.Store)
+	m.p("TransactWriteItems counts once) and the capacity units DynamoDB Local reported as consumed (on-demand tables")
+	m.p("bill request units of the same size).")
+	m.p("")
+	var rows [][]string
+	var tr, tw int64
+	var tru, twu float64
+	add := func(name string, c benchCounted) {
+		rows = append(rows, []string{name, strconv.Itoa(c.Count), strconv.FormatInt(c.DynamoReads, 10), strconv.FormatInt(c.DynamoWrites, 10),
+			fmt.Sprintf("%.1f", c.ReadUnits), fmt.Sprintf("%.1f", c.WriteUnits)})
+		tr, tw, tru, twu = tr+c.DynamoReads, tw+c.DynamoWrites, tru+c.ReadUnits, twu+c.WriteUnits
+	}
+	for _, q := range run.Requests {
+		add("`"+q.Kind+"` requests", q)
+	}
+	for _, o := range run.Operations {
+		add(o.Kind+" steps", o.benchCounted)
+	}
+	rows = append(rows, []string{"**lifecycle**", "", "**" + strconv.FormatInt(tr, 10) + "**", "**" + strconv.FormatInt(tw, 10) + "**",
+		fmt.Sprintf("**%.1f**", tru), fmt.Sprintf("**%.1f**", twu)})
+	m.table([]string{"what", "count", "reads", "writes", "read units", "write units"}, rows)
+	m.p("DynamoDB Local is a 2020 build; whether its reported units include the index's (GSI1) writes, as")
+	m.p("DynamoDB's own do, is not verified: the write units may be slightly under the bill.")
+	m.p("")
+}
+
+func (r *benchResults) costSection(m *benchMD) {
+	m.p("## Cost per lifecycle")
+	m.p("")
+	run := r.lifecycleRun(600)
+	if run == nil {
+		m.p("Not computed: no 10-minute lifecycle in the results.")
+		m.p("")
+		return
+	}
+	c, ok := r.cost(run, "as designed", -1, 0)
+	if !ok {
+		m.p("Not computed: the state transitions could not be counted (%v).", r.aslErr)
+		m.p("")
+		return
+	}
+	m.p("### Prices")
+	m.p("")
+	m.p("AWS public on-demand list prices, US East (N. Virginia), as published on AWS's pricing pages in %s;", benchPriceDate)
+	m.p("written into `cmd/cfybroker/bench_report.go`, not fetched: check them before quoting. Free tiers are ignored.")
+	m.p("")
+	m.table([]string{"service", "price", "source"}, [][]string{
+		{"Lambda, arm64, duration", "$0.0000133334 per GB-second", "aws.amazon.com/lambda/pricing"},
+		{"Lambda, requests", "$0.20 per million", "aws.amazon.com/lambda/pricing"},
+		{"Step Functions Standard", "$0.025 per 1,000 state transitions", "aws.amazon.com/step-functions/pricing"},
+		{"DynamoDB on-demand, reads", "$0.125 per million read request units", "aws.amazon.com/dynamodb/pricing/on-demand"},
+		{"DynamoDB on-demand, writes", "$0.625 per million write request units", "aws.amazon.com/dynamodb/pricing/on-demand"},
+		{"API Gateway HTTP API", "$1.00 per million requests", "aws.amazon.com/api-gateway/pricing"},
+	}, "lrl")
+	m.p("### Arithmetic (10-minute install, %d-minute uninstall, `last_operation` every %d s)", run.UninstallSeconds/60, r.lifecycle.PlatformPollSeconds)
+	m.p("")
+	m.p("Counts from the lifecycle above; the catalog request is left out (a platform reads the catalog on its own")
+	m.p("schedule, not per instance), and so are the catalog function's runs (every 5 minutes whatever the number of")
+	m.p("instances), CloudWatch Logs, storage and data transfer. The functions have %d MB (`infra/stack.go`); their", r.memoryMB)
+	m.p("billed durations are assumed: %.0f ms per OSB request and %.0f ms per step (the emulator's warm invocations", benchAssumedAPIMs, benchAssumedStepMs)
+	if r.cold != nil && r.cold.Measured {
+		var parts []string
+		for _, f := range r.cold.Functions {
+			if len(f.WarmInvokeMs) > 0 {
+				parts = append(parts, fmt.Sprintf("%s %.1f ms", f.Name, benchMedian(f.WarmInvokeMs)))
+			}
+		}
+		m.p("took %s against loopback stand-ins; in AWS a step waits on a manager across the network).", strings.Join(parts, ", "))
+	} else {
+		m.p("were not measured; in AWS a step waits on a manager across the network).")
+	}
+	m.p("")
+	gb := float64(r.memoryMB) / 1024
+	rows := [][]string{
+		{"API Gateway requests", fmt.Sprintf("%d OSB requests", c.apiRequests), fmt.Sprintf("%d × $1.00/10⁶", c.apiRequests), benchUSD(c.apiGW)},
+		{"Lambda requests", fmt.Sprintf("%d api + %d step invocations", c.apiRequests, c.stepInvokes),
+			fmt.Sprintf("%d × $0.20/10⁶", c.apiRequests+c.stepInvokes), benchUSD(c.lambdaReq)},
+		{"Lambda duration", fmt.Sprintf("%.3f GB-s", c.gbSeconds),
+			fmt.Sprintf("(%d × %.3f s + %d × %.3f s) × %.3f GB × $0.0000133334", c.apiRequests, benchAssumedAPIMs/1000, c.originalSteps, benchAssumedStepMs/1000, gb), benchUSD(c.lambdaS)},
+		{"Step Functions", fmt.Sprintf("%d state transitions", c.transitions), fmt.Sprintf("%d × $0.025/10³", c.transitions), "**" + benchUSD(c.sfn) + "**"},
+	}
+	if c.dynamoMeasured {
+		rows = append(rows,
+			[]string{"DynamoDB reads", fmt.Sprintf("%.1f read units", c.rru), fmt.Sprintf("%.1f × $0.125/10⁶", c.rru), benchUSD(c.dynR)},
+			[]string{"DynamoDB writes", fmt.Sprintf("%.1f write units", c.wru), fmt.Sprintf("%.1f × $0.625/10⁶", c.wru), benchUSD(c.dynW)})
+	} else {
+		rows = append(rows, []string{"DynamoDB", "not measured (DynamoDB Local absent)", "", "not included"})
+	}
+	rows = append(rows, []string{"**total**", "", "", fmt.Sprintf("**%s** (target %s)", benchUSD(c.total), benchUSD(benchCostTarget))})
+	m.table([]string{"item", "quantity", "arithmetic", "USD"}, rows, "lrlr")
+
+	verdict := "under"
+	if c.total >= benchCostTarget {
+		verdict = "over"
+	}
+	m.p("The lifecycle costs **%s**, %s the %s target. Step Functions is %.0f%% of it: every step costs three", benchUSD(c.total), verdict, benchUSD(benchCostTarget), 100*c.sfn/c.total)
+	m.p("state transitions (Step, Check, Wait; the last one Step, Check, Succeeded), $0.000075, while the rest of a")
+	var stepRU, stepWU float64
+	for _, o := range run.Operations {
+		stepRU, stepWU = stepRU+o.ReadUnits, stepWU+o.WriteUnits
+	}
+	n := float64(max(c.originalSteps, 1))
+	perStep := gb*benchAssumedStepMs/1000*benchPriceLambdaGBSecondArm + benchPriceLambdaRequest +
+		stepRU/n*benchPriceDynamoRRU + stepWU/n*benchPriceDynamoWRU
+	m.p("step (a Lambda invocation, a Cloudify call, DynamoDB reads and writes) costs about %s. What remains of the",
+		benchUSD(perStep))
+	budget := benchCostTarget - (c.total - c.sfn)
+	m.p("budget once everything but Step Functions is paid, %s, buys %d transitions: %d steps for the provision and the",
+		benchUSD(budget), int(budget/benchPriceSFNTransition), int(budget/benchPriceSFNTransition)/3)
+	m.p("deprovision together. This design needs %d (%d + %d). Even a perfect oracle, one look per wait, needs 9 steps",
+		c.originalSteps, benchOpSteps(run, "provision"), benchOpSteps(run, "deprovision"))
+	m.p("with this engine (create, environment, start install, install done; halt, start uninstall, uninstall done,")
+	m.p("delete, deleted), 27 transitions: the target leaves room for one more look in the whole lifecycle. Fixed 10-second polling")
+	if fx := r.pollingRun("fixed-10s", 600); fx != nil {
+		if t := r.transitions(fx.Outputs); t > 0 {
+			m.p("would spend %d transitions (%s) on the provision alone.", t, benchUSD(float64(t)*benchPriceSFNTransition))
+		}
+	} else {
+		m.p("would spend far more.")
+	}
+	m.p("")
+	m.p("What the same step answers would cost if the step function kept going in the same invocation instead of")
+	m.p("handing every wait to the state machine (what-if, computed from the measured steps; not implemented):")
+	m.p("")
+	rows = nil
+	for _, w := range []struct {
+		label          string
+		maxWait, sleep int
+	}{
+		{"as designed (measured)", -1, 0},
+		{"phase changes (wait 0) continue in the same invocation", 0, 0},
+		{fmt.Sprintf("also waits of up to %d s slept in the invocation (at most %d s each)", benchSleepFold, benchSleepMax), benchSleepFold, benchSleepMax},
+	} {
+		cw, ok := r.cost(run, w.label, w.maxWait, w.sleep)
+		if !ok {
+			continue
+		}
+		rows = append(rows, []string{w.label, strconv.Itoa(cw.stepInvokes), strconv.Itoa(cw.transitions), strconv.Itoa(cw.sleptSeconds),
+			benchUSD(cw.sfn), benchUSD(cw.lambdaS + cw.lambdaReq), "**" + benchUSD(cw.total) + "**"})
+	}
+	m.table([]string{"variant", "step invocations", "transitions", "seconds slept in Lambda", "Step Functions", "Lambda", "total"}, rows, "lrrrrrr")
+	m.p("A 20-second sleep at %d MB costs %s of Lambda time against %s for the three transitions it replaces: short",
+		r.memoryMB, benchUSD(20*gb*benchPriceLambdaGBSecondArm), benchUSD(3*benchPriceSFNTransition))
+	m.p("waits are cheaper slept than scheduled. The longer waits of a long install still cost three transitions each;")
+	m.p("below %s per lifecycle the driver has to change: for example EventBridge Scheduler one-time schedules or SQS", benchUSD(benchCostTarget))
+	m.p("delay messages (up to 15 minutes) invoking the step function directly, at about $1 and $0.40 per million,")
+	m.p("instead of a Standard state machine's Wait loop.")
+	m.p("")
+}
+
+func benchOpSteps(run *benchLifecycleRun, kind string) int {
+	for _, o := range run.Operations {
+		if o.Kind == kind {
+			return o.Count
+		}
+	}
+	return 0
+}
+
+func (r *benchResults) scaleSection(m *benchMD) {
+	m.p("## Scale: 1,000 instances at once (embedded)")
+	m.p("")
+	s := r.scale
+	if s == nil {
+		m.p("Not measured.")
+		m.p("")
+		return
+	}
+	m.p("`startServer` (through the e2e harness, logging as serve does) with the runner's %d workers, against the", s.RunnerConcurrency)
+	m.p("simulator (7.0.4, its clock %.0f× real time, every install %.0f s of simulated time, `--poll-min` %d ms so that", s.SimSpeed, s.InstallSeconds, s.PollMinMs)
+	m.p("waits scale with it): %s provisions sent by %d clients at once, then every unfinished instance's",
+		benchInt(s.Instances), s.ClientConcurrency)
+	m.p("`last_operation` polled every 2 s until none is in progress. Broker, simulator and load generator share one")
+	m.p("process (run as a child of the test so that its peak memory is this work's alone) and the machine's 2 CPUs.")
+	m.p("")
+	m.table([]string{"figure", "value"}, [][]string{
+		{"instances", benchInt(s.Instances)},
+		{"all provisions accepted (202) after", fmt.Sprintf("%.1f s", s.AcceptSeconds)},
+		{"wall time until every instance ended", fmt.Sprintf("**%.1f s**", s.WallSeconds)},
+		{"succeeded / failed / unfinished", fmt.Sprintf("**%d** / %d / %d", s.Succeeded, s.Failed, s.Unfinished)},
+		{"request errors", strconv.Itoa(s.Errors)},
+		{"deployments installed on the simulator", benchInt(s.LiveDeployments)},
+		{"peak RSS (VmHWM), whole process", fmt.Sprintf("**%.0f MiB** (%.0f MiB at start)", float64(s.PeakRSSBytes)/(1<<20), float64(s.BaselineRSSBytes)/(1<<20))},
+		{"peak Go heap (sampled every 100 ms)", fmt.Sprintf("%.0f MiB", float64(s.PeakHeapBytes)/(1<<20))},
+		{"Cloudify calls", fmt.Sprintf("%s (%.1f per instance)", benchInt(s.CloudifyCalls), float64(s.CloudifyCalls)/float64(max(s.Instances, 1)))},
+		{"last_operation requests", benchInt(s.LastOperations)},
+	})
+}
+
+// pollingPlot is the PNG of steps and detection delay against install duration.
+func (r *benchResults) pollingPlot() (benchPlot, bool) {
+	if r.polling == nil {
+		return benchPlot{}, false
+	}
+	var bx, by, bd, fx, fy, fd, tx, ty []float64
+	maxMin := 0.0
+	for _, run := range r.polling.Runs {
+		x := float64(run.InstallSeconds) / 60
+		maxMin = math.Max(maxMin, x)
+		switch run.Policy {
+		case "backoff":
+			bx, by, bd = append(bx, x), append(by, float64(run.Steps)), append(bd, run.DetectionSeconds)
+			tx, ty = append(tx, x), append(ty, 0.1*run.ElapsedSeconds)
+		case "fixed-10s":
+			fx, fy, fd = append(fx, x), append(fy, float64(run.Steps)), append(fd, run.DetectionSeconds)
+		}
+	}
+	if len(bx) == 0 {
+		return benchPlot{}, false
+	}
+	return benchPlot{
+		Title:  "Polling a provision: backoff vs fixed 10 s",
+		XLabel: "install duration (minutes)",
+		XMin:   0, XMax: maxMin,
+		XTicks: benchTicks(0, maxMin, 6),
+		Panels: []benchPanel{
+			{Title: "Polls per provision (steps = Lambda invocations), log scale", YLabel: "steps", LogY: true, Series: []benchSeries{
+				{Name: "backoff (2 s to 60 s, progress-aware)", Color: benchBlue, X: bx, Y: by, Marker: true},
+				{Name: "fixed 10 s", Color: benchOrange, X: fx, Y: fy, Marker: true},
+			}},
+			{Title: "Detection delay: Cloudify done -> operation succeeded", YLabel: "seconds", Series: []benchSeries{
+				{Name: "backoff", Color: benchBlue, X: bx, Y: bd, Marker: true},
+				{Name: "fixed 10 s", Color: benchOrange, X: fx, Y: fd, Marker: true},
+				{Name: "10% of the install (target)", Color: benchGreen, X: tx, Y: ty, Dashed: true},
+			}},
+		},
+	}, true
+}
