@@ -6,13 +6,19 @@ import (
 	"github.com/cfybroker/cfybroker/internal/cloudify"
 )
 
-// Backoff decides when to look at a running Cloudify execution again. Waits grow with
-// the time the operation has run (short at first, so quick workflows are seen quickly;
-// long for long installs, so a 10-minute install costs about a dozen looks). When the
-// execution reports progress (finished_operations of total_operations, Cloudify 6.0+),
-// the wait aims just after the estimated end, bounded by the elapsed time (so a wrong
-// estimate costs at most one doubling) and by MaxWithProgress; without progress it is
-// capped at Max.
+// Backoff decides when to look at a running Cloudify execution again.
+//
+// Without progress information the waits grow with the time the operation has run
+// (Factor × elapsed: short at first, so quick workflows are seen quickly, long for long
+// installs), capped at Max.
+//
+// When the execution reports progress (finished_operations of total_operations,
+// Cloudify 6.0+), the engine extrapolates the remaining time linearly and aims at the
+// end: far from it, it looks again a little before the estimated end (so a wrong
+// estimate is corrected by a fresh one); near it (the remaining time under a tenth of the
+// elapsed time), a little after it. The detection delay then stays within about a tenth
+// of the elapsed time while a 10-minute install costs about a dozen looks. The wait is
+// still bounded by Factor × elapsed and by MaxWithProgress.
 type Backoff struct {
 	// Min is the shortest wait (default 2 s).
 	Min time.Duration
@@ -48,12 +54,15 @@ func (b Backoff) withDefaults() Backoff {
 // operation started. exec may be nil.
 func (b Backoff) Next(elapsed time.Duration, exec *cloudify.Execution) time.Duration {
 	b = b.withDefaults()
-	wait := max(time.Duration(float64(elapsed)*b.Factor), b.Min)
+	grow := max(time.Duration(float64(elapsed)*b.Factor), b.Min)
+	wait := min(grow, b.Max)
 	if eta, ok := estimateRemaining(elapsed, exec); ok {
-		// Land a little after the estimated end.
-		wait = min(wait, eta+eta/10+time.Second, b.MaxWithProgress)
-	} else {
-		wait = min(wait, b.Max)
+		tenth := elapsed / 10
+		if eta <= tenth {
+			wait = eta + eta/10 + time.Second // just after the end
+		} else {
+			wait = min(eta-tenth/2, grow, b.MaxWithProgress) // a little before it
+		}
 	}
 	return max(wait, b.Min).Round(time.Second)
 }
