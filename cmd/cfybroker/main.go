@@ -1,12 +1,12 @@
 // Command cfybroker is the Open Service Broker for Cloudify: the embedded server
 // (serve), the operator CLI, and development tools (dev).
 //
-// Exit codes: 0 success, 1 failure, 2 bad usage.
+// Exit codes: 0 success, 1 failure, 2 bad usage, 3 something found (reconcile,
+// catalog diff --exit-code).
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -20,12 +20,10 @@ func main() {
 	defer stop()
 	root := newRootCommand()
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "cfybroker:", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			os.Exit(2)
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(os.Stderr, "cfybroker:", msg)
 		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -38,11 +36,37 @@ func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "cfybroker",
 		Short:         "An Open Service Broker for Cloudify",
-		Long:          "cfybroker publishes Cloudify blueprints as an Open Service Broker (OSB API 2.17) catalog\nand drives Cloudify deployments for the platform's service instances and bindings.",
+		Long:          rootLong,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          cobra.ArbitraryArgs,
+		RunE:          groupRun,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCommand(), newDevCommand())
+	root.AddCommand(newServeCommand(), newDevCommand(),
+		newCatalogCommand(), newInstancesCommand(), newOpsCommand(), newReconcileCommand())
 	return root
 }
+
+const rootLong = `cfybroker publishes Cloudify blueprints as an Open Service Broker (OSB API 2.17) catalog
+and drives Cloudify deployments for the platform's service instances and bindings.
+
+The operator commands (catalog, instances, ops, reconcile) work on one of:
+  --url URL        a running broker, through its admin API (/admin/v1/, same Basic-auth
+                   credentials as the OSB API: --username/--password or CFYBROKER_URL,
+                   CFYBROKER_USERNAME, CFYBROKER_PASSWORD);
+  --data-dir DIR   the data directory of an embedded broker that is not running
+                   (CFYBROKER_DATA_DIR, default "data");
+  --table NAME     the DynamoDB table of the AWS deployment (CFYBROKER_TABLE; AWS and
+                   function settings from the environment).
+Without a flag, CFYBROKER_URL, then CFYBROKER_TABLE, then the data directory is used.
+Commands that need the manager on a data directory or table read CLOUDIFY_URL and its
+credentials from the environment, as serve does. Output is a table; -o json or -o yaml
+for scripts.
+
+Exit status:
+  0  success
+  1  failure (the message says why)
+  2  bad usage: unknown command or flag, wrong arguments
+  3  something was found: reconcile found (and repaired, or reported) a problem;
+     catalog diff --exit-code found changes`

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cfybroker/cfybroker/internal/admin"
 	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/cfybroker/cfybroker/internal/catalog"
 	"github.com/cfybroker/cfybroker/internal/cloudify"
@@ -51,6 +52,9 @@ type serveConfig struct {
 	// SimVersion and SimSpeed tune the built-in simulator (no Cloudify URL).
 	SimVersion string
 	SimSpeed   float64
+	// CatalogTTL is how long the OSB API reuses the catalog it read (0: the broker's
+	// default, 5 s), so an operator's catalog change reaches the platform within it.
+	CatalogTTL time.Duration
 }
 
 func envOr(key, def string) string {
@@ -151,7 +155,7 @@ type server struct {
 	simSrv   *http.Server
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
-	syncer   *catalog.Syncer
+	admin    *admin.Service
 	useCases *broker.UseCases
 }
 
@@ -225,6 +229,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	s.useCases = broker.New(s.store, s.store, runner, workflow.Values{Cloudify: client}, sealer, broker.Config{
 		DashboardURL:    dashboard,
 		DefaultDeadline: cfg.DefaultDeadline,
+		CatalogTTL:      cfg.CatalogTTL,
 		Logger:          log,
 	})
 	// Service and plan ids derive from the manager's identity: the configured URL, or a
@@ -233,7 +238,17 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	if managerIdentity == "" {
 		managerIdentity = "builtin-cloudify-simulator"
 	}
-	s.syncer = &catalog.Syncer{Source: client, Store: s.store, Options: catalog.BuildOptions{ManagerURL: managerIdentity, Tenant: cfg.CloudifyTenant}}
+	// The operator's operations (the admin API, mounted below) share the engine and the
+	// runner; catalog rebuilds, periodic or asked for, go through it one at a time.
+	s.admin = admin.New(s.store, admin.Config{
+		Manager: client,
+		Catalog: catalog.BuildOptions{ManagerURL: managerIdentity, Tenant: cfg.CloudifyTenant},
+		Driver:  runner,
+		Wake:    runner,
+		Stepper: engine,
+		Failer:  engine,
+		Logger:  log.With("component", "admin"),
+	})
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
@@ -242,12 +257,14 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	go func() { defer s.wg.Done(); _ = runner.Run(runCtx) }()
 	go func() { defer s.wg.Done(); s.catalogLoop(runCtx) }()
 
-	handler := osb.NewHandler(s.useCases, osb.Config{Credentials: creds, Logger: log})
+	mux := http.NewServeMux()
+	mux.Handle(admin.Prefix, admin.NewHandler(s.admin, admin.HandlerConfig{Credentials: creds, Logger: log.With("component", "admin")}))
+	mux.Handle("/", osb.NewHandler(s.useCases, osb.Config{Credentials: creds, Logger: log}))
 	s.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute}
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute}
 	go func() {
 		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "error", err)
@@ -283,15 +300,15 @@ func (s *server) startSimulator(cfg serveConfig, log *slog.Logger) (url, user, p
 func (s *server) syncCatalog(ctx context.Context) {
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	c, warnings, err := s.syncer.Sync(sctx)
+	res, err := s.admin.Rebuild(sctx, admin.RebuildRequest{}, nil)
+	for _, w := range res.Warnings {
+		s.log.Warn("catalog", "warning", w)
+	}
 	if err != nil {
 		s.log.Warn("catalog sync failed; serving the previous catalog", "error", err)
 		return
 	}
-	for _, w := range warnings {
-		s.log.Warn("catalog", "warning", w.String())
-	}
-	s.log.Info("catalog synced", "services", len(c.Services), "etag", c.ETag)
+	s.log.Info("catalog synced", "services", res.Services, "etag", res.ETag)
 }
 
 func (s *server) catalogLoop(ctx context.Context) {

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	osbc "sigs.k8s.io/go-open-service-broker-client/v2"
+)
+
+// TestChaosDeadlineOnTime: an operation whose Cloudify workflow hangs fails "timed out"
+// soon after its deadline, not one (growing) backoff wait later; and the deprovision
+// that follows cancels the hung execution and deletes the deployment.
+func TestChaosDeadlineOnTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a deadline; skipped with -short")
+	}
+	const deadline = 10 * time.Second
+	e := newE2E(t, "7.0.4")
+	e.stop()
+	e.cfg.DefaultDeadline = deadline
+	e.start()
+	svc, plan := e.plan("mariadb")
+	e.sim.HangWorkflow("osb-hang-1", "install", "started")
+	defer e.sim.ReleaseWorkflow("osb-hang-1", "install")
+
+	began := time.Now()
+	prov, err := e.client.ProvisionInstance(&osbc.ProvisionRequest{InstanceID: "hang-1", AcceptsIncomplete: true, ServiceID: svc, PlanID: plan,
+		OrganizationGUID: "o", SpaceGUID: "s", Parameters: map[string]any{"admin_password": "Passw0rd-ok"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp *osbc.LastOperationResponse
+	for {
+		resp, err = e.client.PollLastOperation(&osbc.LastOperationRequest{InstanceID: "hang-1", OperationKey: prov.OperationKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.State != osbc.StateInProgress || time.Since(began) > 3*deadline {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	took := time.Since(began)
+	if resp.State != osbc.StateFailed || !strings.HasPrefix(deref(resp.Description), "timed out") {
+		t.Fatalf("after %s: state %s (%s), want failed: timed out", took.Round(time.Millisecond), resp.State, deref(resp.Description))
+	}
+	t.Logf("failed after %s: %s", took.Round(time.Millisecond), deref(resp.Description))
+	if took > deadline+2500*time.Millisecond {
+		t.Errorf("the provision failed %s after it started, %s after its %s deadline; want within 2.5 s of it",
+			took.Round(time.Millisecond), (took - deadline).Round(time.Millisecond), deadline)
+	}
+
+	// The broker gave up; the manager still runs the install, which the deprovision halts.
+	running := ""
+	for _, ex := range e.sim.Executions("osb-hang-1") {
+		if ex.WorkflowID == "install" {
+			running = ex.Status
+		}
+	}
+	if running != "started" {
+		t.Fatalf("install execution after the timeout: %q, want started (hung)", running)
+	}
+
+	dep, err := e.client.DeprovisionInstance(&osbc.DeprovisionRequest{InstanceID: "hang-1", AcceptsIncomplete: true, ServiceID: svc, PlanID: plan})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.poll("hang-1", dep.OperationKey); !osbc.IsGoneError(err) {
+		t.Fatalf("deprovision after the timeout: %v, want 410", err)
+	}
+	if n := len(e.liveDeployments()); n != 0 {
+		t.Fatalf("%d deployments left", n)
+	}
+}

@@ -1,0 +1,40 @@
+// Package admin holds the operator's operations on a broker: the catalog (read, rebuild
+// from the manager, overlay import and preview), instances and operations (list, show,
+// retry, abandon) and reconcile (broker state against the manager).
+//
+// Service performs them over a broker store, a Cloudify client and the workflow driver;
+// the same Service serves three shapes:
+//
+//   - in the embedded broker's process, behind the HTTP API of NewHandler, mounted under
+//     /admin/v1/ next to the OSB API with the same Basic-auth credentials;
+//   - in the CLI on a data directory the broker does not hold (bbolt store);
+//   - in the CLI on the DynamoDB table of the AWS shape.
+//
+// Client speaks the HTTP API and has the same methods as Service, so that the CLI uses
+// either through one interface.
+//
+// # HTTP API
+//
+// Every route takes and returns JSON and requires HTTP Basic auth:
+//
+//	GET  /admin/v1/catalog                    the stored catalog, broker fields included
+//	GET  /admin/v1/catalog/osb                the catalog as GET /v2/catalog renders it
+//	GET  /admin/v1/overlay                    the stored overlay document and its hash
+//	POST /admin/v1/catalog/rebuild            RebuildRequest: sync, import or preview
+//	GET  /admin/v1/instances                  ?all=true includes deprovisioned instances
+//	GET  /admin/v1/instances/{id}
+//	GET  /admin/v1/operations                 ?failed_since=168h
+//	POST /admin/v1/operations/{id}/retry
+//	POST /admin/v1/operations/{id}/abandon    {"reason": "..."}
+//	POST /admin/v1/reconcile                  ReconcileRequest
+//
+// A rebuild asked with "Accept: application/x-ndjson" streams one JSON line per progress
+// report ({"progress": {...}}) and ends with {"result": {...}} or {"error": {...}}.
+//
+// # Errors
+//
+// Every method returns either its result or an error; errors the operator can act on are
+// (or wrap) an *Error whose Code says what kind (ENotFound, EInvalid, EConflict,
+// EUnavailable) and whose Message is meant for the operator. Any other error is a fault;
+// the HTTP API answers it with 500, a correlation id and no internal text, and logs it.
+package admin
