@@ -64,6 +64,13 @@ func envOr(key, def string) string {
 	return def
 }
 
+// secretFromEnv fills an empty secret setting from the environment.
+func secretFromEnv(v *string, key string) {
+	if *v == "" {
+		*v = os.Getenv(key)
+	}
+}
+
 func envDuration(key string, def time.Duration) time.Duration {
 	if v := os.Getenv(key); v != "" {
 		if d, err := time.ParseDuration(v); err == nil {
@@ -84,19 +91,25 @@ simulator with the sample blueprints, so that the broker works on a fresh machin
 Every flag has an environment variable; a flag given on the command line wins.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Secrets are read from the environment here, not as flag defaults, so that
+			// --help never prints them.
+			secretFromEnv(&cfg.Password, "CFYBROKER_PASSWORD")
+			secretFromEnv(&cfg.ExtraCredentials, "CFYBROKER_EXTRA_CREDENTIALS")
+			secretFromEnv(&cfg.CloudifyPassword, "CLOUDIFY_PASSWORD")
+			secretFromEnv(&cfg.CloudifyToken, "CLOUDIFY_TOKEN")
 			return runServe(cmd.Context(), cfg, cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Listen, "listen", envOr("CFYBROKER_LISTEN", "127.0.0.1:8080"), "address to serve the OSB API on (CFYBROKER_LISTEN)")
 	f.StringVar(&cfg.Username, "username", envOr("CFYBROKER_USERNAME", ""), "broker Basic-auth username (CFYBROKER_USERNAME; default \"broker\")")
-	f.StringVar(&cfg.Password, "password", envOr("CFYBROKER_PASSWORD", ""), "broker Basic-auth password (CFYBROKER_PASSWORD; default: random, printed at start)")
-	f.StringVar(&cfg.ExtraCredentials, "extra-credentials", envOr("CFYBROKER_EXTRA_CREDENTIALS", ""), "more accepted user:password pairs, comma-separated, for rotation (CFYBROKER_EXTRA_CREDENTIALS)")
+	f.StringVar(&cfg.Password, "password", "", "broker Basic-auth password (CFYBROKER_PASSWORD; default: random, printed at start)")
+	f.StringVar(&cfg.ExtraCredentials, "extra-credentials", "", "more accepted user:password pairs, comma-separated, for rotation (CFYBROKER_EXTRA_CREDENTIALS)")
 	f.StringVar(&cfg.CloudifyURL, "cloudify-url", envOr("CLOUDIFY_URL", ""), "Cloudify manager URL, e.g. https://manager (CLOUDIFY_URL; empty: built-in simulator)")
 	f.StringVar(&cfg.CloudifyTenant, "cloudify-tenant", envOr("CLOUDIFY_TENANT", "default_tenant"), "Cloudify tenant (CLOUDIFY_TENANT)")
 	f.StringVar(&cfg.CloudifyUsername, "cloudify-username", envOr("CLOUDIFY_USERNAME", "admin"), "Cloudify username (CLOUDIFY_USERNAME)")
-	f.StringVar(&cfg.CloudifyPassword, "cloudify-password", envOr("CLOUDIFY_PASSWORD", ""), "Cloudify password (CLOUDIFY_PASSWORD)")
-	f.StringVar(&cfg.CloudifyToken, "cloudify-token", envOr("CLOUDIFY_TOKEN", ""), "Cloudify API token instead of a password (CLOUDIFY_TOKEN)")
+	f.StringVar(&cfg.CloudifyPassword, "cloudify-password", "", "Cloudify password (CLOUDIFY_PASSWORD)")
+	f.StringVar(&cfg.CloudifyToken, "cloudify-token", "", "Cloudify API token instead of a password (CLOUDIFY_TOKEN)")
 	f.StringVar(&cfg.DataDir, "data-dir", envOr("CFYBROKER_DATA_DIR", "data"), "directory of the broker's state and sealing key (CFYBROKER_DATA_DIR)")
 	f.StringVar(&cfg.LogLevel, "log-level", envOr("CFYBROKER_LOG_LEVEL", "info"), "debug, info, warn or error (CFYBROKER_LOG_LEVEL)")
 	f.StringVar(&cfg.LogFormat, "log-format", envOr("CFYBROKER_LOG_FORMAT", "text"), "text or json (CFYBROKER_LOG_FORMAT)")
@@ -135,8 +148,15 @@ func runServe(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "\ncfybroker is serving the OSB API at http://%s\n  username: %s\n  password: %s\n  try: curl -u '%s:%s' -H 'X-Broker-API-Version: 2.17' http://%s/v2/catalog\n\n",
-		srv.Addr(), srv.cfg.Username, srv.cfg.Password, srv.cfg.Username, srv.cfg.Password, srv.Addr())
+	// A configured password is never printed; a generated one must be, once, on the
+	// terminal (not in the structured log), or nobody could use the broker.
+	if cfg.Password == "" {
+		fmt.Fprintf(stderr, "\ncfybroker is serving the OSB API at http://%s\n  username: %s\n  password: %s (generated for this run; set CFYBROKER_PASSWORD)\n  try: curl -u '%s:%s' -H 'X-Broker-API-Version: 2.17' http://%s/v2/catalog\n\n",
+			srv.Addr(), srv.cfg.Username, srv.cfg.Password, srv.cfg.Username, srv.cfg.Password, srv.Addr())
+	} else {
+		fmt.Fprintf(stderr, "\ncfybroker is serving the OSB API at http://%s (username %s, the configured password)\n  try: curl -u '%s:$CFYBROKER_PASSWORD' -H 'X-Broker-API-Version: 2.17' http://%s/v2/catalog\n\n",
+			srv.Addr(), srv.cfg.Username, srv.cfg.Username, srv.Addr())
+	}
 	<-ctx.Done()
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
