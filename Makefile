@@ -8,7 +8,7 @@ PKGS      := ./...
 STATICCHECK_VERSION := v0.8.2
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: help run sim test test-short lint fmt bench build build-lambdas clean tools local-aws local-aws-stop fuzz synth deploy test-infra
+.PHONY: help run sim test test-short lint fmt bench build build-lambdas clean tools local-aws local-aws-stop fuzz synth deploy test-infra chaos
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,6 +21,9 @@ sim: ## run the Cloudify manager simulator alone on 127.0.0.1:8100
 
 test: ## run every test (with the race detector)
 	$(GO) test -race -count=1 $(PKGS)
+
+chaos: ## the long fault campaign: 200 lifecycles against a faulty simulator (CHAOS_LIFECYCLES, CHAOS_SEED)
+	CHAOS_LIFECYCLES=$${CHAOS_LIFECYCLES:-200} $(GO) test -run 'TestChaos$$' -count=1 -v -timeout 30m ./cmd/cfybroker/ 2>&1 | grep -v 'handling failure responses'
 
 test-short: ## run the unit tests quickly, without the race detector
 	$(GO) test -short -count=1 $(PKGS)
