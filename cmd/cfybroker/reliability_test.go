@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -173,4 +175,53 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestBadInputRejectedBeforeAnythingIsWritten sends ids and parameters that could break
+// Cloudify or the store; each gets 400 with a description, and nothing is written.
+func TestBadInputRejectedBeforeAnythingIsWritten(t *testing.T) {
+	e := newE2E(t, "7.0.4")
+	svc, plan := e.plan("mariadb")
+	body := func(params string) string {
+		return `{"service_id":"` + svc + `","plan_id":"` + plan + `","organization_guid":"o","space_guid":"s","parameters":` + params + `}`
+	}
+	deep := strings.Repeat(`{"a":`, 100) + "1" + strings.Repeat("}", 100)
+	huge := `{"admin_password":"Passw0rd-ok","blob":"` + strings.Repeat("x", 2<<20) + `"}`
+	for _, tc := range []struct{ name, path, body string }{
+		{"path characters", "/v2/service_instances/a%2Fb?accepts_incomplete=true", body(`{"admin_password":"Passw0rd-ok"}`)},
+		{"dot-dot", "/v2/service_instances/a..%2Fx?accepts_incomplete=true", body(`{"admin_password":"Passw0rd-ok"}`)},
+		{"very long id", "/v2/service_instances/" + strings.Repeat("i", 300) + "?accepts_incomplete=true", body(`{"admin_password":"Passw0rd-ok"}`)},
+		{"unicode id", "/v2/service_instances/%C3%BCn%C3%AFcode?accepts_incomplete=true", body(`{"admin_password":"Passw0rd-ok"}`)},
+		{"deep JSON", "/v2/service_instances/deep?accepts_incomplete=true", body(deep)},
+		{"huge parameters", "/v2/service_instances/huge?accepts_incomplete=true", body(huge)},
+		{"parameters not an object", "/v2/service_instances/arr?accepts_incomplete=true", body(`[1,2]`)},
+		{"unknown parameter", "/v2/service_instances/unk?accepts_incomplete=true", body(`{"admin_password":"Passw0rd-ok","nope":1}`)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPut, e.url+tc.path, strings.NewReader(tc.body))
+			req.Header.Set("X-Broker-API-Version", "2.17")
+			req.Header.Set("Content-Type", "application/json")
+			req.SetBasicAuth(testUser, testPass)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b struct {
+				Description string `json:"description"`
+			}
+			_ = json.NewDecoder(res.Body).Decode(&b)
+			res.Body.Close()
+			if res.StatusCode != http.StatusBadRequest || b.Description == "" {
+				t.Fatalf("status %d, description %q; want 400 with a description", res.StatusCode, b.Description)
+			}
+			t.Logf("400: %s", b.Description)
+		})
+	}
+	if n := len(e.sim.Deployments()); n != 0 {
+		t.Fatalf("bad requests created %d deployments", n)
+	}
+	inst, _, err := e.srv.store.ListInstances(context.Background(), "", 10)
+	if err != nil || len(inst) != 0 {
+		t.Fatalf("bad requests left %d instances in the store (%v)", len(inst), err)
+	}
 }

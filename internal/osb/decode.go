@@ -121,7 +121,7 @@ func isJSONMediaType(ct string) bool {
 }
 
 // bodyError turns a json.Decoder error into a 400 naming the field where it can, or
-// keeps a *http.MaxBytesError for the 413.
+// keeps a *http.MaxBytesError, answered with 400 naming the limit.
 func bodyError(err error) error {
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {

@@ -178,7 +178,7 @@ func TestOversizedBody(t *testing.T) {
 					}
 					w := httptest.NewRecorder()
 					h.ServeHTTP(w, r)
-					assertResponse(t, w, http.StatusRequestEntityTooLarge, `{"description":"request body is larger than 128 bytes"}`)
+					assertResponse(t, w, http.StatusBadRequest, `{"description":"request body is larger than 128 bytes"}`)
 				})
 			}
 		}
@@ -194,8 +194,8 @@ func TestDefaultBodyLimitIsOneMiB(t *testing.T) {
 	h := newHandler(t, successBroker())
 	pad := strings.Repeat("x", 1<<20)
 	w := do(t, h, http.MethodPut, bindingPath, `{"service_id":"s","plan_id":"p","pad":"`+pad+`"}`)
-	if w.Code != http.StatusRequestEntityTooLarge {
-		t.Errorf("status = %d, want 413", w.Code)
+	if w.Code != http.StatusBadRequest {
+		t.Errorf("status = %d, want 400", w.Code)
 	}
 	w = do(t, h, http.MethodPut, bindingPath, `{"service_id":"s","plan_id":"p","pad":"`+pad[:1<<19]+`"}`)
 	if w.Code != http.StatusCreated {

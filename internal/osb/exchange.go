@@ -187,7 +187,9 @@ func (h *handler) writeError(x *exchange, err error, failureFlags bool) {
 	x.err = err
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		h.writeJSON(x, http.StatusRequestEntityTooLarge, errorBody{
+		// 400, not 413: OSB gives 400 for every request the broker cannot accept, and
+		// platforms treat other 4xx answers as unexpected.
+		h.writeJSON(x, http.StatusBadRequest, errorBody{
 			Description: fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit),
 		})
 		return

@@ -36,7 +36,7 @@
 //     with an Allow header. Both have an OSB JSON error body.
 //  5. X-Broker-API-Originating-Identity, when present, must be
 //     "<platform> <base64 of a JSON object>" (else 400).
-//  6. Query parameters, then the body (400, or 413 over Config.MaxBodyBytes).
+//  6. Query parameters, then the body (400, also over Config.MaxBodyBytes).
 //  7. The Broker method; its error goes through writeError.
 //
 // The version comes before auth because it is a property of the protocol, not of the
@@ -159,7 +159,7 @@ type Config struct {
 	// Both fields are compared in constant time against every credential, without
 	// stopping at the first match.
 	Credentials []Credential
-	// MaxBodyBytes limits request bodies; larger ones are refused with 413.
+	// MaxBodyBytes limits request bodies; larger ones are refused with 400.
 	// Default DefaultMaxBodyBytes (1 MiB).
 	MaxBodyBytes int64
 	// Logger receives one line per request. Default: discard.
