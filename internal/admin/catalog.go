@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/cfybroker/cfybroker/internal/broker"
@@ -112,51 +111,15 @@ func (s *Service) OSBCatalog(ctx context.Context) (json.RawMessage, error) {
 	return RenderOSB(c)
 }
 
-// RenderOSB renders a catalog exactly as the OSB API serves it (GET /v2/catalog), by
-// asking the OSB handler itself, so that what the operator sees cannot drift from what
-// the platform gets.
+// RenderOSB renders a catalog exactly as the OSB API serves it (GET /v2/catalog), with
+// the OSB package's own view, so that what the operator sees cannot drift from what the
+// platform gets.
 func RenderOSB(c broker.Catalog) (json.RawMessage, error) {
-	const user, pass = "admin", "render"
-	h := osb.NewHandler(catalogOnly{c: c}, osb.Config{Credentials: []osb.Credential{{Username: user, Password: pass}}})
-	req, err := http.NewRequest(http.MethodGet, "/v2/catalog", nil)
+	b, err := json.Marshal(osb.CatalogView(c))
 	if err != nil {
 		return nil, fmt.Errorf("admin: render catalog: %w", err)
 	}
-	req.Header.Set("X-Broker-API-Version", "2.17")
-	req.SetBasicAuth(user, pass)
-	rec := &recorder{header: http.Header{}}
-	h.ServeHTTP(rec, req)
-	if rec.status != http.StatusOK {
-		return nil, fmt.Errorf("admin: render catalog: status %d", rec.status)
-	}
-	return json.RawMessage(bytes.TrimSpace(rec.body.Bytes())), nil
-}
-
-// catalogOnly is an osb.Broker that only serves a fixed catalog; the OSB handler calls
-// nothing else for GET /v2/catalog.
-type catalogOnly struct {
-	osb.Broker
-	c broker.Catalog
-}
-
-func (b catalogOnly) Catalog(context.Context) (broker.Catalog, error) { return b.c, nil }
-
-// recorder is a minimal http.ResponseWriter.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
-	}
-}
-func (r *recorder) Write(b []byte) (int, error) {
-	r.WriteHeader(http.StatusOK)
-	return r.body.Write(b)
+	return b, nil
 }
 
 // Overlay returns the stored overlay document.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/cfybroker/cfybroker/internal/cloudify"
+	"github.com/cfybroker/cfybroker/internal/osb"
 )
 
 // DefaultPlanName is the name of the plan a service gets when the overlay lists none.
@@ -459,100 +460,13 @@ func boolOr(p *bool, def bool) bool {
 	return *p
 }
 
-// osbService and osbPlan are what the platform sees of the catalog (GET /v2/catalog),
-// used for the ETag and Diff. Broker-only fields (blueprint ids, fixed inputs, credential
-// mappings, SyncedAt) are not part of it.
-type osbService struct {
-	ID                   string         `json:"id"`
-	Name                 string         `json:"name"`
-	Description          string         `json:"description"`
-	Tags                 []string       `json:"tags,omitempty"`
-	Requires             []string       `json:"requires,omitempty"`
-	Bindable             bool           `json:"bindable"`
-	InstancesRetrievable bool           `json:"instances_retrievable"`
-	BindingsRetrievable  bool           `json:"bindings_retrievable"`
-	PlanUpdateable       bool           `json:"plan_updateable"`
-	AllowContextUpdates  bool           `json:"allow_context_updates"`
-	Metadata             map[string]any `json:"metadata,omitempty"`
-	Plans                []osbPlan      `json:"plans"`
-}
-
-type osbPlan struct {
-	ID                     string                  `json:"id"`
-	Name                   string                  `json:"name"`
-	Description            string                  `json:"description"`
-	Metadata               map[string]any          `json:"metadata,omitempty"`
-	Free                   bool                    `json:"free"`
-	Bindable               *bool                   `json:"bindable,omitempty"`
-	PlanUpdateable         *bool                   `json:"plan_updateable,omitempty"`
-	MaximumPollingDuration int                     `json:"maximum_polling_duration,omitempty"`
-	MaintenanceInfo        *broker.MaintenanceInfo `json:"maintenance_info,omitempty"`
-	Schemas                *osbSchemas             `json:"schemas,omitempty"`
-}
-
-type osbSchemas struct {
-	ServiceInstance struct {
-		Create *osbParams `json:"create,omitempty"`
-		Update *osbParams `json:"update,omitempty"`
-	} `json:"service_instance"`
-	ServiceBinding *struct {
-		Create *osbParams `json:"create,omitempty"`
-	} `json:"service_binding,omitempty"`
-}
-
-type osbParams struct {
-	Parameters json.RawMessage `json:"parameters"`
-}
-
-func osbViewService(s broker.Service) osbService {
-	o := osbService{
-		ID: s.ID, Name: s.Name, Description: s.Description, Tags: s.Tags, Requires: s.Requires,
-		Bindable: s.Bindable, InstancesRetrievable: s.InstancesRetrievable, BindingsRetrievable: s.BindingsRetrievable,
-		PlanUpdateable: s.PlanUpdateable, AllowContextUpdates: s.AllowContextUpdates, Metadata: s.Metadata,
-		Plans: make([]osbPlan, 0, len(s.Plans)),
-	}
-	for _, p := range s.Plans {
-		o.Plans = append(o.Plans, osbViewPlan(p))
-	}
-	return o
-}
-
-func osbViewPlan(p broker.Plan) osbPlan {
-	o := osbPlan{
-		ID: p.ID, Name: p.Name, Description: p.Description, Metadata: p.Metadata, Free: p.Free,
-		Bindable: p.Bindable, PlanUpdateable: p.PlanUpdateable, MaximumPollingDuration: p.MaximumPollingDuration,
-		MaintenanceInfo: p.MaintenanceInfo,
-	}
-	if p.CreateSchema != nil || p.UpdateSchema != nil || p.BindSchema != nil {
-		o.Schemas = &osbSchemas{}
-		if p.CreateSchema != nil {
-			o.Schemas.ServiceInstance.Create = &osbParams{p.CreateSchema}
-		}
-		if p.UpdateSchema != nil {
-			o.Schemas.ServiceInstance.Update = &osbParams{p.UpdateSchema}
-		}
-		if p.BindSchema != nil {
-			o.Schemas.ServiceBinding = &struct {
-				Create *osbParams `json:"create,omitempty"`
-			}{&osbParams{p.BindSchema}}
-		}
-	}
-	return o
-}
-
 // ETag returns the hash (hex SHA-256, 32 characters) of the canonical JSON of what the
 // platform sees of the catalog: the services and plans as GET /v2/catalog shows them, in
 // order. It changes exactly when that content changes; SyncedAt, blueprint ids, fixed
 // inputs and credential mappings do not count. It is not quoted: an HTTP ETag header
 // wants it in double quotes.
 func ETag(c broker.Catalog) (string, error) {
-	view := struct {
-		Services []osbService `json:"services"`
-	}{Services: make([]osbService, 0, len(c.Services))}
-	for _, s := range c.Services {
-		view.Services = append(view.Services, osbViewService(s))
-	}
-	b, err := canonicalJSON(view)
+	b, err := canonicalJSON(osb.CatalogView(c))
 	if err != nil {
 		return "", fmt.Errorf("catalog: etag: %w", err)
 	}

@@ -15,11 +15,13 @@ import (
 // mapping, the ETag and sync time) can never reach a platform, whatever json tags the
 // domain types carry.
 
-type catalogJSON struct {
-	Services []serviceJSON `json:"services"`
+// CatalogJSON is the body of GET /v2/catalog: what the platform sees of a catalog.
+type CatalogJSON struct {
+	Services []ServiceJSON `json:"services"`
 }
 
-type serviceJSON struct {
+// ServiceJSON is one service of CatalogJSON.
+type ServiceJSON struct {
 	ID                   string         `json:"id"`
 	Name                 string         `json:"name"`
 	Description          string         `json:"description"`
@@ -31,10 +33,11 @@ type serviceJSON struct {
 	AllowContextUpdates  bool           `json:"allow_context_updates"`
 	PlanUpdateable       bool           `json:"plan_updateable"`
 	Metadata             map[string]any `json:"metadata,omitempty"`
-	Plans                []planJSON     `json:"plans"`
+	Plans                []PlanJSON     `json:"plans"`
 }
 
-type planJSON struct {
+// PlanJSON is one plan of ServiceJSON.
+type PlanJSON struct {
 	ID                     string               `json:"id"`
 	Name                   string               `json:"name"`
 	Description            string               `json:"description"`
@@ -100,38 +103,7 @@ func (h *handler) getCatalog(x *exchange) (int, any, error) {
 // renderCatalog renders c to the OSB catalog JSON. A catalog whose ETag is empty, or
 // holds a character an entity tag cannot, is served without ETag and not cached.
 func renderCatalog(c broker.Catalog) (*renderedCatalog, error) {
-	out := catalogJSON{Services: make([]serviceJSON, 0, len(c.Services))}
-	for _, s := range c.Services {
-		sj := serviceJSON{
-			ID:                   s.ID,
-			Name:                 s.Name,
-			Description:          s.Description,
-			Tags:                 s.Tags,
-			Requires:             s.Requires,
-			Bindable:             s.Bindable,
-			InstancesRetrievable: s.InstancesRetrievable,
-			BindingsRetrievable:  s.BindingsRetrievable,
-			AllowContextUpdates:  s.AllowContextUpdates,
-			PlanUpdateable:       s.PlanUpdateable,
-			Metadata:             s.Metadata,
-			Plans:                make([]planJSON, 0, len(s.Plans)),
-		}
-		for _, p := range s.Plans {
-			sj.Plans = append(sj.Plans, planJSON{
-				ID:                     p.ID,
-				Name:                   p.Name,
-				Description:            p.Description,
-				Metadata:               p.Metadata,
-				Free:                   p.Free,
-				Bindable:               p.Bindable,
-				PlanUpdateable:         p.PlanUpdateable,
-				MaximumPollingDuration: p.MaximumPollingDuration,
-				MaintenanceInfo:        maintenanceInfoFrom(p.MaintenanceInfo),
-				Schemas:                planSchemas(p),
-			})
-		}
-		out.Services = append(out.Services, sj)
-	}
+	out := CatalogView(c)
 	body, err := json.Marshal(out)
 	if err != nil {
 		return nil, fmt.Errorf("osb: render catalog %q: %w", c.ETag, err)
@@ -141,6 +113,55 @@ func renderCatalog(c broker.Catalog) (*renderedCatalog, error) {
 		rc.etagHeader = []string{`"` + c.ETag + `"`}
 	}
 	return rc, nil
+}
+
+// CatalogView returns what the platform sees of a catalog: the GET /v2/catalog body,
+// without the broker's own fields (blueprints, fixed inputs, credentials mapping, ETag,
+// sync time). Other packages use it to hash and compare exactly what is published.
+func CatalogView(c broker.Catalog) CatalogJSON {
+	out := CatalogJSON{Services: make([]ServiceJSON, 0, len(c.Services))}
+	for _, s := range c.Services {
+		out.Services = append(out.Services, ServiceView(s))
+	}
+	return out
+}
+
+// ServiceView returns what the platform sees of one service (see CatalogView).
+func ServiceView(s broker.Service) ServiceJSON {
+	sj := ServiceJSON{
+		ID:                   s.ID,
+		Name:                 s.Name,
+		Description:          s.Description,
+		Tags:                 s.Tags,
+		Requires:             s.Requires,
+		Bindable:             s.Bindable,
+		InstancesRetrievable: s.InstancesRetrievable,
+		BindingsRetrievable:  s.BindingsRetrievable,
+		AllowContextUpdates:  s.AllowContextUpdates,
+		PlanUpdateable:       s.PlanUpdateable,
+		Metadata:             s.Metadata,
+		Plans:                make([]PlanJSON, 0, len(s.Plans)),
+	}
+	for _, p := range s.Plans {
+		sj.Plans = append(sj.Plans, PlanView(p))
+	}
+	return sj
+}
+
+// PlanView returns what the platform sees of one plan (see CatalogView).
+func PlanView(p broker.Plan) PlanJSON {
+	return PlanJSON{
+		ID:                     p.ID,
+		Name:                   p.Name,
+		Description:            p.Description,
+		Metadata:               p.Metadata,
+		Free:                   p.Free,
+		Bindable:               p.Bindable,
+		PlanUpdateable:         p.PlanUpdateable,
+		MaximumPollingDuration: p.MaximumPollingDuration,
+		MaintenanceInfo:        maintenanceInfoFrom(p.MaintenanceInfo),
+		Schemas:                planSchemas(p),
+	}
 }
 
 // planSchemas returns the plan's schemas object, or nil when it has no schema.

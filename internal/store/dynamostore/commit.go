@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/cfybroker/cfybroker/internal/broker"
+	"github.com/cfybroker/cfybroker/internal/store"
 )
 
 // Commit applies the transaction atomically. A record with Version 0 must be absent
@@ -28,7 +29,7 @@ func (t *Table) Commit(ctx context.Context, tx broker.Tx) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("dynamostore: commit: %w", err)
 	}
-	if err := validate(tx); err != nil {
+	if err := store.ValidateTx(tx); err != nil {
 		return fmt.Errorf("dynamostore: commit: %w", err)
 	}
 	writes, err := t.writes(tx, t.newWriteID())
@@ -229,54 +230,4 @@ func (t *Table) transact(ctx context.Context, items []types.TransactWriteItem, w
 	}
 	t.stats.write(sumCapacity(capacity))
 	return mapWriteError(err, ws)
-}
-
-// validate rejects transactions that no engine could apply as one set of independent
-// conditional writes.
-func validate(tx broker.Tx) error {
-	type key struct{ kind, instanceID, id string }
-	seen := make(map[key]bool)
-	check := func(k key, version int64) error {
-		name := fmt.Sprintf("%s %q", k.kind, k.id)
-		if k.instanceID != "" {
-			name += fmt.Sprintf(" of instance %q", k.instanceID)
-		}
-		switch {
-		case k.id == "" || (k.kind == "binding" && k.instanceID == ""):
-			return fmt.Errorf("%s: empty id", name)
-		case version < 0:
-			return fmt.Errorf("%s: negative version %d", name, version)
-		case seen[k]:
-			return fmt.Errorf("%s: named twice in one transaction", name)
-		}
-		seen[k] = true
-		return nil
-	}
-	for _, in := range tx.Instances {
-		if in == nil {
-			return errors.New("nil instance")
-		}
-		if err := check(key{"instance", "", in.ID}, in.Version); err != nil {
-			return err
-		}
-	}
-	for _, op := range tx.Operations {
-		if op == nil {
-			return errors.New("nil operation")
-		}
-		if err := check(key{"operation", "", op.ID}, op.Version); err != nil {
-			return err
-		}
-	}
-	for _, bs := range [][]*broker.Binding{tx.Bindings, tx.DeleteBindings} {
-		for _, b := range bs {
-			if b == nil {
-				return errors.New("nil binding")
-			}
-			if err := check(key{"binding", b.InstanceID, b.ID}, b.Version); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
