@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cfybroker/cfybroker/internal/serverless"
 )
 
 // Context keys of the CDK app (cdk.json "context", or `cdk synth -c key=value`). The
@@ -34,6 +36,8 @@ const (
 	CtxPollMinSeconds     = "pollMinSeconds"
 	CtxPollMaxSeconds     = "pollMaxSeconds"
 	CtxSweepStaleSeconds  = "sweepStaleSeconds"
+	CtxStepInlineWait     = "stepInlineWaitSeconds"
+	CtxStepInlineBudget   = "stepInlineBudgetSeconds"
 )
 
 // Defaults of Config.
@@ -45,6 +49,13 @@ const (
 	DefaultLogLevel         = "info"
 	DefaultAPIRateLimit     = 50
 	DefaultAPIBurstLimit    = 100
+	// DefaultStepInlineWaitSeconds and DefaultStepInlineBudgetSeconds are the step
+	// function's own defaults (serverless.DefaultStepInlineWait, ...Budget).
+	DefaultStepInlineWaitSeconds   = int(serverless.DefaultStepInlineWait / time.Second)
+	DefaultStepInlineBudgetSeconds = int(serverless.DefaultStepInlineBudget / time.Second)
+	// maxStepInlineBudgetSeconds keeps the step function's timeout (the budget plus
+	// stepWorkSeconds) well within Lambda's 900 s.
+	maxStepInlineBudgetSeconds = 600
 )
 
 // Config is what the stack is made of that differs between deployments. It holds no
@@ -95,6 +106,13 @@ type Config struct {
 	PollMinSeconds    int
 	PollMaxSeconds    int
 	SweepStaleSeconds int
+	// StepInlineWaitSeconds and StepInlineBudgetSeconds are the step function's
+	// STEP_INLINE_WAIT_SECONDS and STEP_INLINE_BUDGET_SECONDS, always set: the
+	// longest wait it sleeps itself, stepping again in the same invocation, and the
+	// most one invocation sleeps in all (0 for either: one step per invocation). The
+	// step function's timeout is the budget plus stepWorkSeconds.
+	StepInlineWaitSeconds   int
+	StepInlineBudgetSeconds int
 }
 
 // DefaultConfig returns the configuration of a stack with no context: every value
@@ -109,6 +127,9 @@ func DefaultConfig() Config {
 		LogLevel:           DefaultLogLevel,
 		APIRateLimit:       DefaultAPIRateLimit,
 		APIBurstLimit:      DefaultAPIBurstLimit,
+
+		StepInlineWaitSeconds:   DefaultStepInlineWaitSeconds,
+		StepInlineBudgetSeconds: DefaultStepInlineBudgetSeconds,
 	}
 }
 
@@ -196,6 +217,8 @@ func ConfigFromContext(get func(key string) any) (Config, error) {
 	integer(CtxPollMinSeconds, &cfg.PollMinSeconds)
 	integer(CtxPollMaxSeconds, &cfg.PollMaxSeconds)
 	integer(CtxSweepStaleSeconds, &cfg.SweepStaleSeconds)
+	integer(CtxStepInlineWait, &cfg.StepInlineWaitSeconds)
+	integer(CtxStepInlineBudget, &cfg.StepInlineBudgetSeconds)
 
 	var rate string
 	switch v := get(CtxCatalogRate).(type) {
@@ -315,6 +338,8 @@ func (c Config) Validate() error {
 		CtxPollMinSeconds:    c.PollMinSeconds,
 		CtxPollMaxSeconds:    c.PollMaxSeconds,
 		CtxSweepStaleSeconds: c.SweepStaleSeconds,
+		CtxStepInlineWait:    c.StepInlineWaitSeconds,
+		CtxStepInlineBudget:  c.StepInlineBudgetSeconds,
 	} {
 		if n < 0 {
 			bad(key, "%d is negative", n)
@@ -322,6 +347,9 @@ func (c Config) Validate() error {
 	}
 	if c.PollMinSeconds > 0 && c.PollMaxSeconds > 0 && c.PollMinSeconds > c.PollMaxSeconds {
 		bad(CtxPollMinSeconds, "%d exceeds %s %d", c.PollMinSeconds, CtxPollMaxSeconds, c.PollMaxSeconds)
+	}
+	if c.StepInlineBudgetSeconds > maxStepInlineBudgetSeconds {
+		bad(CtxStepInlineBudget, "%d exceeds %d seconds", c.StepInlineBudgetSeconds, maxStepInlineBudgetSeconds)
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)

@@ -35,6 +35,7 @@ func TestConfigFromContext(t *testing.T) {
 				CtxLogRetentionDays: "90", CtxLogLevel: "warn", CtxAPIRateLimit: "12.5", CtxAPIBurstLimit: "20",
 				CtxAlarmTopicARN: fakeTopic, CtxMetricsNamespace: "cfy/staging", CtxDashboardURL: "none",
 				CtxDefaultDeadline: "4h", CtxPollMinSeconds: "3", CtxPollMaxSeconds: "30", CtxSweepStaleSeconds: "600",
+				CtxStepInlineWait: "20", CtxStepInlineBudget: "0",
 			},
 			want: Config{
 				StackName: "Broker-Staging", AssetDir: "dist", CloudifyURL: "https://cfy.example.com", CloudifyTenant: "t1",
@@ -42,6 +43,7 @@ func TestConfigFromContext(t *testing.T) {
 				DeletionProtection: false, CatalogRate: 10 * time.Minute, LogRetentionDays: 90, LogLevel: "warn",
 				APIRateLimit: 12.5, APIBurstLimit: 20, AlarmTopicARN: fakeTopic, MetricsNamespace: "cfy/staging",
 				DashboardURL: "none", DefaultDeadline: "4h", PollMinSeconds: 3, PollMaxSeconds: 30, SweepStaleSeconds: 600,
+				StepInlineWaitSeconds: 20, StepInlineBudgetSeconds: 0,
 			},
 		},
 		{
@@ -67,9 +69,10 @@ func TestConfigFromContext(t *testing.T) {
 				CtxLogRetentionDays, CtxLogLevel, CtxAPIRateLimit, CtxAlarmTopicARN, CtxPollMinSeconds, CtxMetricsNamespace},
 		},
 		{
-			name:    "semantic errors",
-			ctx:     map[string]any{CtxCatalogRate: "0", CtxPollMinSeconds: "60", CtxPollMaxSeconds: "10", CtxDefaultDeadline: "soon", CtxAPIBurstLimit: "0"},
-			wantErr: []string{CtxCatalogRate, CtxPollMinSeconds, CtxDefaultDeadline, CtxAPIBurstLimit},
+			name: "semantic errors",
+			ctx: map[string]any{CtxCatalogRate: "0", CtxPollMinSeconds: "60", CtxPollMaxSeconds: "10", CtxDefaultDeadline: "soon", CtxAPIBurstLimit: "0",
+				CtxStepInlineWait: "-1", CtxStepInlineBudget: 601.0},
+			wantErr: []string{CtxCatalogRate, CtxPollMinSeconds, CtxDefaultDeadline, CtxAPIBurstLimit, CtxStepInlineWait, CtxStepInlineBudget},
 		},
 		{
 			name:    "wrong JSON types",
@@ -155,6 +158,7 @@ func contextKeys() []string {
 		CtxSealKeySecretARN, CtxDeletionProtection, CtxCatalogRate, CtxLogRetentionDays, CtxLogLevel,
 		CtxAPIRateLimit, CtxAPIBurstLimit, CtxAlarmTopicARN, CtxMetricsNamespace, CtxDashboardURL,
 		CtxDefaultDeadline, CtxPollMinSeconds, CtxPollMaxSeconds, CtxSweepStaleSeconds,
+		CtxStepInlineWait, CtxStepInlineBudget,
 	}
 	if n := reflect.TypeFor[Config]().NumField(); n != len(keys) {
 		panic("Config has a field without a context key, or the reverse")

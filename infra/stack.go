@@ -51,14 +51,29 @@ const (
 const (
 	// apiTimeout stays under the HTTP API's 30-second integration limit.
 	apiTimeout = 25
-	// stepTimeout bounds one workflow step; the state machine's task timeout
-	// (stepTaskTimeout) is longer, so that Lambda's own timeout is what fires.
-	stepTimeout     = 60
-	stepTaskTimeout = 90
+	// stepWorkSeconds is what the step function's timeout allows for the steps of
+	// one invocation besides its sleeps (Config.StepInlineBudgetSeconds): what one
+	// step had before the step function slept short waits itself. The state
+	// machine's task timeout is stepTaskMarginSeconds longer than the function's, so
+	// that Lambda's own timeout is what fires.
+	stepWorkSeconds       = 60
+	stepTaskMarginSeconds = 30
 	// catalogTimeout bounds a catalog rebuild and sweep.
 	catalogTimeout = 180
 	memoryMB       = 256
+	// stepMemoryMB is the step function's memory. It mostly waits (on the manager,
+	// and sleeping short waits between steps, which Lambda bills as duration) and
+	// peaks under 20 MiB: at 128 MB a second of sleep costs $0.0000017, under the
+	// 3 state transitions ($0.000075) it saves up to a 40-second wait.
+	stepMemoryMB = 128
 )
+
+// stepTimeoutSeconds is the step function's timeout: the inline budget plus
+// stepWorkSeconds.
+func (c Config) stepTimeoutSeconds() int { return c.StepInlineBudgetSeconds + stepWorkSeconds }
+
+// stepTaskTimeoutSeconds is the state machine's timeout of the step task.
+func (c Config) stepTaskTimeoutSeconds() int { return c.stepTimeoutSeconds() + stepTaskMarginSeconds }
 
 // retentionDays maps the retentions CloudWatch Logs accepts, in days, to the CDK's
 // names.
@@ -173,22 +188,24 @@ func NewBrokerStack(scope constructs.Construct, id string, props *BrokerStackPro
 	}
 
 	s.Step = s.newFunction(FunctionStep, "Runs one workflow step of one operation; the task of the operations state machine.",
-		stepTimeout, env(FunctionStep, nil, map[string]string{
-			serverless.EnvPollMinSeconds: positive(cfg.PollMinSeconds),
-			serverless.EnvPollMaxSeconds: positive(cfg.PollMaxSeconds),
+		float64(cfg.stepTimeoutSeconds()), stepMemoryMB, env(FunctionStep, nil, map[string]string{
+			serverless.EnvPollMinSeconds:   positive(cfg.PollMinSeconds),
+			serverless.EnvPollMaxSeconds:   positive(cfg.PollMaxSeconds),
+			serverless.EnvStepInlineWait:   strconv.Itoa(cfg.StepInlineWaitSeconds),
+			serverless.EnvStepInlineBudget: strconv.Itoa(cfg.StepInlineBudgetSeconds),
 		}))
-	sm, err := newStateMachine(s.Stack, "Operations", s.Step)
+	sm, err := newStateMachine(s.Stack, "Operations", s.Step, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("broker stack: %w", err)
 	}
 	s.StateMachine = sm
 	s.API = s.newFunction(FunctionAPI, "The Open Service Broker API behind the HTTP API.",
-		apiTimeout, env(FunctionAPI, sm.StateMachineArn(), map[string]string{
+		apiTimeout, memoryMB, env(FunctionAPI, sm.StateMachineArn(), map[string]string{
 			serverless.EnvDashboardURL:    cfg.DashboardURL,
 			serverless.EnvDefaultDeadline: cfg.DefaultDeadline,
 		}))
 	s.Catalog = s.newFunction(FunctionCatalog, "Rebuilds the catalog from the Cloudify manager and restarts operations whose execution was lost; runs on a schedule.",
-		catalogTimeout, env(FunctionCatalog, sm.StateMachineArn(), map[string]string{
+		catalogTimeout, memoryMB, env(FunctionCatalog, sm.StateMachineArn(), map[string]string{
 			serverless.EnvSweepStaleSeconds: positive(cfg.SweepStaleSeconds),
 		}))
 
@@ -329,7 +346,7 @@ func (s *BrokerStack) newTable() awsdynamodb.Table {
 
 // newFunction defines one function from its pre-built bootstrap, with its own log
 // group and its own role, whose only initial permission is to write to that group.
-func (s *BrokerStack) newFunction(name, desc string, timeoutSeconds float64, env *map[string]*string) awslambda.Function {
+func (s *BrokerStack) newFunction(name, desc string, timeoutSeconds float64, memory int, env *map[string]*string) awslambda.Function {
 	id := constructID(name)
 	logs := awslogs.NewLogGroup(s.Stack, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
 		Retention: retentionDays[s.Config.LogRetentionDays],
@@ -350,7 +367,7 @@ func (s *BrokerStack) newFunction(name, desc string, timeoutSeconds float64, env
 		Architecture:          awslambda.Architecture_ARM_64(),
 		Handler:               jsii.String("bootstrap"),
 		Code:                  awslambda.Code_FromAsset(jsii.String(filepath.Join(s.Config.AssetDir, name)), nil),
-		MemorySize:            jsii.Number(memoryMB),
+		MemorySize:            jsii.Number(memory),
 		Timeout:               awscdk.Duration_Seconds(jsii.Number(timeoutSeconds)),
 		Role:                  role,
 		LogGroup:              logs,

@@ -95,7 +95,8 @@ func TestStackFromContext(t *testing.T) {
 				FunctionAPI: {serverless.EnvBrokerSecretARN, serverless.EnvCloudifySecretARN, serverless.EnvCloudifyTenant, serverless.EnvCloudifyURL,
 					serverless.EnvMetricsNamespace, serverless.EnvSealKeySecretARN, serverless.EnvStateMachineARN, serverless.EnvTableName},
 				FunctionStep: {serverless.EnvCloudifySecretARN, serverless.EnvCloudifyTenant, serverless.EnvCloudifyURL,
-					serverless.EnvMetricsNamespace, serverless.EnvSealKeySecretARN, serverless.EnvTableName},
+					serverless.EnvMetricsNamespace, serverless.EnvSealKeySecretARN, serverless.EnvStepInlineBudget,
+					serverless.EnvStepInlineWait, serverless.EnvTableName},
 				FunctionCatalog: {serverless.EnvCloudifySecretARN, serverless.EnvCloudifyTenant, serverless.EnvCloudifyURL,
 					serverless.EnvMetricsNamespace, serverless.EnvSealKeySecretARN, serverless.EnvStateMachineARN, serverless.EnvTableName},
 			}[name]
@@ -104,6 +105,16 @@ func TestStackFromContext(t *testing.T) {
 			}
 			if v := r.Properties.Environment.Variables[serverless.EnvCloudifySecretARN]; v != fakeCloudifySecret {
 				t.Errorf("%s %s = %v, want %s", name, serverless.EnvCloudifySecretARN, v, fakeCloudifySecret)
+			}
+		}
+		// The step function sleeps short waits itself (STEP_INLINE_*, the functions'
+		// defaults): its timeout leaves the budget plus 60 s for the steps, and the
+		// state machine's task timeout is longer still.
+		checkStep(t, st, doc, "30", "40", 100, 130)
+		for name, fn := range map[string]string{FunctionAPI: id(st, st.API), FunctionCatalog: id(st, st.Catalog)} {
+			want := map[string]float64{FunctionAPI: apiTimeout, FunctionCatalog: catalogTimeout}[name]
+			if p := doc.Resources[fn].Properties; p.Timeout != want || p.MemorySize != 256 {
+				t.Errorf("%s: timeout %v s, memory %v MB; want %v s, 256 MB", name, p.Timeout, p.MemorySize, want)
 			}
 		}
 	})
@@ -139,7 +150,7 @@ func TestStackFromContext(t *testing.T) {
 		if sm.Properties.StateMachineType != "STANDARD" {
 			t.Errorf("StateMachineType = %q, want STANDARD", sm.Properties.StateMachineType)
 		}
-		want, err := Definition()
+		want, err := Definition(st.Config)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -305,6 +316,8 @@ func TestStackWithParameters(t *testing.T) {
 		CtxMetricsNamespace:   "brokers/test",
 		CtxPollMinSeconds:     "5",
 		CtxDashboardURL:       "none",
+		CtxStepInlineWait:     "0",
+		CtxStepInlineBudget:   20.0,
 	})
 	for _, p := range []string{ParamCloudifyURL, ParamCloudifyTenant, ParamCloudifySecretARN, ParamBrokerSecretARN, ParamSealKeySecretARN} {
 		if _, ok := doc.Parameters[p]; !ok {
@@ -329,6 +342,8 @@ func TestStackWithParameters(t *testing.T) {
 	if got := doc.Resources[id(st, st.Step)].Properties.Environment.Variables[serverless.EnvPollMinSeconds]; got != "5" {
 		t.Errorf("step %s = %v, want 5", serverless.EnvPollMinSeconds, got)
 	}
+	// The loop turned off, a smaller budget: the timeouts follow the budget.
+	checkStep(t, st, doc, "0", "20", 80, 110)
 	got := doc.grantsByRole(t)[roleOf(t, doc, id(st, st.API))]
 	for _, g := range grants([]string{"secretsmanager:GetSecretValue"}, ref(ParamCloudifySecretARN), ref(ParamBrokerSecretARN), ref(ParamSealKeySecretARN)) {
 		if !slices.Contains(got, g) {
@@ -477,7 +492,9 @@ type resource struct {
 	Type       string `json:"Type"`
 	Properties struct {
 		// Lambda functions.
-		Role        any `json:"Role"`
+		Role        any     `json:"Role"`
+		Timeout     float64 `json:"Timeout"`
+		MemorySize  float64 `json:"MemorySize"`
 		Environment struct {
 			Variables map[string]any `json:"Variables"`
 		} `json:"Environment"`
@@ -633,5 +650,35 @@ func TestPastDeadlineLogRecord(t *testing.T) {
 	}
 	if rec["message"] != "operation ended" || rec["state"] != "failed" || !strings.HasPrefix(rec["description"].(string), "timed out:") {
 		t.Errorf("Lambda's slog record %v does not match pastDeadlinePattern", rec)
+	}
+}
+
+// checkStep checks the step function's inline settings, timeout and memory, and the
+// state machine's timeout of the step task.
+func checkStep(t *testing.T, st *BrokerStack, doc *template, wait, budget string, timeout, taskTimeout float64) {
+	t.Helper()
+	p := doc.Resources[id(st, st.Step)].Properties
+	if got := p.Environment.Variables[serverless.EnvStepInlineWait]; got != wait {
+		t.Errorf("step %s = %v, want %s", serverless.EnvStepInlineWait, got, wait)
+	}
+	if got := p.Environment.Variables[serverless.EnvStepInlineBudget]; got != budget {
+		t.Errorf("step %s = %v, want %s", serverless.EnvStepInlineBudget, got, budget)
+	}
+	if p.Timeout != timeout || p.MemorySize != 128 {
+		t.Errorf("step function: timeout %v s, memory %v MB; want %v s, 128 MB", p.Timeout, p.MemorySize, timeout)
+	}
+	var def struct {
+		States map[string]struct {
+			Type           string
+			TimeoutSeconds float64
+		}
+	}
+	if err := json.Unmarshal([]byte(doc.Resources[id(st, st.StateMachine)].Properties.DefinitionString), &def); err != nil {
+		t.Fatalf("definition: %v", err)
+	}
+	for name, s := range def.States {
+		if s.Type == "Task" && s.TimeoutSeconds != taskTimeout {
+			t.Errorf("state %s: TimeoutSeconds %v, want %v", name, s.TimeoutSeconds, taskTimeout)
+		}
 	}
 }

@@ -15,16 +15,16 @@ import (
 // step function's ARN in the definition.
 const stepFunctionARNVar = "StepFunctionArn"
 
-// Definition returns the operations state machine's definition as the stack deploys
-// it, with ${StepFunctionArn} where the step function's ARN goes: the document of
-// internal/workflow/sfn, the one the local tests run, with the step function's task
+// Definition returns the operations state machine's definition as the stack of cfg
+// deploys it, with ${StepFunctionArn} where the step function's ARN goes: the document
+// of internal/workflow/sfn, the one the local tests run, with the step function's task
 // timeout longer than the function's own.
 //
 // Errors: those of sfn.Definition.
-func Definition() (string, error) {
+func Definition(cfg Config) (string, error) {
 	def, err := sfn.Definition(sfn.DefinitionConfig{
 		StepFunctionARN:    "${" + stepFunctionARNVar + "}",
-		TaskTimeoutSeconds: stepTaskTimeout,
+		TaskTimeoutSeconds: cfg.stepTaskTimeoutSeconds(),
 	})
 	if err != nil {
 		return "", fmt.Errorf("state machine: %w", err)
@@ -34,8 +34,8 @@ func Definition() (string, error) {
 
 // newStateMachine defines the Standard state machine that drives one operation per
 // execution, with step as its task, and lets it invoke step (and nothing else).
-func newStateMachine(scope constructs.Construct, id string, step awslambda.IFunction) (awsstepfunctions.StateMachine, error) {
-	def, err := Definition()
+func newStateMachine(scope constructs.Construct, id string, step awslambda.IFunction, cfg Config) (awsstepfunctions.StateMachine, error) {
+	def, err := Definition(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -8,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +29,7 @@ import (
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/cfybroker/cfybroker/internal/catalog"
 	"github.com/cfybroker/cfybroker/internal/cloudify"
 	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
@@ -49,11 +53,14 @@ var benchLifecycleInstalls = []time.Duration{time.Minute, 10 * time.Minute, 60 *
 // TestBenchLifecycle drives whole lifecycles (catalog, provision, bind, unbind,
 // deprovision) through the AWS shape's own handlers (internal/serverless: the api
 // function's OSB handler and the step function's handler) on the simulator's manual
-// clock: the step function runs whenever the state machine's Wait would end, and the
-// platform polls last_operation every 10 s. It counts, per request and per step, the
-// Cloudify calls (the simulator's counters) and the DynamoDB reads and writes
-// (dynamostore.Stats, on DynamoDB Local); it also writes the state machine's
-// definition, from which the report counts state transitions.
+// clock: the step function runs whenever the state machine's Wait would end, sleeps
+// between steps (its inline loop) by advancing that clock, and the platform polls
+// last_operation every 10 s, sleeps or not. It counts, per request and per
+// invocation, the Cloudify calls (the simulator's counters) and the DynamoDB reads
+// and writes (dynamostore.Stats, on DynamoDB Local), and the steps and seconds slept
+// of every invocation; it also writes the state machine's definition, from which the
+// report counts state transitions. Every lifecycle runs twice: as deployed (the step
+// function's defaults) and with the inline loop off, one step per invocation.
 func TestBenchLifecycle(t *testing.T) {
 	dir := benchDir(t)
 	def, err := sfn.Definition(sfn.DefinitionConfig{StepFunctionARN: benchStepFunctionARN})
@@ -72,18 +79,52 @@ func TestBenchLifecycle(t *testing.T) {
 		res.Store, res.DynamoNote = "bbolt (DynamoDB Local not reachable)", reason
 		t.Logf("DynamoDB Local not reachable (%s): the DynamoDB counts are not measured", reason)
 	}
-	for _, install := range benchLifecycleInstalls {
-		l := newBenchLife(t, client, install)
-		res.PollMinSeconds, res.PollMaxSeconds = int(l.cfg.PollMin/time.Second), int(l.cfg.PollMax/time.Second)
+	for _, inline := range []bool{true, false} {
+		for _, install := range benchLifecycleInstalls {
+			var env map[string]string
+			name := "as deployed"
+			if !inline {
+				env, name = map[string]string{serverless.EnvStepInlineWait: "0"}, "inline loop off"
+			}
+			l := newBenchLife(t, client, install, env)
+			res.PollMinSeconds, res.PollMaxSeconds = int(l.cfg.PollMin/time.Second), int(l.cfg.PollMax/time.Second)
+			run := l.lifecycle()
+			if inline {
+				res.InlineWaitSeconds, res.InlineBudgetSeconds = int(l.cfg.StepInlineWait/time.Second), int(l.cfg.StepInlineBudget/time.Second)
+				res.Runs = append(res.Runs, run)
+			} else {
+				res.Baseline = append(res.Baseline, run)
+			}
+			benchLogRun(t, name, install, run)
+		}
+	}
+	for _, v := range benchLifecycleVariants {
+		l := newBenchLife(t, client, 10*time.Minute, map[string]string{
+			serverless.EnvStepInlineWait: strconv.Itoa(v.wait), serverless.EnvStepInlineBudget: strconv.Itoa(v.budget)})
 		run := l.lifecycle()
-		t.Logf("install %s: %d requests, %d steps, %d Cloudify calls; detected %.1fs after Cloudify, seen by the platform after %.1fs",
-			install, benchSum(run.Requests, func(c benchCounted) int { return c.Count }),
-			benchSum(run.Operations, func(o benchOperationSteps) int { return o.Count }),
-			benchSum(run.Requests, func(c benchCounted) int { return c.CloudifyCalls })+benchSum(run.Operations, func(o benchOperationSteps) int { return o.CloudifyCalls }),
-			run.ProvisionDetectionSeconds, run.ProvisionVisibleSeconds)
-		res.Runs = append(res.Runs, run)
+		res.Variants = append(res.Variants, benchLifecycleVariant{Label: v.label, InlineWaitSeconds: v.wait, InlineBudgetSeconds: v.budget, Run: run})
+		benchLogRun(t, v.label, 10*time.Minute, run)
 	}
 	benchWriteJSON(t, dir, benchFileLifecycle, res)
+}
+
+// benchLifecycleVariants are the step function settings the 10-minute lifecycle also
+// runs with.
+var benchLifecycleVariants = []struct {
+	label        string
+	wait, budget int
+}{
+	{"waits up to 45 s slept (the break-even at 128 MB), 90 s an invocation", 45, 90},
+}
+
+func benchLogRun(t *testing.T, name string, install time.Duration, run benchLifecycleRun) {
+	t.Logf("%s, install %s: %d requests, %d invocations, %d steps, %d s slept, %d Cloudify calls; detected %.1fs after Cloudify, seen by the platform after %.1fs",
+		name, install, benchSum(run.Requests, func(c benchCounted) int { return c.Count }),
+		benchSum(run.Operations, func(o benchOperationSteps) int { return o.Count }),
+		benchSum(run.Operations, func(o benchOperationSteps) int { return o.Steps }),
+		benchSum(run.Operations, func(o benchOperationSteps) int { return o.SleptSeconds }),
+		benchSum(run.Requests, func(c benchCounted) int { return c.CloudifyCalls })+benchSum(run.Operations, func(o benchOperationSteps) int { return o.CloudifyCalls }),
+		run.ProvisionDetectionSeconds, run.ProvisionVisibleSeconds)
 }
 
 func benchSum[T any](xs []T, f func(T) int) int {
@@ -128,15 +169,32 @@ type benchLife struct {
 	cfg     serverless.Config
 	api     http.Handler
 	step    serverless.StepHandler
+	stepLog *bytes.Buffer // the step function's log records
 	sfn     *benchSFN
 	install time.Duration
 	due     map[string]time.Time // operation id → when its Step state runs next
 	run     benchLifecycleRun
 	svc     string
 	plan    string
+
+	// What await polls, and when the platform polls next.
+	polling  benchPolling
+	nextPoll time.Time
+	// The invocation running: its counters, the snapshot its counts run from (moved
+	// past the platform's polls during its sleeps), and what it slept.
+	inStep     *benchCounted
+	stepBefore benchSnapshot
+	slept      time.Duration
 }
 
-func newBenchLife(t *testing.T, client *dynamodb.Client, install time.Duration) *benchLife {
+// benchPolling is the operation the platform polls.
+type benchPolling struct {
+	instanceID, opID, query string
+}
+
+// newBenchLife builds a lifecycle's world; settings override the functions'
+// environment (STEP_INLINE_WAIT_SECONDS=0 turns the step function's inline loop off).
+func newBenchLife(t *testing.T, client *dynamodb.Client, install time.Duration, settings map[string]string) *benchLife {
 	t.Helper()
 	ctx := context.Background()
 	clock := cloudifysim.NewManualClock(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))
@@ -170,6 +228,7 @@ func newBenchLife(t *testing.T, client *dynamodb.Client, install time.Duration) 
 		serverless.EnvCloudifyURL: ts.URL, serverless.EnvCloudifySecretARN: "arn:cloudify",
 		serverless.EnvBrokerSecretARN: "arn:broker", serverless.EnvSealKeySecretARN: "arn:seal",
 	}
+	maps.Copy(env, settings)
 	cfg, err := serverless.ConfigFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +244,13 @@ func newBenchLife(t *testing.T, client *dynamodb.Client, install time.Duration) 
 	if l.api, err = serverless.NewOSBHandler(ctx, cfg, deps); err != nil {
 		t.Fatal(err)
 	}
-	if l.step, err = serverless.NewStepHandler(ctx, cfg, deps); err != nil {
+	// The step function sleeps on the manual clock, and says in its log what each
+	// invocation did.
+	l.stepLog = &bytes.Buffer{}
+	stepDeps := deps
+	stepDeps.Logger = slog.New(slog.NewJSONHandler(l.stepLog, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	stepDeps.Sleep = l.sleep
+	if l.step, err = serverless.NewStepHandler(ctx, cfg, stepDeps); err != nil {
 		t.Fatal(err)
 	}
 	// The catalog function's work, before the lifecycle (not counted).
@@ -277,37 +342,63 @@ func benchOperationOf(t *testing.T, body []byte) string {
 }
 
 // await runs the operation's steps when due and the platform's polls every
-// benchPlatformPoll, until a poll sees the operation end (or 410 Gone). It returns
-// when and what that poll saw.
+// benchPlatformPoll (during the step function's sleeps too), until a poll sees the
+// operation end (or 410 Gone). It returns when and what that poll saw.
 func (l *benchLife) await(kind, instanceID, opID, query string) (time.Time, int, string) {
-	nextPoll := l.clock.Now().Add(benchPlatformPoll)
+	l.polling = benchPolling{instanceID: instanceID, opID: opID, query: query}
+	l.nextPoll = l.clock.Now().Add(benchPlatformPoll)
 	for range 100_000 {
-		if at, ok := l.due[opID]; ok && !at.After(nextPoll) {
+		if at, ok := l.due[opID]; ok && !at.After(l.nextPoll) {
 			if at.After(l.clock.Now()) {
 				l.clock.Set(at)
 			}
 			l.runStep(kind, opID)
 			continue
 		}
-		l.clock.Set(nextPoll)
-		nextPoll = nextPoll.Add(benchPlatformPoll)
-		code, body := l.request("last_operation", http.MethodGet,
-			"/v2/service_instances/"+instanceID+"/last_operation?operation="+url.QueryEscape(opID)+"&"+query, "")
-		if code == http.StatusGone {
-			return l.clock.Now(), code, ""
-		}
-		var v struct {
-			State string `json:"state"`
-		}
-		if err := json.Unmarshal(body, &v); err != nil || code != http.StatusOK {
-			l.t.Fatalf("last_operation: %d %s", code, body)
-		}
-		if v.State != "in progress" {
-			return l.clock.Now(), code, v.State
+		code, state := l.poll()
+		if code == http.StatusGone || state != "in progress" {
+			return l.clock.Now(), code, state
 		}
 	}
 	l.t.Fatalf("%s %s did not end", kind, opID)
 	return time.Time{}, 0, ""
+}
+
+// poll is the platform's next last_operation request, at its time.
+func (l *benchLife) poll() (int, string) {
+	l.clock.Set(l.nextPoll)
+	l.nextPoll = l.nextPoll.Add(benchPlatformPoll)
+	p := l.polling
+	code, body := l.request("last_operation", http.MethodGet,
+		"/v2/service_instances/"+p.instanceID+"/last_operation?operation="+url.QueryEscape(p.opID)+"&"+p.query, "")
+	if code == http.StatusGone {
+		return code, ""
+	}
+	var v struct {
+		State string `json:"state"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil || code != http.StatusOK {
+		l.t.Fatalf("last_operation: %d %s", code, body)
+	}
+	return code, v.State
+}
+
+// sleep is the step function's Deps.Sleep: it advances the manual clock, the
+// platform polling meanwhile (those polls are counted as requests, not as the
+// invocation's).
+func (l *benchLife) sleep(_ context.Context, d time.Duration) error {
+	end := l.clock.Now().Add(d)
+	for l.nextPoll.Before(end) {
+		now := l.snapshot()
+		l.add(l.inStep, l.stepBefore, now)
+		if code, state := l.poll(); code != http.StatusOK || state != "in progress" {
+			l.t.Fatalf("a poll during the step function's sleep saw %d %q", code, state)
+		}
+		l.stepBefore = l.snapshot()
+	}
+	l.clock.Set(end)
+	l.slept += d
+	return nil
 }
 
 // snapshot is the counters before a piece of work.
@@ -324,10 +415,14 @@ func (l *benchLife) snapshot() benchSnapshot {
 	return s
 }
 
-// account adds what happened since before to c.
+// account adds what happened since before to c, one more of its kind.
 func (l *benchLife) account(c *benchCounted, before benchSnapshot) {
-	after := l.snapshot()
 	c.Count++
+	l.add(c, before, l.snapshot())
+}
+
+// add adds what happened from before to after to c.
+func (l *benchLife) add(c *benchCounted, before, after benchSnapshot) {
 	c.CloudifyCalls += after.sim.TotalRequests - before.sim.TotalRequests
 	for route, n := range after.sim.Requests {
 		if d := n - before.sim.Requests[route]; d > 0 {
@@ -390,18 +485,67 @@ func (l *benchLife) runStep(kind, opID string) {
 		l.run.Operations = append(l.run.Operations, benchOperationSteps{benchCounted: benchCounted{Kind: kind}})
 		o = &l.run.Operations[len(l.run.Operations)-1]
 	}
-	before := l.snapshot()
+	// Read outside the counted window: the phase and steps before.
+	from := l.operation(opID)
+	l.stepLog.Reset()
+	l.inStep, l.stepBefore, l.slept = &o.benchCounted, l.snapshot(), 0
 	out, err := l.step(l.ctx, sfn.Input{TaskInput: workflow.TaskInput{OperationID: opID}, ExecutionID: benchStateMachineARN + ":" + opID})
 	if err != nil {
 		l.t.Fatalf("%s step: fault on a fault-free simulator: %v", kind, err)
 	}
-	l.account(&o.benchCounted, before)
+	o.Count++
+	l.add(&o.benchCounted, l.stepBefore, l.snapshot())
+	l.inStep = nil
+	to := l.operation(opID)
+
+	inv := benchInvocation{Steps: to.Steps - from.Steps, SleptSeconds: int(l.slept / time.Second),
+		PhaseFrom: benchPhase(from.Phase), PhaseTo: benchPhase(to.Phase), WaitSeconds: out.WaitSeconds}
+	if out.Done {
+		inv.PhaseTo = "done"
+	}
+	var rec struct {
+		Msg     string `json:"msg"`
+		Steps   int    `json:"steps"`
+		SleptS  int    `json:"slept_s"`
+		Stopped string `json:"stopped"`
+	}
+	for line := range strings.SplitSeq(l.stepLog.String(), "\n") {
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "step invocation" {
+			inv.Stopped = rec.Stopped
+			if rec.Steps != inv.Steps || rec.SleptS != inv.SleptSeconds {
+				l.t.Fatalf("%s: the step function says %d steps and %d s slept; the bench counted %d and %d", kind, rec.Steps, rec.SleptS, inv.Steps, inv.SleptSeconds)
+			}
+		}
+	}
+	if inv.Stopped == "" {
+		l.t.Fatalf("%s: no step invocation record in the step function's log:\n%s", kind, l.stepLog)
+	}
+	o.Steps += inv.Steps
+	o.SleptSeconds += inv.SleptSeconds
+	o.Invocations = append(o.Invocations, inv)
 	o.Outputs = append(o.Outputs, benchTaskOutput{Done: out.Done, State: string(out.State), WaitSeconds: out.WaitSeconds})
 	if out.Done {
 		delete(l.due, opID)
 	} else {
 		l.due[opID] = l.clock.Now().Add(out.Wait())
 	}
+}
+
+// operation reads an operation (not counted).
+func (l *benchLife) operation(id string) broker.Operation {
+	op, err := l.store.GetOperation(l.ctx, id)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return op
+}
+
+// benchPhase names an engine phase ("" is the first).
+func benchPhase(p string) string {
+	if p == "" {
+		return "start"
+	}
+	return p
 }
 
 // benchSecrets is Secrets Manager: secret ARN → string value.

@@ -25,6 +25,8 @@ type benchPanel struct {
 	Title  string
 	YLabel string
 	LogY   bool
+	// YMax raises the top of a log axis (room for the legend above the data).
+	YMax   float64
 	Series []benchSeries
 }
 
@@ -178,7 +180,7 @@ func (p benchPlot) render(w io.Writer) error {
 		var ypix func(float64) float64
 		if pn.LogY {
 			lo = math.Pow(10, math.Floor(math.Log10(math.Max(lo, 1e-9))))
-			hi = math.Pow(10, math.Ceil(math.Log10(hi)))
+			hi = math.Pow(10, math.Ceil(math.Log10(math.Max(hi, pn.YMax))))
 			for d := lo; d <= hi*1.0001; d *= 10 {
 				for _, m := range []float64{1, 2, 5} {
 					if d*m <= hi*1.0001 {

@@ -13,8 +13,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cfybroker/cfybroker/internal/serverless"
 )
 
 // newBenchReportCommand returns the hidden "dev bench-report": it turns the results
@@ -78,15 +81,16 @@ const (
 	benchCostTarget             = 0.001        // USD per lifecycle
 )
 
+// benchPriceSQSRequest is Amazon SQS's price per standard-queue request
+// (aws.amazon.com/sqs/pricing), used only by the what-if of another driver.
+const benchPriceSQSRequest = 0.40 / 1e6
+
 // Assumed billed durations of one invocation in AWS (the emulator's warm timings run
-// against loopback stand-ins and are reported beside them).
+// against loopback stand-ins and are reported beside them). A step invocation is
+// billed its steps and its sleeps (measured, on the simulated clock).
 const (
 	benchAssumedAPIMs  = 25.0  // an OSB request: one or two DynamoDB calls
 	benchAssumedStepMs = 250.0 // a step: a Cloudify call over the network, a DynamoDB read and write
-	// benchSleepFold is the longest wait the what-if "sleep short waits in the step
-	// function" absorbs, and benchSleepMax what one invocation may sleep in all.
-	benchSleepFold = 20
-	benchSleepMax  = 45
 )
 
 // benchGoBench is one Go benchmark's results across -count runs.
@@ -107,12 +111,14 @@ type benchResults struct {
 	cold      *benchColdStartResult
 	scale     *benchScaleResult
 	missing   []string
-	memoryMB  int
+	// memoryMB is the api and catalog functions' memory, stepMemoryMB the step
+	// function's (infra/stack.go).
+	memoryMB, stepMemoryMB int
 }
 
 // loadBenchResults reads what exists in dir; what is missing is listed.
 func loadBenchResults(dir, stack string) *benchResults {
-	r := &benchResults{dir: dir, memoryMB: 256}
+	r := &benchResults{dir: dir, memoryMB: 256, stepMemoryMB: 128}
 	read := func(name string, v any) bool {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err == nil {
@@ -159,8 +165,11 @@ func loadBenchResults(dir, stack string) *benchResults {
 		r.missing = append(r.missing, fmt.Sprintf("%s (%v)", benchFileHandler, err))
 	}
 	if b, err := os.ReadFile(stack); err == nil {
-		if m := regexp.MustCompile(`memoryMB\s*=\s*(\d+)`).FindSubmatch(b); m != nil {
+		if m := regexp.MustCompile(`\bmemoryMB\s*=\s*(\d+)`).FindSubmatch(b); m != nil {
 			r.memoryMB, _ = strconv.Atoi(string(m[1]))
+		}
+		if m := regexp.MustCompile(`\bstepMemoryMB\s*=\s*(\d+)`).FindSubmatch(b); m != nil {
+			r.stepMemoryMB, _ = strconv.Atoi(string(m[1]))
 		}
 	}
 	return r
@@ -274,23 +283,46 @@ func (r *benchResults) pollingRun(policy string, seconds int) *benchPollingRun {
 	return nil
 }
 
-// lifecycleRun finds the lifecycle of an install duration.
+// lifecycleRun finds the lifecycle of an install duration, as deployed.
 func (r *benchResults) lifecycleRun(seconds int) *benchLifecycleRun {
 	if r.lifecycle == nil {
 		return nil
 	}
-	for i := range r.lifecycle.Runs {
-		if l := &r.lifecycle.Runs[i]; l.InstallSeconds == seconds {
+	return benchFindRun(r.lifecycle.Runs, seconds)
+}
+
+// baselineRun finds the lifecycle of an install duration with the inline loop off.
+func (r *benchResults) baselineRun(seconds int) *benchLifecycleRun {
+	if r.lifecycle == nil {
+		return nil
+	}
+	return benchFindRun(r.lifecycle.Baseline, seconds)
+}
+
+func benchFindRun(runs []benchLifecycleRun, seconds int) *benchLifecycleRun {
+	for i := range runs {
+		if l := &runs[i]; l.InstallSeconds == seconds {
 			return l
 		}
 	}
 	return nil
 }
 
-// benchFold groups steps as a step function that keeps going in the same invocation
-// would: a step whose wait is at most maxWait seconds (and keeps the invocation's
-// sleeping within maxSleep) is followed in the same invocation. It returns the
-// answers the state machine would see and the seconds slept inside invocations.
+// inlineSettings are the step function's inline limit and budget, in seconds: the
+// lifecycle's, or the functions' defaults.
+func (r *benchResults) inlineSettings() (int, int) {
+	if r.lifecycle != nil && r.lifecycle.InlineBudgetSeconds > 0 {
+		return r.lifecycle.InlineWaitSeconds, r.lifecycle.InlineBudgetSeconds
+	}
+	return int(serverless.DefaultStepInlineWait / time.Second), int(serverless.DefaultStepInlineBudget / time.Second)
+}
+
+// benchFold groups single-step answers as the step function's inline loop does: after
+// a step whose wait is at most maxWait seconds, and keeps the invocation's sleeps
+// within maxSleep, the same invocation sleeps it and steps again. It returns the
+// answers the state machine sees and the seconds slept inside invocations. (The loop
+// also keeps 15 s of the invocation's time in hand, which the function's timeout
+// always leaves here.) The report checks it against the measured lifecycles.
 func benchFold(outs []benchTaskOutput, maxWait, maxSleep int) ([]benchTaskOutput, int) {
 	var folded []benchTaskOutput
 	slept, inGroup := 0, 0
@@ -306,24 +338,44 @@ func benchFold(outs []benchTaskOutput, maxWait, maxSleep int) ([]benchTaskOutput
 	return folded, slept
 }
 
-// benchCost is the cost arithmetic of one lifecycle.
-type benchCost struct {
-	label                     string
-	apiRequests, stepInvokes  int
-	originalSteps             int
-	transitions               int
-	sleptSeconds              int
-	gbSeconds                 float64
-	rru, wru                  float64
-	dynamoMeasured            bool
-	apiGW, lambdaReq, lambdaS float64
-	sfn, dynR, dynW, total    float64
+// foldMatches reports whether folding the loop-off lifecycles' answers gives the
+// measured as-deployed invocations, answer for answer and second for second.
+func (r *benchResults) foldMatches() (bool, bool) {
+	if r.lifecycle == nil || len(r.lifecycle.Baseline) == 0 {
+		return false, false
+	}
+	wait, budget := r.inlineSettings()
+	for _, b := range r.lifecycle.Baseline {
+		run := r.lifecycleRun(b.InstallSeconds)
+		if run == nil || len(run.Operations) != len(b.Operations) {
+			return false, true
+		}
+		for i, o := range b.Operations {
+			folded, slept := benchFold(o.Outputs, wait, budget)
+			if fmt.Sprint(folded) != fmt.Sprint(run.Operations[i].Outputs) || slept != run.Operations[i].SleptSeconds {
+				return false, true
+			}
+		}
+	}
+	return true, true
 }
 
-// cost computes a lifecycle's cost, its steps folded per (maxWait, maxSleep); a
-// negative maxWait keeps them as measured.
-func (r *benchResults) cost(run *benchLifecycleRun, label string, maxWait, maxSleep int) (benchCost, bool) {
-	c := benchCost{label: label, dynamoMeasured: r.lifecycle.DynamoMeasured}
+// benchCost is the cost arithmetic of one lifecycle.
+type benchCost struct {
+	apiRequests, stepInvokes, steps int
+	transitions, sleptSeconds       int
+	stepMB                          int
+	apiGBs, stepGBs, gbSeconds      float64
+	rru, wru                        float64
+	dynamoMeasured                  bool
+	apiGW, lambdaReq, lambdaS       float64
+	sfn, dynR, dynW, sqs, total     float64
+	sqsRequests                     int
+}
+
+// cost computes a measured lifecycle's cost, the step function at stepMB.
+func (r *benchResults) cost(run *benchLifecycleRun, stepMB int) (benchCost, bool) {
+	c := benchCost{dynamoMeasured: r.lifecycle.DynamoMeasured, stepMB: stepMB}
 	for _, q := range run.Requests {
 		if q.Kind == "catalog" {
 			continue // the platform reads the catalog on its own schedule, not per lifecycle
@@ -333,24 +385,20 @@ func (r *benchResults) cost(run *benchLifecycleRun, label string, maxWait, maxSl
 		c.wru += q.WriteUnits
 	}
 	for _, o := range run.Operations {
-		outs := o.Outputs
-		slept := 0
-		if maxWait >= 0 {
-			outs, slept = benchFold(o.Outputs, maxWait, maxSleep)
-		}
-		t := r.transitions(outs)
+		t := r.transitions(o.Outputs)
 		if t < 0 {
 			return c, false
 		}
 		c.transitions += t
-		c.stepInvokes += len(outs)
-		c.originalSteps += o.Count
-		c.sleptSeconds += slept
+		c.stepInvokes += o.Count
+		c.steps += o.Steps
+		c.sleptSeconds += o.SleptSeconds
 		c.rru += o.ReadUnits
 		c.wru += o.WriteUnits
 	}
-	gb := float64(r.memoryMB) / 1024
-	c.gbSeconds = gb * (float64(c.apiRequests)*benchAssumedAPIMs/1000 + float64(c.originalSteps)*benchAssumedStepMs/1000 + float64(c.sleptSeconds))
+	c.apiGBs = float64(r.memoryMB) / 1024 * float64(c.apiRequests) * benchAssumedAPIMs / 1000
+	c.stepGBs = float64(stepMB) / 1024 * (float64(c.steps)*benchAssumedStepMs/1000 + float64(c.sleptSeconds))
+	c.gbSeconds = c.apiGBs + c.stepGBs
 	c.apiGW = float64(c.apiRequests) * benchPriceHTTPAPIRequest
 	c.lambdaReq = float64(c.apiRequests+c.stepInvokes) * benchPriceLambdaRequest
 	c.lambdaS = c.gbSeconds * benchPriceLambdaGBSecondArm
@@ -360,6 +408,21 @@ func (r *benchResults) cost(run *benchLifecycleRun, label string, maxWait, maxSl
 	}
 	c.total = c.apiGW + c.lambdaReq + c.lambdaS + c.sfn + c.dynR + c.dynW
 	return c, true
+}
+
+// callbackDriver is the what-if of another driver for the same invocations: each
+// operation's execution enters its Step task once and waits for a task token
+// (Step, Check, Succeeded: 3 transitions), and every wait the step function answers
+// is an SQS message delayed by it (send, receive, delete: 3 requests) that invokes
+// the step function again.
+func (r *benchResults) callbackDriver(c benchCost, run *benchLifecycleRun) benchCost {
+	ops := len(run.Operations)
+	c.transitions = 3 * ops
+	c.sqsRequests = 3 * (c.stepInvokes - ops)
+	c.sfn = float64(c.transitions) * benchPriceSFNTransition
+	c.sqs = float64(c.sqsRequests) * benchPriceSQSRequest
+	c.total = c.apiGW + c.lambdaReq + c.lambdaS + c.sfn + c.dynR + c.dynW + c.sqs
+	return c
 }
 
 // ---- targets ------------------------------------------------------------------------
@@ -470,16 +533,28 @@ func (r *benchResults) targets() []benchTarget {
 	if b != nil && fx != nil {
 		tb, tf := r.transitions(b.Outputs), r.transitions(fx.Outputs)
 		if tb > 0 && tf > 0 {
-			t.Measured = fmt.Sprintf("%d vs %d transitions: %.1f× fewer", tb, tf, float64(tf)/float64(tb))
+			t.Measured = fmt.Sprintf("%d vs %d transitions at one state-machine loop per step: %.1f× fewer", tb, tf, float64(tf)/float64(tb))
 			t.Met = benchBool(tf >= 4*tb)
+			wait, budget := r.inlineSettings()
+			fb, _ := benchFold(b.Outputs, wait, budget)
+			ff, sleptF := benchFold(fx.Outputs, wait, budget)
+			if lb, lf := r.transitions(fb), r.transitions(ff); lb > 0 && lf > 0 {
+				t.Measured += fmt.Sprintf(" (with the step function's inline loop %d vs %d, %.1f×, fixed polling then sleeping %d s in Lambda)",
+					lb, lf, float64(lf)/float64(lb), sleptF)
+			}
 		}
 	}
 	ts = append(ts, t)
 	// Cost.
 	t = benchTarget{Target: "cost per lifecycle (10-minute install, last_operation every 10 s) under $0.001", Measured: "not measured"}
 	if run := r.lifecycleRun(600); run != nil {
-		if c, ok := r.cost(run, "", -1, 0); ok {
+		if c, ok := r.cost(run, r.stepMemoryMB); ok {
 			t.Measured = fmt.Sprintf("$%.5f, of which Step Functions $%.5f (%d transitions, %.0f%%)", c.total, c.sfn, c.transitions, 100*c.sfn/c.total)
+			if b := r.baselineRun(600); b != nil {
+				if cb, ok := r.cost(b, r.memoryMB); ok {
+					t.Measured += fmt.Sprintf("; $%.5f and %d transitions with one step per invocation", cb.total, cb.transitions)
+				}
+			}
 			if c.dynamoMeasured {
 				t.Met = benchBool(c.total < benchCostTarget)
 			} else {
@@ -578,7 +653,7 @@ func (r *benchResults) markdown(plotName string, havePlot bool) string {
 	}
 	m.table([]string{"target", "measured", "verdict"}, rows, "lll")
 	if run := r.lifecycleRun(600); run != nil {
-		if c, ok := r.cost(run, "", -1, 0); ok && c.total >= benchCostTarget {
+		if c, ok := r.cost(run, r.stepMemoryMB); ok && c.total >= benchCostTarget {
 			m.p("Why the cost target is missed, and what would reach it: see [the cost section](#cost-per-lifecycle).")
 			m.p("")
 		}
@@ -749,11 +824,14 @@ func (r *benchResults) cloudifySection(m *benchMD) {
 		m.p("")
 		return
 	}
+	wait, budget := r.inlineSettings()
 	m.p("A lifecycle (catalog, provision, bind, unbind, deprovision) through the AWS shape's own handlers")
-	m.p("(`internal/serverless`: the api function's OSB handler, the step function's handler) on the simulator's manual")
-	m.p("clock: each step runs when the state machine's Wait would end it, and the platform polls `last_operation`")
-	m.p("every %d s. The simulator counts every call. The embedded shape runs the same engine with the same backoff", l.PlatformPollSeconds)
-	m.p("(`--poll-min` 2 s, 60 s cap), so its counts are the same. Install and uninstall durations are simulated.")
+	m.p("(`internal/serverless`: the api function's OSB handler, the step function's handler, with its defaults) on the")
+	m.p("simulator's manual clock: the step function is invoked when the state machine's Wait would end, and within an")
+	m.p("invocation it sleeps waits of up to %d s (%d s in all) and steps again, its sleeps advancing the clock", wait, budget)
+	m.p("(`STEP_INLINE_WAIT_SECONDS`, `STEP_INLINE_BUDGET_SECONDS`); the platform polls `last_operation` every %d s,", l.PlatformPollSeconds)
+	m.p("during those sleeps too. The simulator counts every call. The embedded shape runs the same engine with the same")
+	m.p("backoff (`--poll-min` 2 s, 60 s cap), so its steps and calls are the same. Install and uninstall durations are simulated.")
 	m.p("")
 	var rows [][]string
 	for _, run := range l.Runs {
@@ -773,7 +851,7 @@ func (r *benchResults) cloudifySection(m *benchMD) {
 			cell := "–"
 			for _, o := range run.Operations {
 				if o.Kind == kind {
-					cell = fmt.Sprintf("%d (%d steps)", o.CloudifyCalls, o.Count)
+					cell = fmt.Sprintf("%d (%d steps, %d invocations)", o.CloudifyCalls, o.Steps, o.Count)
 					total += o.CloudifyCalls
 				}
 			}
@@ -784,9 +862,10 @@ func (r *benchResults) cloudifySection(m *benchMD) {
 	}
 	m.table([]string{"install / uninstall", "catalog", "provision", "last_operation", "bind", "unbind", "deprovision",
 		"provision steps", "deprovision steps", "total"}, rows)
-	m.p("Cells are Cloudify calls (requests or steps). The OSB requests themselves call Cloudify only for bind (the")
-	m.p("deployment's capabilities and outputs); provision and deprovision record the operation and start the state")
-	m.p("machine; `last_operation` and `catalog` answer from broker state.")
+	m.p("Cells are Cloudify calls (of the requests, or of the steps and the step function's invocations that ran them).")
+	m.p("The OSB requests themselves call Cloudify only for bind (the deployment's capabilities and outputs); provision")
+	m.p("and deprovision record the operation and start the state machine; `last_operation` and `catalog` answer from")
+	m.p("broker state.")
 	m.p("")
 	if run := r.lifecycleRun(600); run != nil {
 		m.p("By route, 10-minute install:")
@@ -812,21 +891,34 @@ func (r *benchResults) pollingSection(m *benchMD, plotName string, havePlot bool
 		m.p("")
 		return
 	}
+	wait, budget := r.inlineSettings()
 	m.p("Provisions of the `mariadb` sample driven to their end by `workflow.Engine.Step` on the simulator's manual")
 	m.p("clock (`TestBenchPolling`, the rig of `internal/workflow/engine_test.go`): exact counts, no timing. *Backoff*")
 	m.p("is the engine's own (2 s to 60 s, waits growing with the elapsed time, aimed just past the end that the")
-	m.p("execution's progress predicts); *fixed 10 s* looks every 10 s. Each step is one invocation of the step")
-	m.p("function; its state transitions are counted by replaying the step answers through the state machine's")
-	m.p("definition (`internal/workflow/sfn`): Step (Task) + Check (Choice) + Wait per loop, Step + Check + Succeeded")
-	m.p("at the end. The detection delay is from Cloudify ending the install to the operation being recorded")
-	m.p("succeeded, which `last_operation` reports from then on (the platform sees it at its next poll).")
+	m.p("execution's progress predicts); *fixed 10 s* looks every 10 s. State transitions are counted by replaying the")
+	m.p("answers through the state machine's definition (`internal/workflow/sfn`): Step (Task) + Check (Choice) + Wait")
+	m.p("per loop, Step + Check + Succeeded at the end. With one step per invocation every answer is a loop; the step")
+	m.p("function as deployed sleeps waits of up to %d s itself (%d s an invocation) and steps again, so only the", wait, budget)
+	m.p("answers it does not sleep reach the state machine: the *inline loop* columns fold the steps so")
+	switch ok, have := r.foldMatches(); {
+	case have && ok:
+		m.p("(folding the loop-off lifecycles' answers below gives their measured as-deployed invocations exactly).")
+	case have:
+		m.p("(**but folding the loop-off lifecycles' answers below does not give their measured as-deployed invocations**).")
+	default:
+		m.p("(a model: the lifecycles that would check it are not in the results).")
+	}
+	m.p("The detection delay is from Cloudify ending the install to the operation being recorded succeeded, which")
+	m.p("`last_operation` reports from then on (the platform sees it at its next poll).")
 	m.p("")
 	var rows [][]string
 	for _, b := range r.polling.Runs {
 		if b.Policy != "backoff" {
 			continue
 		}
+		fb, slept := benchFold(b.Outputs, wait, budget)
 		row := []string{fmt.Sprintf("%d min", b.InstallSeconds/60), strconv.Itoa(b.Steps), benchTransitionsCell(r.transitions(b.Outputs)),
+			fmt.Sprintf("%d / %s / %d s", len(fb), benchTransitionsCell(r.transitions(fb)), slept),
 			fmt.Sprintf("%.1f s (%.1f%%)", b.DetectionSeconds, 100*b.DetectionSeconds/b.ElapsedSeconds)}
 		if fx := r.pollingRun("fixed-10s", b.InstallSeconds); fx != nil {
 			tb, tf := r.transitions(b.Outputs), r.transitions(fx.Outputs)
@@ -834,18 +926,23 @@ func (r *benchResults) pollingSection(m *benchMD, plotName string, havePlot bool
 			if tb > 0 && tf > 0 {
 				ratio = fmt.Sprintf("%.1f×", float64(tf)/float64(tb))
 			}
-			row = append(row, strconv.Itoa(fx.Steps), benchTransitionsCell(tf), fmt.Sprintf("%.1f s", fx.DetectionSeconds), ratio)
+			ff, sleptF := benchFold(fx.Outputs, wait, budget)
+			row = append(row, strconv.Itoa(fx.Steps), benchTransitionsCell(tf), fmt.Sprintf("%d / %s / %d s", len(ff), benchTransitionsCell(r.transitions(ff)), sleptF),
+				fmt.Sprintf("%.1f s", fx.DetectionSeconds), ratio)
 		}
 		rows = append(rows, row)
 	}
-	m.table([]string{"install", "steps = Lambda invocations", "state transitions", "detection delay (% of elapsed)",
-		"fixed 10 s: steps", "fixed 10 s: transitions", "fixed 10 s: delay", "fewer transitions"}, rows)
+	m.table([]string{"install", "steps", "transitions, one step per invocation", "inline loop: invocations / transitions / slept",
+		"detection delay (% of elapsed)", "fixed 10 s: steps", "fixed 10 s: transitions", "fixed 10 s, inline loop", "fixed 10 s: delay",
+		"fewer transitions (one step per invocation)"}, rows)
 	if havePlot {
-		m.p("![Steps and detection delay against install duration](%s)", plotName)
+		m.p("![Steps, invocations and detection delay against install duration](%s)", plotName)
 		m.p("")
 	}
 	m.p("Every provision makes a few steps that do not poll the install: create the deployment, wait for its")
-	m.p("environment (2 s waits), start `install`. The detection delay grows where the backoff's wait, bounded by the")
+	m.p("environment (2 s waits), start `install`; with the inline loop they and the first, short looks at the install")
+	m.p("share one invocation. Fixed 10-second polling would fold too, but sleep nearly the whole install in Lambda.")
+	m.p("The detection delay grows where the backoff's wait, bounded by the")
 	m.p("time elapsed, overshoots an end that the progress estimate placed later; the 10%% line of the plot is the target.")
 	var over []string
 	for _, b := range r.polling.Runs {
@@ -893,16 +990,16 @@ func (r *benchResults) dynamoSection(m *benchMD) {
 	var rows [][]string
 	var tr, tw int64
 	var tru, twu float64
-	add := func(name string, c benchCounted) {
-		rows = append(rows, []string{name, strconv.Itoa(c.Count), strconv.FormatInt(c.DynamoReads, 10), strconv.FormatInt(c.DynamoWrites, 10),
+	add := func(name, count string, c benchCounted) {
+		rows = append(rows, []string{name, count, strconv.FormatInt(c.DynamoReads, 10), strconv.FormatInt(c.DynamoWrites, 10),
 			fmt.Sprintf("%.1f", c.ReadUnits), fmt.Sprintf("%.1f", c.WriteUnits)})
 		tr, tw, tru, twu = tr+c.DynamoReads, tw+c.DynamoWrites, tru+c.ReadUnits, twu+c.WriteUnits
 	}
 	for _, q := range run.Requests {
-		add("`"+q.Kind+"` requests", q)
+		add("`"+q.Kind+"` requests", strconv.Itoa(q.Count), q)
 	}
 	for _, o := range run.Operations {
-		add(o.Kind+" steps", o.benchCounted)
+		add(o.Kind+" steps", fmt.Sprintf("%d (in %d invocations)", o.Steps, o.Count), o.benchCounted)
 	}
 	rows = append(rows, []string{"**lifecycle**", "", "**" + strconv.FormatInt(tr, 10) + "**", "**" + strconv.FormatInt(tw, 10) + "**",
 		fmt.Sprintf("**%.1f**", tru), fmt.Sprintf("**%.1f**", twu)})
@@ -921,12 +1018,13 @@ func (r *benchResults) costSection(m *benchMD) {
 		m.p("")
 		return
 	}
-	c, ok := r.cost(run, "as designed", -1, 0)
+	c, ok := r.cost(run, r.stepMemoryMB)
 	if !ok {
 		m.p("Not computed: the state transitions could not be counted (%v).", r.aslErr)
 		m.p("")
 		return
 	}
+	wait, budget := r.inlineSettings()
 	m.p("### Prices")
 	m.p("")
 	m.p("AWS public on-demand list prices, US East (N. Virginia), as published on AWS's pricing pages in %s;", benchPriceDate)
@@ -939,13 +1037,14 @@ func (r *benchResults) costSection(m *benchMD) {
 		{"DynamoDB on-demand, reads", "$0.125 per million read request units", "aws.amazon.com/dynamodb/pricing/on-demand"},
 		{"DynamoDB on-demand, writes", "$0.625 per million write request units", "aws.amazon.com/dynamodb/pricing/on-demand"},
 		{"API Gateway HTTP API", "$1.00 per million requests", "aws.amazon.com/api-gateway/pricing"},
+		{"SQS standard (what-if below only)", "$0.40 per million requests", "aws.amazon.com/sqs/pricing"},
 	}, "lrl")
 	m.p("### Arithmetic (10-minute install, %d-minute uninstall, `last_operation` every %d s)", run.UninstallSeconds/60, r.lifecycle.PlatformPollSeconds)
 	m.p("")
-	m.p("Counts from the lifecycle above; the catalog request is left out (a platform reads the catalog on its own")
-	m.p("schedule, not per instance), and so are the catalog function's runs (every 5 minutes whatever the number of")
-	m.p("instances), CloudWatch Logs, storage and data transfer. The functions have %d MB (`infra/stack.go`); their", r.memoryMB)
-	m.p("billed durations are assumed: %.0f ms per OSB request and %.0f ms per step (the emulator's warm invocations", benchAssumedAPIMs, benchAssumedStepMs)
+	m.p("Counts from the lifecycle above, as deployed; the catalog request is left out (a platform reads the catalog on its")
+	m.p("own schedule, not per instance), and so are the catalog function's runs (every 5 minutes whatever the number of")
+	m.p("instances), CloudWatch Logs, storage and data transfer. Memory from `infra/stack.go`: the api function %d MB,", r.memoryMB)
+	m.p("the step function %d MB. Billed durations: %.0f ms per OSB request and %.0f ms per step are assumed (the emulator's", c.stepMB, benchAssumedAPIMs, benchAssumedStepMs)
 	if r.cold != nil && r.cold.Measured {
 		var parts []string
 		for _, f := range r.cold.Functions {
@@ -953,18 +1052,23 @@ func (r *benchResults) costSection(m *benchMD) {
 				parts = append(parts, fmt.Sprintf("%s %.1f ms", f.Name, benchMedian(f.WarmInvokeMs)))
 			}
 		}
-		m.p("took %s against loopback stand-ins; in AWS a step waits on a manager across the network).", strings.Join(parts, ", "))
+		m.p("warm invocations took %s against loopback stand-ins; in AWS a step waits on a manager across the network);", strings.Join(parts, ", "))
 	} else {
-		m.p("were not measured; in AWS a step waits on a manager across the network).")
+		m.p("warm invocations were not measured; in AWS a step waits on a manager across the network);")
 	}
+	m.p("the seconds the step function sleeps between steps are measured (its `Sleep` advanced the simulated clock) and")
+	m.p("billed as duration.")
 	m.p("")
-	gb := float64(r.memoryMB) / 1024
+	gb, sgb := float64(r.memoryMB)/1024, float64(c.stepMB)/1024
 	rows := [][]string{
 		{"API Gateway requests", fmt.Sprintf("%d OSB requests", c.apiRequests), fmt.Sprintf("%d × $1.00/10⁶", c.apiRequests), benchUSD(c.apiGW)},
 		{"Lambda requests", fmt.Sprintf("%d api + %d step invocations", c.apiRequests, c.stepInvokes),
 			fmt.Sprintf("%d × $0.20/10⁶", c.apiRequests+c.stepInvokes), benchUSD(c.lambdaReq)},
-		{"Lambda duration", fmt.Sprintf("%.3f GB-s", c.gbSeconds),
-			fmt.Sprintf("(%d × %.3f s + %d × %.3f s) × %.3f GB × $0.0000133334", c.apiRequests, benchAssumedAPIMs/1000, c.originalSteps, benchAssumedStepMs/1000, gb), benchUSD(c.lambdaS)},
+		{"Lambda duration, api", fmt.Sprintf("%.3f GB-s", c.apiGBs),
+			fmt.Sprintf("%d × %.3f s × %.3f GB × $0.0000133334", c.apiRequests, benchAssumedAPIMs/1000, gb), benchUSD(c.apiGBs * benchPriceLambdaGBSecondArm)},
+		{"Lambda duration, step", fmt.Sprintf("%.3f GB-s", c.stepGBs),
+			fmt.Sprintf("(%d steps × %.3f s + %d s slept) × %.3f GB × $0.0000133334", c.steps, benchAssumedStepMs/1000, c.sleptSeconds, sgb),
+			benchUSD(c.stepGBs * benchPriceLambdaGBSecondArm)},
 		{"Step Functions", fmt.Sprintf("%d state transitions", c.transitions), fmt.Sprintf("%d × $0.025/10³", c.transitions), "**" + benchUSD(c.sfn) + "**"},
 	}
 	if c.dynamoMeasured {
@@ -981,65 +1085,201 @@ func (r *benchResults) costSection(m *benchMD) {
 	if c.total >= benchCostTarget {
 		verdict = "over"
 	}
-	m.p("The lifecycle costs **%s**, %s the %s target. Step Functions is %.0f%% of it: every step costs three", benchUSD(c.total), verdict, benchUSD(benchCostTarget), 100*c.sfn/c.total)
-	m.p("state transitions (Step, Check, Wait; the last one Step, Check, Succeeded), $0.000075, while the rest of a")
-	var stepRU, stepWU float64
+	m.p("The lifecycle costs **%s**, %s the %s target; Step Functions is %.0f%% of it. Every invocation that does", benchUSD(c.total), verdict, benchUSD(benchCostTarget), 100*c.sfn/c.total)
+	m.p("not end the operation costs a loop of three state transitions (Step, Check, Wait; the last one Step, Check,")
+	m.p("Succeeded), %s, while a second slept in the step function at %d MB costs %s: waits of up to %.0f s are", benchUSD(3*benchPriceSFNTransition), c.stepMB,
+		benchUSD(sgb*benchPriceLambdaGBSecondArm), 3*benchPriceSFNTransition/(sgb*benchPriceLambdaGBSecondArm))
+	m.p("cheaper slept than scheduled. The step function sleeps waits of up to %d s, at most %d s an invocation", wait, budget)
+	m.p("(and only while its remaining time exceeds the wait by 15 s; its timeout is the budget plus 60 s).")
+	m.p("")
+	r.transitionsWhere(m, run, c)
+	r.whatIf(m, run, c)
+}
+
+// transitionsWhere is the table of the step function's invocations in the 10-minute
+// lifecycle: where the state transitions go.
+func (r *benchResults) transitionsWhere(m *benchMD, run *benchLifecycleRun, c benchCost) {
+	wait, budget := r.inlineSettings()
+	m.p("### Where the transitions go")
+	m.p("")
+	m.p("The step function's invocations in the lifecycle above, with the engine's phases before and after each")
+	m.p("(`start` is the first: create the deployment, or halt what runs on it) and why it answered instead of")
+	m.p("stepping again (the `stopped` of its log record):")
+	m.p("")
+	var rows [][]string
+	n := 0
 	for _, o := range run.Operations {
-		stepRU, stepWU = stepRU+o.ReadUnits, stepWU+o.WriteUnits
-	}
-	n := float64(max(c.originalSteps, 1))
-	perStep := gb*benchAssumedStepMs/1000*benchPriceLambdaGBSecondArm + benchPriceLambdaRequest +
-		stepRU/n*benchPriceDynamoRRU + stepWU/n*benchPriceDynamoWRU
-	m.p("step (a Lambda invocation, a Cloudify call, DynamoDB reads and writes) costs about %s. What remains of the",
-		benchUSD(perStep))
-	budget := benchCostTarget - (c.total - c.sfn)
-	m.p("budget once everything but Step Functions is paid, %s, buys %d transitions: %d steps for the provision and the",
-		benchUSD(budget), int(budget/benchPriceSFNTransition), int(budget/benchPriceSFNTransition)/3)
-	m.p("deprovision together. This design needs %d (%d + %d). Even a perfect oracle, one look per wait, needs 9 steps",
-		c.originalSteps, benchOpSteps(run, "provision"), benchOpSteps(run, "deprovision"))
-	m.p("with this engine (create, environment, start install, install done; halt, start uninstall, uninstall done,")
-	m.p("delete, deleted), 27 transitions: the target leaves room for one more look in the whole lifecycle. Fixed 10-second polling")
-	if fx := r.pollingRun("fixed-10s", 600); fx != nil {
-		if t := r.transitions(fx.Outputs); t > 0 {
-			m.p("would spend %d transitions (%s) on the provision alone.", t, benchUSD(float64(t)*benchPriceSFNTransition))
+		for i, inv := range o.Invocations {
+			n++
+			phases := inv.PhaseFrom
+			if inv.PhaseTo != inv.PhaseFrom {
+				phases += " → " + inv.PhaseTo
+			}
+			answer := fmt.Sprintf("wait %d s", inv.WaitSeconds)
+			switch inv.Stopped {
+			case "done":
+				answer = "done"
+			case "wait_over_limit":
+				answer += fmt.Sprintf(" (over %d s)", wait)
+			case "budget":
+				answer += fmt.Sprintf(" (over the %d s budget)", budget)
+			default:
+				answer += " (" + inv.Stopped + ")"
+			}
+			t := "3"
+			if r.transitions(o.Outputs) != 3*len(o.Invocations) {
+				t = "–" // the replay does not give three an invocation
+			}
+			rows = append(rows, []string{o.Kind, strconv.Itoa(i + 1), phases, strconv.Itoa(inv.Steps), strconv.Itoa(inv.SleptSeconds), answer, t})
 		}
-	} else {
-		m.p("would spend far more.")
 	}
-	m.p("")
-	m.p("What the same step answers would cost if the step function kept going in the same invocation instead of")
-	m.p("handing every wait to the state machine (what-if, computed from the measured steps; not implemented):")
-	m.p("")
-	rows = nil
-	for _, w := range []struct {
-		label          string
-		maxWait, sleep int
-	}{
-		{"as designed (measured)", -1, 0},
-		{"phase changes (wait 0) continue in the same invocation", 0, 0},
-		{fmt.Sprintf("also waits of up to %d s slept in the invocation (at most %d s each)", benchSleepFold, benchSleepMax), benchSleepFold, benchSleepMax},
-	} {
-		cw, ok := r.cost(run, w.label, w.maxWait, w.sleep)
-		if !ok {
-			continue
+	m.table([]string{"operation", "invocation", "phases", "steps", "slept s", "answer", "transitions"}, rows, "lrlrrlr")
+	var first, waits, ends int
+	var long []string
+	for _, o := range run.Operations {
+		for i, inv := range o.Invocations {
+			switch {
+			case inv.Stopped == "done":
+				ends += 3
+			case i == 0:
+				first += 3
+				long = append(long, fmt.Sprintf("%d", inv.WaitSeconds))
+			default:
+				waits += 3
+				long = append(long, fmt.Sprintf("%d", inv.WaitSeconds))
+			}
 		}
-		rows = append(rows, []string{w.label, strconv.Itoa(cw.stepInvokes), strconv.Itoa(cw.transitions), strconv.Itoa(cw.sleptSeconds),
-			benchUSD(cw.sfn), benchUSD(cw.lambdaS + cw.lambdaReq), "**" + benchUSD(cw.total) + "**"})
 	}
-	m.table([]string{"variant", "step invocations", "transitions", "seconds slept in Lambda", "Step Functions", "Lambda", "total"}, rows, "lrrrrrr")
-	m.p("A 20-second sleep at %d MB costs %s of Lambda time against %s for the three transitions it replaces: short",
-		r.memoryMB, benchUSD(20*gb*benchPriceLambdaGBSecondArm), benchUSD(3*benchPriceSFNTransition))
-	m.p("waits are cheaper slept than scheduled. The longer waits of a long install still cost three transitions each;")
-	m.p("below %s per lifecycle the driver has to change: for example EventBridge Scheduler one-time schedules or SQS", benchUSD(benchCostTarget))
-	m.p("delay messages (up to 15 minutes) invoking the step function directly, at about $1 and $0.40 per million,")
-	m.p("instead of a Standard state machine's Wait loop.")
+	m.p("Of the %d transitions, %d are the operations' first invocations (everything up to the first wait over %d s:", c.transitions, first, wait)
+	m.p("the deployment created, its environment awaited, `install` started and its first short looks; or the deployment")
+	m.p("halted, `uninstall` started and its first looks), %d the loops of the waits the step function hands to the state", waits)
+	m.p("machine, and %d the ends (the last look and, for a deprovision, the delete and its check, in one invocation).", ends)
+	m.p("The waits it hands over, in seconds: %s. Each costs a loop whatever its length; the engine's backoff, not", strings.Join(long, ", "))
+	m.p("the driver, decides how many there are: it doubles the wait with the elapsed time and aims a little before, then just after, the end the")
+	m.p("execution's progress predicts (here the simulator's `finished_operations`, a count of a few node operations, so")
+	m.p("the last estimate is coarse).")
 	m.p("")
 }
 
-func benchOpSteps(run *benchLifecycleRun, kind string) int {
-	for _, o := range run.Operations {
-		if o.Kind == kind {
-			return o.Count
+// whatIf compares the design before the inline loop, as deployed, other settings
+// (measured) and another driver (computed).
+func (r *benchResults) whatIf(m *benchMD, run *benchLifecycleRun, c benchCost) {
+	m.p("### What remains to gain")
+	m.p("")
+	type row struct {
+		label   string
+		c       benchCost
+		measure string
+	}
+	var rs []row
+	if b := r.baselineRun(600); b != nil {
+		if cb, ok := r.cost(b, r.memoryMB); ok {
+			rs = append(rs, row{fmt.Sprintf("before: one step per invocation, every wait a loop, step function at %d MB", r.memoryMB), cb, "measured"})
+		}
+		if cb, ok := r.cost(b, r.stepMemoryMB); ok && r.stepMemoryMB != r.memoryMB {
+			rs = append(rs, row{fmt.Sprintf("one step per invocation, step function at %d MB", r.stepMemoryMB), cb, "measured"})
+		}
+	}
+	wait, budget := r.inlineSettings()
+	rs = append(rs, row{fmt.Sprintf("**as deployed**: waits of up to %d s slept, %d s an invocation", wait, budget), c, "measured"})
+	for _, v := range r.lifecycle.Variants {
+		if v.Run.InstallSeconds != 600 {
+			continue
+		}
+		if cv, ok := r.cost(&v.Run, r.stepMemoryMB); ok {
+			rs = append(rs, row{v.Label, cv, "measured"})
+		}
+	}
+	cd := r.callbackDriver(c, run)
+	rs = append(rs, row{"another driver: each wait the step function answers an SQS delay message, the execution waiting on a task token", cd, "computed"})
+	best := cd
+	if b := r.baselineRun(600); b != nil {
+		if cb, ok := r.cost(b, r.stepMemoryMB); ok {
+			best = r.callbackDriver(cb, b)
+			rs = append(rs, row{"the same driver, one step per invocation (a scheduled wait then costs less than a second of sleep)", best, "computed"})
+		}
+	}
+	var rows [][]string
+	for _, x := range rs {
+		sqs := "–"
+		if x.c.sqsRequests > 0 {
+			sqs = fmt.Sprintf("%s (%d requests)", benchUSD(x.c.sqs), x.c.sqsRequests)
+		}
+		rows = append(rows, []string{x.label, x.measure, strconv.Itoa(x.c.stepInvokes), strconv.Itoa(x.c.steps), strconv.Itoa(x.c.sleptSeconds),
+			strconv.Itoa(x.c.transitions), benchUSD(x.c.sfn), benchUSD(x.c.lambdaS + x.c.lambdaReq), sqs, "**" + benchUSD(x.c.total) + "**"})
+	}
+	m.table([]string{"variant (10-minute lifecycle)", "how", "step invocations", "steps", "seconds slept", "transitions", "Step Functions", "Lambda", "SQS", "total"}, rows, "llrrrrrrrr")
+	rest := c.total - c.sfn
+	m.p("Everything but Step Functions costs %s per lifecycle as deployed (%s of it the platform's %d `last_operation`",
+		benchUSD(rest), benchUSD(r.pollCost(run)), benchOpCount(run.Requests, "last_operation"))
+	m.p("polls, which the broker does not choose); what remains of the %s target buys %d transitions, %d invocations for",
+		benchUSD(benchCostTarget), max(int((benchCostTarget-rest)/benchPriceSFNTransition), 0), max(int((benchCostTarget-rest)/benchPriceSFNTransition), 0)/3)
+	m.p("the provision and the deprovision together; the lifecycle takes %d (%d + %d).", c.stepInvokes, benchOpCount(run.operationCounts(), "provision"), benchOpCount(run.operationCounts(), "deprovision"))
+	m.p("")
+	m.p("- **Sleeping longer waits** (measured above): every wait under the break-even is worth sleeping, whatever the")
+	m.p("  total, but past the first invocation the waits handed over are a minute or more: the gain is one loop per")
+	m.p("  operation, less the sleep. Each operation in flight also holds a Lambda execution environment (account")
+	m.p("  concurrency, shared with the api function) for longer.")
+	m.p("- **Fewer loops near the end**: the engine's final approach (a look a little before the estimated end, then one")
+	m.p("  just after) costs two loops when the estimate is coarse. An engine that knew the step function sleeps short")
+	m.p("  waits could answer waits within the loop's limit once the estimated end is that close, so that the last")
+	m.p("  looks are slept, not scheduled (`internal/workflow`, not changed here).")
+	m.p("- **Another driver**: a Standard state machine charges per state entered, so each wait it schedules costs")
+	m.p("  three transitions (%s). Driving the waits with SQS delay messages (up to 15 minutes; EventBridge Scheduler", benchUSD(3*benchPriceSFNTransition))
+	m.p("  one-time schedules, $1.00 per million, beyond) that invoke the step function directly, while the execution")
+	m.p("  waits on a task token (`.waitForTaskToken`, with a heartbeat timeout) that the last step returns, keeps the")
+	m.p("  state machine as the operation's backstop (Catch to MarkFailed on a task failure or a heartbeat timeout, the")
+	m.p("  execution timeout) for 3 transitions an operation; faults are then retried by SQS (visibility timeout, a")
+	m.p("  dead-letter queue) instead of the Task's Retry. The computed rows: %s with", benchUSD(cd.total))
+	m.p("  the inline loop, %s without it (a delayed message, %s, is then cheaper than any sleep; the event source", benchUSD(best.total), benchUSD(3*benchPriceSQSRequest))
+	m.p("  mapping's polling of the queue adds a fixed few tens of cents a month). It changes the state machine, the")
+	m.p("  infrastructure (a queue, its event source mapping and redrive) and the step function's handler (a second event")
+	m.p("  type); Step is idempotent, so SQS's at-least-once delivery is safe, and the sweep still restarts lost operations.")
+	m.p("")
+	before := ""
+	if b := r.baselineRun(600); b != nil {
+		if cb, ok := r.cost(b, r.memoryMB); ok {
+			before = fmt.Sprintf(", %.0f%% less than one step per invocation (%s, %d transitions)", 100*(1-c.total/cb.total), benchUSD(cb.total), cb.transitions)
+		}
+	}
+	if c.total >= benchCostTarget {
+		m.p("As deployed the lifecycle costs **%s**%s, and %.0f%% over the target.", benchUSD(c.total), before, 100*(c.total/benchCostTarget-1))
+		m.p("The settings of this design alone do not reach it (see the measured variants); the driver change would.")
+	} else {
+		m.p("As deployed the lifecycle costs **%s**%s: under the target.", benchUSD(c.total), before)
+	}
+	m.p("")
+}
+
+// pollCost is what the platform's last_operation polls of a lifecycle cost.
+func (r *benchResults) pollCost(run *benchLifecycleRun) float64 {
+	for _, q := range run.Requests {
+		if q.Kind == "last_operation" {
+			gb := float64(r.memoryMB) / 1024
+			v := float64(q.Count) * (benchPriceHTTPAPIRequest + benchPriceLambdaRequest + gb*benchAssumedAPIMs/1000*benchPriceLambdaGBSecondArm)
+			if r.lifecycle.DynamoMeasured {
+				v += q.ReadUnits*benchPriceDynamoRRU + q.WriteUnits*benchPriceDynamoWRU
+			}
+			return v
+		}
+	}
+	return 0
+}
+
+// operationCounts returns the operations' counts (Count: invocations).
+func (run *benchLifecycleRun) operationCounts() []benchCounted {
+	out := make([]benchCounted, len(run.Operations))
+	for i, o := range run.Operations {
+		out[i] = o.benchCounted
+	}
+	return out
+}
+
+// benchOpCount is the count of the item of a kind.
+func benchOpCount(cs []benchCounted, kind string) int {
+	for _, c := range cs {
+		if c.Kind == kind {
+			return c.Count
 		}
 	}
 	return 0
@@ -1075,26 +1315,47 @@ func (r *benchResults) scaleSection(m *benchMD) {
 	})
 }
 
-// pollingPlot is the PNG of steps and detection delay against install duration.
+// pollingPlot is the PNG of steps, step function invocations and detection delay
+// against install duration.
 func (r *benchResults) pollingPlot() (benchPlot, bool) {
 	if r.polling == nil {
 		return benchPlot{}, false
 	}
-	var bx, by, bd, fx, fy, fd, tx, ty []float64
+	wait, budget := r.inlineSettings()
+	var bx, by, bi, bd, fx, fy, fi, fd, tx, ty []float64
 	maxMin := 0.0
 	for _, run := range r.polling.Runs {
 		x := float64(run.InstallSeconds) / 60
 		maxMin = math.Max(maxMin, x)
+		folded, _ := benchFold(run.Outputs, wait, budget)
 		switch run.Policy {
 		case "backoff":
 			bx, by, bd = append(bx, x), append(by, float64(run.Steps)), append(bd, run.DetectionSeconds)
+			bi = append(bi, float64(len(folded)))
 			tx, ty = append(tx, x), append(ty, 0.1*run.ElapsedSeconds)
 		case "fixed-10s":
 			fx, fy, fd = append(fx, x), append(fy, float64(run.Steps)), append(fd, run.DetectionSeconds)
+			fi = append(fi, float64(len(folded)))
 		}
 	}
 	if len(bx) == 0 {
 		return benchPlot{}, false
+	}
+	// Outputs absent (an old polling.json): no invocation series.
+	var looks []benchSeries
+	looks = append(looks, benchSeries{Name: "backoff: steps", Color: benchBlue, X: bx, Y: by, Marker: true})
+	if benchPositive(bi) {
+		looks = append(looks, benchSeries{Name: fmt.Sprintf("backoff: invocations (waits <= %d s slept)", wait), Color: benchBlue, X: bx, Y: bi, Dashed: true, Marker: true})
+	}
+	looks = append(looks, benchSeries{Name: "fixed 10 s: steps", Color: benchOrange, X: fx, Y: fy, Marker: true})
+	if benchPositive(fi) {
+		looks = append(looks, benchSeries{Name: "fixed 10 s: invocations", Color: benchOrange, X: fx, Y: fi, Dashed: true, Marker: true})
+	}
+	ymax := 0.0
+	for _, sr := range looks {
+		for _, v := range sr.Y {
+			ymax = math.Max(ymax, v)
+		}
 	}
 	return benchPlot{
 		Title:  "Polling a provision: backoff vs fixed 10 s",
@@ -1102,10 +1363,7 @@ func (r *benchResults) pollingPlot() (benchPlot, bool) {
 		XMin:   0, XMax: maxMin,
 		XTicks: benchTicks(0, maxMin, 6),
 		Panels: []benchPanel{
-			{Title: "Polls per provision (steps = Lambda invocations), log scale", YLabel: "steps", LogY: true, Series: []benchSeries{
-				{Name: "backoff (2 s to 60 s, progress-aware)", Color: benchBlue, X: bx, Y: by, Marker: true},
-				{Name: "fixed 10 s", Color: benchOrange, X: fx, Y: fy, Marker: true},
-			}},
+			{Title: "Steps and step function invocations per provision (log scale)", YLabel: "count", LogY: true, YMax: 10 * ymax, Series: looks},
 			{Title: "Detection delay: Cloudify done -> operation succeeded", YLabel: "seconds", Series: []benchSeries{
 				{Name: "backoff", Color: benchBlue, X: bx, Y: bd, Marker: true},
 				{Name: "fixed 10 s", Color: benchOrange, X: fx, Y: fd, Marker: true},
@@ -1113,4 +1371,14 @@ func (r *benchResults) pollingPlot() (benchPlot, bool) {
 			}},
 		},
 	}, true
+}
+
+// benchPositive reports whether every value is positive (and there is one).
+func benchPositive(xs []float64) bool {
+	for _, x := range xs {
+		if x <= 0 {
+			return false
+		}
+	}
+	return len(xs) > 0
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,5 +106,85 @@ func TestBenchPlot(t *testing.T) {
 	img, err := png.Decode(&buf)
 	if err != nil || img.Bounds().Dx() < 800 {
 		t.Fatalf("plot: %v, %v", img.Bounds(), err)
+	}
+}
+
+// TestBenchReportLifecycle renders the lifecycle, polling and cost sections from a
+// small result: one operation whose loop-off answers fold into the as-deployed
+// invocations; the memory sizes come from the stack file.
+func TestBenchReportLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	def, err := sfn.Definition(sfn.DefinitionConfig{StepFunctionARN: "arn:step"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []benchTaskOutput{{WaitSeconds: 2}, {WaitSeconds: 0}, {WaitSeconds: 2}, {WaitSeconds: 60}, {Done: true, State: "succeeded"}}
+	one := func(o benchTaskOutput) benchInvocation {
+		stopped := "inline_off"
+		if o.Done {
+			stopped = "done"
+		}
+		return benchInvocation{Steps: 1, PhaseFrom: "installing", PhaseTo: "installing", Stopped: stopped, WaitSeconds: o.WaitSeconds}
+	}
+	var baseInv []benchInvocation
+	for _, o := range steps {
+		baseInv = append(baseInv, one(o))
+	}
+	reqs := []benchCounted{{Kind: "provision", Count: 1}, {Kind: "last_operation", Count: 10, ReadUnits: 10}}
+	lc := benchLifecycleResult{
+		Store: "DynamoDB Local", DynamoMeasured: true, PlatformPollSeconds: 10, InlineWaitSeconds: 30, InlineBudgetSeconds: 40,
+		Runs: []benchLifecycleRun{{InstallSeconds: 600, UninstallSeconds: 120, Requests: reqs, Operations: []benchOperationSteps{{
+			benchCounted: benchCounted{Kind: "provision", Count: 2, WriteUnits: 10}, Steps: 5, SleptSeconds: 4,
+			Outputs: []benchTaskOutput{steps[3], steps[4]},
+			Invocations: []benchInvocation{
+				{Steps: 4, SleptSeconds: 4, PhaseFrom: "start", PhaseTo: "installing", Stopped: "wait_over_limit", WaitSeconds: 60},
+				{Steps: 1, PhaseFrom: "installing", PhaseTo: "done", Stopped: "done"},
+			},
+		}}}},
+		Baseline: []benchLifecycleRun{{InstallSeconds: 600, UninstallSeconds: 120, Requests: reqs, Operations: []benchOperationSteps{{
+			benchCounted: benchCounted{Kind: "provision", Count: 5, WriteUnits: 10}, Steps: 5, Outputs: steps, Invocations: baseInv,
+		}}}},
+	}
+	pol := benchPollingResult{Runs: []benchPollingRun{
+		{Policy: "backoff", InstallSeconds: 600, Steps: 5, Outputs: steps, DetectionSeconds: 10, ElapsedSeconds: 602},
+		{Policy: "fixed-10s", InstallSeconds: 600, Steps: 5, Outputs: steps, DetectionSeconds: 5, ElapsedSeconds: 602},
+	}}
+	for name, v := range map[string]any{benchFileLifecycle: lc, benchFilePolling: pol} {
+		b, _ := json.Marshal(v)
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, benchFileASL), def, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stack := filepath.Join(dir, "stack.go")
+	if err := os.WriteFile(stack, []byte("const (\n\tmemoryMB = 512\n\tstepMemoryMB = 128\n)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := loadBenchResults(dir, stack)
+	if r.memoryMB != 512 || r.stepMemoryMB != 128 {
+		t.Fatalf("memory %d and %d MB, want 512 and 128", r.memoryMB, r.stepMemoryMB)
+	}
+	if ok, have := r.foldMatches(); !ok || !have {
+		t.Errorf("the fold of the loop-off answers does not match the as-deployed invocations (%v, %v)", ok, have)
+	}
+	c, ok := r.cost(r.lifecycleRun(600), r.stepMemoryMB)
+	if !ok || c.transitions != 6 || c.stepInvokes != 2 || c.steps != 5 || c.sleptSeconds != 4 || c.apiRequests != 11 {
+		t.Errorf("cost = %+v, %v", c, ok)
+	}
+	// (5 × 0.25 s + 4 s) × 0.125 GB
+	if want := (5*0.25 + 4) * 0.125; math.Abs(c.stepGBs-want) > 1e-9 {
+		t.Errorf("step GB-s = %v, want %v", c.stepGBs, want)
+	}
+	md := r.markdown("plot.png", false)
+	for _, want := range []string{"### Where the transitions go", "| provision | 1 | start → installing | 4 | 4 | wait 60 s (over 30 s) | 3 |",
+		"| **as deployed**: waits of up to 30 s slept, 40 s an invocation | measured | 2 | 5 | 4 | 6 |", "gives their measured as-deployed invocations exactly"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	if strings.Contains(md, "%!") {
+		t.Errorf("a formatting error in the report:\n%s", md)
 	}
 }

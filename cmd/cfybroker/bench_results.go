@@ -69,10 +69,28 @@ type benchLifecycleResult struct {
 	DynamoMeasured bool   `json:"dynamo_measured"`
 	DynamoNote     string `json:"dynamo_note,omitempty"`
 	// PlatformPollSeconds is the platform's last_operation interval.
-	PlatformPollSeconds int                 `json:"platform_poll_seconds"`
-	PollMinSeconds      int                 `json:"poll_min_seconds"`
-	PollMaxSeconds      int                 `json:"poll_max_seconds"`
-	Runs                []benchLifecycleRun `json:"runs"`
+	PlatformPollSeconds int `json:"platform_poll_seconds"`
+	PollMinSeconds      int `json:"poll_min_seconds"`
+	PollMaxSeconds      int `json:"poll_max_seconds"`
+	// InlineWaitSeconds and InlineBudgetSeconds are the step function's inline loop
+	// settings of Runs (its defaults, as deployed).
+	InlineWaitSeconds   int `json:"inline_wait_seconds"`
+	InlineBudgetSeconds int `json:"inline_budget_seconds"`
+	// Runs are the lifecycles as deployed; Baseline the same lifecycles with the
+	// inline loop off (STEP_INLINE_WAIT_SECONDS=0: one step per invocation, every
+	// wait a loop of the state machine), as the step function was before it.
+	Runs     []benchLifecycleRun `json:"runs"`
+	Baseline []benchLifecycleRun `json:"baseline"`
+	// Variants are the 10-minute lifecycle with other inline loop settings.
+	Variants []benchLifecycleVariant `json:"variants"`
+}
+
+// benchLifecycleVariant is a lifecycle with other settings of the step function.
+type benchLifecycleVariant struct {
+	Label               string            `json:"label"`
+	InlineWaitSeconds   int               `json:"inline_wait_seconds"`
+	InlineBudgetSeconds int               `json:"inline_budget_seconds"`
+	Run                 benchLifecycleRun `json:"run"`
 }
 
 type benchLifecycleRun struct {
@@ -81,8 +99,8 @@ type benchLifecycleRun struct {
 	// Requests are the OSB requests, by kind (catalog, provision, last_operation,
 	// bind, unbind, deprovision), in the order first seen.
 	Requests []benchCounted `json:"requests"`
-	// Operations are the steps of each asynchronous operation (provision,
-	// deprovision): Count is the number of steps, Outputs their answers.
+	// Operations are the step function's invocations for each asynchronous operation
+	// (provision, deprovision).
 	Operations []benchOperationSteps `json:"operations"`
 	// CloudifyRoutes are the Cloudify calls of the whole lifecycle, by route.
 	CloudifyRoutes map[string]int `json:"cloudify_routes"`
@@ -105,9 +123,33 @@ type benchCounted struct {
 	WriteUnits     float64        `json:"write_units"`
 }
 
+// benchOperationSteps is what the step function did for one operation. Count (of
+// benchCounted) is its invocations, and the counts are theirs, sleeps aside (the
+// platform's polls during a sleep count as requests).
 type benchOperationSteps struct {
 	benchCounted
+	// Steps is the workflow steps (Engine.Step runs) of all the invocations.
+	Steps int `json:"steps"`
+	// SleptSeconds is the time the invocations slept between steps (billed as Lambda
+	// duration).
+	SleptSeconds int `json:"slept_seconds"`
+	// Outputs are the invocations' answers, what the state machine saw, in order.
 	Outputs []benchTaskOutput `json:"outputs"`
+	// Invocations say what each invocation did.
+	Invocations []benchInvocation `json:"invocations"`
+}
+
+// benchInvocation is one invocation of the step function.
+type benchInvocation struct {
+	Steps        int `json:"steps"`
+	SleptSeconds int `json:"slept_seconds"`
+	// PhaseFrom and PhaseTo are the operation's phase (the engine's) before and after
+	// it ("start" for the first phase; PhaseTo "done" when it ended the operation).
+	PhaseFrom string `json:"phase_from"`
+	PhaseTo   string `json:"phase_to"`
+	// Stopped is why it answered rather than stepping again (the step function's log).
+	Stopped     string `json:"stopped"`
+	WaitSeconds int    `json:"wait_seconds"`
 }
 
 // benchTaskOutput mirrors workflow.TaskOutput's JSON.

@@ -47,6 +47,10 @@ type Deps struct {
 	Now func() time.Time
 	// NewID makes operation ids (broker.Config.NewID); nil: random UUIDs.
 	NewID func() string
+	// Sleep waits d, or until ctx is done (then it returns ctx's error): the step
+	// function's sleeps between the steps of one invocation. Nil: a timer. Tests and
+	// benchmarks on a manual clock pass one that advances it (and Now with it).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // withDefaults fills the optional fields.
@@ -60,7 +64,22 @@ func (d Deps) withDefaults(cfg Config) Deps {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.Sleep == nil {
+		d.Sleep = sleep
+	}
 	return d
+}
+
+// sleep is the default Deps.Sleep: a timer that gives up when ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // metrics returns the EMF emitter of the deps.

@@ -573,6 +573,12 @@ func TestEndToEndAWSShape(t *testing.T) {
 		t.Fatalf("swept provision ended %+v (%s), %v", r, description(r), err)
 	}
 
+	// The step function's inline loop (STEP_INLINE_* at their defaults): with waits of
+	// 1 to 2 s, one invocation runs several steps.
+	if !regexp.MustCompile(`"message":"step invocation"[^\n]*"steps":([2-9]|[1-9][0-9])`).MatchString(step.output()) {
+		t.Errorf("no invocation of the step function ran more than one step")
+	}
+
 	for _, p := range []*process{api.process, step.process, cat.process, sfnProc} {
 		out := p.output()
 		for _, secret := range []string{testBrokerPass, testCloudifyPw, testSealKeyHex, "Sup3r-secret"} {

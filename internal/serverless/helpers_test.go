@@ -157,12 +157,20 @@ func (c speedClock) Now() time.Time {
 	return c.start.Add(time.Duration(float64(time.Since(c.start)) * c.factor)).UTC()
 }
 
-// newEnv builds an env whose operation ids are <type>-00000000-0000-4000-8000-00000000000<n>.
+// newEnv builds an env whose operation ids are <type>-00000000-0000-4000-8000-00000000000<n>,
+// the simulator's clock 50 times faster than real time.
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvOn(t, speedClock{start: time.Now().UTC(), factor: 50})
+}
+
+// newEnvOn builds an env on the simulator clock given; a *cloudifysim.ManualClock
+// also becomes the functions' clock (Deps.Now).
+func newEnvOn(t *testing.T, clock cloudifysim.Clock) *env {
 	t.Helper()
 	sim := cloudifysim.New(cloudifysim.Config{
 		Users: map[string]string{"admin": testCloudifyPw}, LoadSamples: true,
-		Clock: speedClock{start: time.Now().UTC(), factor: 50},
+		Clock: clock,
 	})
 	ts := httptest.NewServer(sim)
 	t.Cleanup(ts.Close)
@@ -200,6 +208,9 @@ func newEnv(t *testing.T) *env {
 			n++
 			return fmt.Sprintf("00000000-0000-4000-8000-%012d", n)
 		},
+	}
+	if mc, ok := clock.(*cloudifysim.ManualClock); ok {
+		e.deps.Now = mc.Now
 	}
 	return e
 }

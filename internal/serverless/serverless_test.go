@@ -35,11 +35,18 @@ func TestConfigFromEnv(t *testing.T) {
 		TableName: "t", StateMachineARN: "arn:sm", CloudifyURL: "https://mgr", CloudifyTenant: "default_tenant",
 		DashboardURL: "none", LogLevel: "debug", DefaultDeadline: 30 * time.Minute,
 		PollMin: time.Second, PollMax: time.Minute, StaleAfter: 5 * time.Minute, MetricsNamespace: "cfybroker",
+		StepInlineWait: 30 * time.Second, StepInlineBudget: 40 * time.Second,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
 	}
-	for k, v := range map[string]string{"POLL_MIN_SECONDS": "0", "POLL_MAX_SECONDS": "x", "DEFAULT_DEADLINE": "forever", "LOG_LEVEL": "loud"} {
+	// 0 turns the step function's inline loop off.
+	env["STEP_INLINE_WAIT_SECONDS"], env["STEP_INLINE_BUDGET_SECONDS"] = "0", "55"
+	if cfg, err := serverless.ConfigFromEnv(func(k string) string { return env[k] }); err != nil || cfg.StepInlineWait != 0 || cfg.StepInlineBudget != 55*time.Second {
+		t.Errorf("inline settings 0 and 55: %v, %v, %v", cfg.StepInlineWait, cfg.StepInlineBudget, err)
+	}
+	for k, v := range map[string]string{"POLL_MIN_SECONDS": "0", "POLL_MAX_SECONDS": "x", "DEFAULT_DEADLINE": "forever", "LOG_LEVEL": "loud",
+		"STEP_INLINE_WAIT_SECONDS": "-1", "STEP_INLINE_BUDGET_SECONDS": "40s"} {
 		_, err := serverless.ConfigFromEnv(func(key string) string {
 			if key == k {
 				return v

@@ -18,7 +18,9 @@ import (
 // estimate is corrected by a fresh one); near it (the remaining time under a tenth of the
 // elapsed time), a little after it. The detection delay then stays within about a tenth
 // of the elapsed time while a 10-minute install costs about a dozen looks. The wait is
-// still bounded by Factor × elapsed and by MaxWithProgress.
+// still bounded by twice Factor × elapsed (linear extrapolation of counters that lag
+// tends to overestimate what remains, and the aim is before the estimated end) and by
+// MaxWithProgress.
 type Backoff struct {
 	// Min is the shortest wait (default 2 s).
 	Min time.Duration
@@ -61,7 +63,7 @@ func (b Backoff) Next(elapsed time.Duration, exec *cloudify.Execution) time.Dura
 		if eta <= tenth {
 			wait = eta + eta/10 + time.Second // just after the end
 		} else {
-			wait = min(eta-tenth/2, grow, b.MaxWithProgress) // a little before it
+			wait = min(eta-tenth/2, 2*grow, b.MaxWithProgress) // a little before it
 		}
 	}
 	return max(wait, b.Min).Round(time.Second)
