@@ -16,9 +16,11 @@
 // A Task whose Resource is given by --function POSTs its input to that emulator's
 // invoke URL. A function error ({"errorType", "errorMessage"}) becomes the state's
 // error, named by errorType with the payload's JSON as its Cause, as Step Functions
-// reports Lambda errors; an emulator that cannot be reached gives
-// Lambda.ServiceException. Invocations of one emulator are serialized: it runs one at
-// a time. --retry-interval-ms replaces every Retry wait (for quick tests).
+// reports Lambda errors; a runtime that exits during the invocation (the emulator
+// answers 502 Runtime.ExitError) gives Lambda.Unknown, as Step Functions reports it; an
+// emulator that cannot be reached, or any other 5xx, gives Lambda.ServiceException.
+// Invocations of one emulator are serialized: it runs one at a time.
+// --retry-interval-ms replaces every Retry wait (for quick tests).
 //
 // Test controls: POST /_control {"failStarts": true} makes StartExecution answer 500
 // until {"failStarts": false}; GET /_executions lists the executions with their
@@ -90,7 +92,19 @@ async function invoke(url, payload) {
       throw lambdaError('Lambda.ServiceException', `the function's emulator cannot be reached: ${e.cause?.code || e.message}`);
     }
     const text = await resp.text();
-    if (resp.status >= 500) throw lambdaError('Lambda.ServiceException', `the function's emulator answered ${resp.status}: ${text}`);
+    if (resp.status >= 500) {
+      // The emulator answers 502 {"errorType": "Runtime.ExitError", ...} when the
+      // function's runtime exits during the invocation (a crash, a kill, out of
+      // memory): an unhandled error, which Step Functions reports as Lambda.Unknown.
+      let crash;
+      try {
+        crash = JSON.parse(text);
+      } catch {}
+      if (typeof crash?.errorType === 'string' && crash.errorType.startsWith('Runtime.')) {
+        throw lambdaError('Lambda.Unknown', `the function's runtime exited during the invocation: ${text}`);
+      }
+      throw lambdaError('Lambda.ServiceException', `the function's emulator answered ${resp.status}: ${text}`);
+    }
     let body;
     try {
       body = JSON.parse(text);

@@ -86,13 +86,17 @@ func (c DefinitionConfig) withDefaults() DefinitionConfig {
 }
 
 // FaultErrors are the errors the Step and MarkFailed tasks retry: Lambda's own
-// transient errors, the step function's StepFault, and task timeouts.
+// transient errors, the step function's StepFault, task timeouts, and Lambda.Unknown,
+// which is how Step Functions reports a function whose runtime died during the
+// invocation (killed, out of memory, a crashed host): a step cut short anywhere, which
+// the engine's idempotency lets the retry finish.
 var FaultErrors = []string{
 	"Lambda.ServiceException",
 	"Lambda.AWSLambdaException",
 	"Lambda.SdkClientException",
 	"Lambda.TooManyRequestsException",
 	"Lambda.ClientExecutionTimeoutException",
+	"Lambda.Unknown",
 	"Sandbox.Timedout",
 	"States.Timeout",
 	ErrorStepFault,

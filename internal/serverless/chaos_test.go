@@ -1,0 +1,2021 @@
+package serverless_test
+
+// The fault campaign of cmd/cfybroker/chaos_test.go, shorter, in the AWS shape on the
+// local stand-ins of TestEndToEndAWSShape: the api bootstrap behind the API Gateway
+// stand-in, the real state machine definition run by sfn-local, the step bootstrap
+// under aws-lambda-rie, DynamoDB Local and the Cloudify simulator. Lifecycles run a
+// few at a time while a fault driver switches Cloudify faults on and off at random;
+// some installs fail, one hangs past the functions' DEFAULT_DEADLINE, and the step
+// function crashes mid-step twice:
+//
+//   - runtime crash: the step bootstrap is SIGKILLed while its request creating a
+//     deployment is on the manager (the manager has applied it, the step has not
+//     recorded it). aws-lambda-rie answers the invocation 502 Runtime.ExitError,
+//     which Step Functions reports as Lambda.Unknown; the next invocation cold-starts
+//     a new runtime.
+//   - emulator crash: aws-lambda-rie itself (and its bootstrap) is SIGKILLed while
+//     the step's request starting the install is on the manager; the state machine's
+//     invocation fails (Lambda.ServiceException) and so do the next ones until the
+//     emulator is started again on the same ports.
+//
+// In both the state machine's Retry must repeat the step and the engine's idempotency
+// must adopt what the dead invocation did: the operation succeeds, with one
+// deployment and one install execution. Afterwards every instance is checked against
+// the simulator's truth and the broker's answers, as in the embedded campaign.
+//
+//	make local-aws
+//	go test -run TestAWSChaos -count=1 -v ./internal/serverless/
+//
+// Environment: AWS_CHAOS_LIFECYCLES (default 10), AWS_CHAOS_CONCURRENCY (default 4),
+// AWS_CHAOS_SEED (default: random, printed), AWS_CHAOS_DEADLINE (the functions'
+// DEFAULT_DEADLINE, default 25s: short, as one install hangs past it, yet long enough
+// that an operation rarely times out under the faults). Without the stand-ins the
+// test skips, or fails when CI is set (see needStandIns).
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/google/uuid"
+
+	"github.com/cfybroker/cfybroker/internal/broker"
+	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
+	"github.com/cfybroker/cfybroker/internal/serverless"
+	"github.com/cfybroker/cfybroker/internal/store/dynamostore"
+	"github.com/cfybroker/cfybroker/internal/workflow/sfn"
+)
+
+// acSettings size a campaign.
+type acSettings struct {
+	Lifecycles  int
+	Concurrency int
+	Seed        uint64
+	Deadline    time.Duration // DEFAULT_DEADLINE of the functions
+}
+
+func acSettingsFromEnv(t *testing.T) acSettings {
+	t.Helper()
+	s := acSettings{Lifecycles: 10, Concurrency: 4, Deadline: 25 * time.Second}
+	atoi := func(key string, dst *int) {
+		if v := os.Getenv(key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				t.Fatalf("%s=%q: want a positive integer", key, v)
+			}
+			*dst = n
+		}
+	}
+	atoi("AWS_CHAOS_LIFECYCLES", &s.Lifecycles)
+	atoi("AWS_CHAOS_CONCURRENCY", &s.Concurrency)
+	if v := os.Getenv("AWS_CHAOS_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("AWS_CHAOS_SEED=%q: want an unsigned integer", v)
+		}
+		s.Seed = n
+	} else {
+		s.Seed = rand.Uint64() % 1_000_000_000
+	}
+	if v := os.Getenv("AWS_CHAOS_DEADLINE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 8*time.Second {
+			t.Fatalf("AWS_CHAOS_DEADLINE=%q: want a duration of at least 8s", v)
+		}
+		s.Deadline = d
+	}
+	return s
+}
+
+// acKind is what a lifecycle does.
+type acKind string
+
+const (
+	// acFull: provision, bind, fetch the binding, maybe update, unbind, deprovision.
+	acFull acKind = "full"
+	// acKeep: like full, but the instance (and its binding) stays until the checks.
+	acKeep acKind = "keep"
+	// acFailingBP: the failing-install service; provision fails, deprovision cleans up.
+	acFailingBP acKind = "failing-blueprint"
+	// acInstallFails: a healthy service whose install is made to fail on the manager.
+	acInstallFails acKind = "install-fails"
+	// acInstallHangs: the install hangs past the deadline; the deprovision halts it.
+	acInstallHangs acKind = "install-hangs"
+	// acEarlyDeprovision: deprovision while the provision runs.
+	acEarlyDeprovision acKind = "deprovision-while-provisioning"
+	// acRuntimeCrash: a full lifecycle whose step bootstrap is killed while it
+	// creates the deployment.
+	acRuntimeCrash acKind = "step-runtime-crash"
+	// acEmulatorCrash: a full lifecycle whose step function's emulator is killed
+	// while the step starts the install, then started again.
+	acEmulatorCrash acKind = "step-emulator-crash"
+)
+
+// acRequired are the kinds every campaign has one of, most important first (a
+// campaign of fewer lifecycles takes the first ones).
+var acRequired = []acKind{acEmulatorCrash, acRuntimeCrash, acInstallHangs, acInstallFails, acFailingBP, acEarlyDeprovision, acKeep, acFull}
+
+// acWeights is the share of each kind beyond the required ones (no more hangs: each
+// lasts a whole deadline).
+var acWeights = map[acKind]int{
+	acFull: 40, acKeep: 14, acFailingBP: 8, acInstallFails: 10, acEarlyDeprovision: 16, acRuntimeCrash: 6, acEmulatorCrash: 6,
+}
+
+// acService is a service of the simulator's sample catalog with valid parameters.
+type acService struct {
+	name    string
+	params  func(r *rand.Rand) map[string]any
+	update  func(r *rand.Rand) map[string]any
+	credKey string // a credential every binding carries
+}
+
+var acServices = []acService{
+	{
+		name: "mariadb",
+		params: func(r *rand.Rand) map[string]any {
+			p := map[string]any{"admin_password": fmt.Sprintf("Chaos-pw-%06d", r.IntN(1_000_000))}
+			if r.IntN(2) == 0 {
+				p["flavor"] = []string{"small", "medium", "large"}[r.IntN(3)]
+			}
+			return p
+		},
+		update: func(r *rand.Rand) map[string]any {
+			return map[string]any{"db_name": fmt.Sprintf("db_%d", r.IntN(1000))}
+		},
+		credKey: "host",
+	},
+	{
+		name: "redis-cache",
+		params: func(r *rand.Rand) map[string]any {
+			return map[string]any{"memory_mb": []int{256, 512, 1024}[r.IntN(3)], "persistence": r.IntN(2) == 0}
+		},
+		update:  func(*rand.Rand) map[string]any { return map[string]any{"eviction_policy": "volatile-lru"} },
+		credKey: "host",
+	},
+	{
+		name: "s3-bucket",
+		params: func(r *rand.Rand) map[string]any {
+			return map[string]any{"region": []string{"eu-west-1", "us-east-1"}[r.IntN(2)], "bucket_prefix": "chaos"}
+		},
+		update:  func(*rand.Rand) map[string]any { return map[string]any{"versioning": true} },
+		credKey: "bucket_name",
+	},
+}
+
+var acFailingService = acService{name: "failing-install", params: func(*rand.Rand) map[string]any { return nil }}
+
+// acOp is one asynchronous operation a lifecycle started.
+type acOp struct {
+	kind string // provision, update, deprovision
+	key  string // the operation (the name of its execution)
+}
+
+// acLC is one lifecycle: its plan and what happened.
+type acLC struct {
+	idx               int
+	id, depID         string
+	kind              acKind
+	svc               acService
+	serviceID, planID string
+	update, repeat    bool
+	hangState         string
+	earlyDelay        time.Duration
+	rng               *rand.Rand
+	crashes           []*acCrash
+	installs          int // install executions on the deployment when the provision ended
+
+	mu       sync.Mutex
+	ops      []acOp
+	ended    map[string]time.Time // when the last operation of each kind was seen ended
+	final    string               // "gone", "live" (kept) or "" (the lifecycle did not finish)
+	expected []string
+	timedOut []string // healthy operations that failed "timed out" under faults
+	problems []string
+	trace    []string
+	started  time.Time
+	took     time.Duration
+}
+
+func (lc *acLC) logf(format string, args ...any) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	lc.trace = append(lc.trace, fmt.Sprintf("%6.2fs ", time.Since(lc.started).Seconds())+fmt.Sprintf(format, args...))
+}
+
+func (lc *acLC) problem(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	lc.logf("PROBLEM: %s", msg)
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	lc.problems = append(lc.problems, msg)
+}
+
+func (lc *acLC) expect(reason string) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	lc.expected = append(lc.expected, reason)
+}
+
+func (lc *acLC) noteTimedOut(what string) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	lc.timedOut = append(lc.timedOut, what)
+}
+
+func (lc *acLC) setFinal(v string) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	lc.final = v
+}
+
+func (lc *acLC) getFinal() string {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	return lc.final
+}
+
+func (lc *acLC) noteEnded(kind string) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.ended == nil {
+		lc.ended = map[string]time.Time{}
+	}
+	lc.ended[kind] = time.Now()
+}
+
+func (lc *acLC) addOp(kind, key string) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	lc.ops = append(lc.ops, acOp{kind: kind, key: key})
+}
+
+// ---------------------------------------------------------------------------------
+// The step function under an emulator that can be killed and started again.
+
+// acStepEmulator runs the step bootstrap under aws-lambda-rie on fixed ports, so that
+// the emulator can be killed and started again where the state machine invokes it.
+// Every process it starts it waits for itself (t.Fatal is never called off the test
+// goroutine).
+type acStepEmulator struct {
+	rieBin, bootstrap, logDir string
+	env                       []string
+	port, apiPort             int
+	url                       string
+
+	mu      sync.Mutex
+	gens    []*acStepGen
+	downs   []time.Duration // how long the emulator was away, per restart
+	stopped bool
+}
+
+// errEmulatorStopped is start's error once the test has stopped the emulator.
+var errEmulatorStopped = errors.New("the step emulator was stopped")
+
+// acStepGen is one run of the emulator.
+type acStepGen struct {
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+func newStepEmulator(t *testing.T, s standIns, bootstrap string, env []string) *acStepEmulator {
+	t.Helper()
+	e := &acStepEmulator{rieBin: s.rie, bootstrap: bootstrap, env: env, logDir: t.TempDir(), port: freePort(t), apiPort: freePort(t)}
+	e.url = fmt.Sprintf("http://127.0.0.1:%d", e.port)
+	if err := e.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		e.stop()
+		if t.Failed() || testing.Verbose() {
+			out := e.output()
+			if len(out) > 20000 {
+				out = out[len(out)-20000:]
+			}
+			e.mu.Lock()
+			runs := len(e.gens)
+			e.mu.Unlock()
+			t.Logf("---- step (%d emulator runs) output (end) ----\n%s", runs, out)
+		}
+	})
+	return e
+}
+
+// start starts a new run of the emulator and waits until it listens; a port that
+// something else took in the meantime is tried again a few times.
+func (e *acStepEmulator) start() error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if attempt > 0 {
+			time.Sleep(300 * time.Millisecond)
+		}
+		var g *acStepGen
+		if g, err = e.launch(); err != nil {
+			return err
+		}
+		if err = e.waitListening(g); err == nil {
+			return nil
+		}
+		_ = g.cmd.Process.Kill()
+		<-g.done
+	}
+	return err
+}
+
+// launch starts one run of the emulator.
+func (e *acStepEmulator) launch() (*acStepGen, error) {
+	e.mu.Lock()
+	n, stopped := len(e.gens), e.stopped
+	e.mu.Unlock()
+	if stopped {
+		return nil, errEmulatorStopped
+	}
+	g := &acStepGen{log: filepath.Join(e.logDir, fmt.Sprintf("step-%d.log", n)), done: make(chan struct{})}
+	f, err := os.Create(g.log)
+	if err != nil {
+		return nil, err
+	}
+	g.cmd = exec.Command(e.rieBin,
+		"--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", e.port),
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", e.apiPort),
+		e.bootstrap)
+	g.cmd.Env = append(os.Environ(), e.env...)
+	g.cmd.Stdout, g.cmd.Stderr = f, f
+	if err := g.cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start the step emulator: %w", err)
+	}
+	go func() { _ = g.cmd.Wait(); f.Close(); close(g.done) }()
+	e.mu.Lock()
+	e.gens = append(e.gens, g)
+	stopped = e.stopped
+	e.mu.Unlock()
+	if stopped { // stop ran meanwhile: it did not see this run
+		_ = g.cmd.Process.Kill()
+		<-g.done
+		return nil, errEmulatorStopped
+	}
+	return g, nil
+}
+
+// waitListening waits until the run accepts connections on the emulator's port.
+func (e *acStepEmulator) waitListening(g *acStepGen) error {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-g.done:
+			b, _ := os.ReadFile(g.log)
+			return fmt.Errorf("the step emulator exited at start: %s", b)
+		default:
+		}
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", e.port)); err == nil {
+			c.Close()
+			return nil
+		}
+	}
+	return fmt.Errorf("the step emulator does not listen on %d", e.port)
+}
+
+func (e *acStepEmulator) current() *acStepGen {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.gens[len(e.gens)-1]
+}
+
+// children returns the pids of the processes whose parent is pid.
+func children(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, ent := range entries {
+		child, err := strconv.Atoi(ent.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so parse after the last ')'.
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(s[i+1:])
+		if len(fields) >= 2 {
+			if ppid, err := strconv.Atoi(fields[1]); err == nil && ppid == pid {
+				out = append(out, child)
+			}
+		}
+	}
+	return out
+}
+
+// killRuntime SIGKILLs the runtime (the bootstrap) of the running emulator, which
+// stays up; it returns the pids killed.
+func (e *acStepEmulator) killRuntime() ([]int, error) {
+	g := e.current()
+	pids := children(g.cmd.Process.Pid)
+	if len(pids) == 0 {
+		return nil, errors.New("the step emulator runs no bootstrap")
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			return pids, err
+		}
+	}
+	return pids, nil
+}
+
+// killEmulator SIGKILLs the emulator and its runtime.
+func (e *acStepEmulator) killEmulator() error {
+	g := e.current()
+	kids := children(g.cmd.Process.Pid)
+	if err := g.cmd.Process.Kill(); err != nil {
+		return err
+	}
+	for _, pid := range kids {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	<-g.done
+	return nil
+}
+
+// restartAfter starts the emulator again after down; it returns at once.
+func (e *acStepEmulator) restartAfter(down time.Duration, report func(error)) {
+	began := time.Now()
+	go func() {
+		time.Sleep(down)
+		err := e.start()
+		e.mu.Lock()
+		e.downs = append(e.downs, time.Since(began))
+		e.mu.Unlock()
+		report(err)
+	}()
+}
+
+// stop stops the running emulator (and reaps every run).
+func (e *acStepEmulator) stop() {
+	e.mu.Lock()
+	e.stopped = true
+	gens := slices.Clone(e.gens)
+	e.mu.Unlock()
+	for _, g := range gens {
+		select {
+		case <-g.done:
+			continue
+		default:
+		}
+		_ = g.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-g.done:
+		case <-time.After(5 * time.Second):
+			_ = g.cmd.Process.Kill()
+			<-g.done
+		}
+	}
+}
+
+// output returns what every run of the emulator wrote.
+func (e *acStepEmulator) output() string {
+	e.mu.Lock()
+	gens := slices.Clone(e.gens)
+	e.mu.Unlock()
+	var b strings.Builder
+	for i, g := range gens {
+		out, _ := os.ReadFile(g.log)
+		fmt.Fprintf(&b, "==== emulator run %d ====\n%s", i, out)
+	}
+	return b.String()
+}
+
+// ---------------------------------------------------------------------------------
+// The manager's front: crash points and lost responses.
+
+// acCrash is a crash point: the first request of the step function that the manager
+// applies (2xx) among those it matches kills the step function before the answer
+// reaches it.
+type acCrash struct {
+	kind     acKind // acRuntimeCrash or acEmulatorCrash
+	opKind   string // the operation it interrupts: provision or deprovision
+	depID    string
+	method   string // PUT or DELETE /deployments/{depID}, or POST /executions
+	workflow string // for POST /executions
+	fired    atomic.Bool
+	firedAt  time.Time
+	err      error
+}
+
+func (c *acCrash) String() string {
+	if c.method == http.MethodPost {
+		return "POST /executions " + c.workflow + " of " + c.depID
+	}
+	return c.method + " /deployments/" + c.depID
+}
+
+// acFront stands in front of the simulator. It adds what the simulator's own faults
+// do not model: a response lost after the manager applied the request, and the step
+// function dying while the manager applies its request.
+type acFront struct {
+	sim  *cloudifysim.Simulator
+	kill func(c *acCrash) error
+
+	mu       sync.Mutex
+	rng      *rand.Rand
+	lostProb float64
+	crashes  []*acCrash
+
+	lost atomic.Int64
+}
+
+func (f *acFront) arm(c *acCrash) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.crashes = append(f.crashes, c)
+}
+
+func (f *acFront) setLostProb(v float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lostProb = v
+}
+
+// crashFor returns the armed crash point the request matches, or nil.
+func (f *acFront) crashFor(r *http.Request, body []byte) *acCrash {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.crashes {
+		if c.method != r.Method {
+			continue
+		}
+		switch r.Method {
+		case http.MethodPut, http.MethodDelete:
+			if r.URL.Path == "/api/v3.1/deployments/"+c.depID {
+				return c
+			}
+		case http.MethodPost:
+			var req struct {
+				DeploymentID string `json:"deployment_id"`
+				WorkflowID   string `json:"workflow_id"`
+			}
+			if r.URL.Path == "/api/v3.1/executions" && json.Unmarshal(body, &req) == nil &&
+				req.DeploymentID == c.depID && req.WorkflowID == c.workflow {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+// take disarms the crash point; false when another request took it.
+func (f *acFront) take(c *acCrash) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := slices.Index(f.crashes, c)
+	if i < 0 {
+		return false
+	}
+	f.crashes = slices.Delete(f.crashes, i, i+1)
+	return true
+}
+
+func (f *acFront) loseResponse(r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lostProb > 0 && f.rng.Float64() < f.lostProb
+}
+
+func (f *acFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var body []byte
+	if r.Method != http.MethodGet && r.Body != nil {
+		body, _ = io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	c := f.crashFor(r, body)
+	lose := c == nil && f.loseResponse(r)
+	if c == nil && !lose {
+		f.sim.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	if !serveRecorded(f.sim, rec, r) {
+		panic(http.ErrAbortHandler) // the simulator dropped the connection (a fault)
+	}
+	if c != nil {
+		if rec.Code/100 == 2 && f.take(c) {
+			// The manager applied the request; the step function dies before it hears.
+			c.firedAt = time.Now()
+			c.err = f.kill(c)
+			c.fired.Store(true)
+			abortConn(w)
+			return
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		return
+	}
+	f.lost.Add(1)
+	abortConn(w)
+}
+
+// serveRecorded serves the request into rec; false when the handler aborted it.
+func serveRecorded(h http.Handler, rec *httptest.ResponseRecorder, r *http.Request) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			ok = false
+		}
+	}()
+	h.ServeHTTP(rec, r)
+	return true
+}
+
+// abortConn closes the connection without an answer.
+func abortConn(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// ---------------------------------------------------------------------------------
+// The campaign.
+
+// awsChaos is one campaign.
+type awsChaos struct {
+	t       *testing.T
+	set     acSettings
+	sim     *cloudifysim.Simulator
+	front   *acFront
+	step    *acStepEmulator
+	api     *rie
+	cat     *rie
+	sfnProc *process
+	sfnURL  string
+	gwURL   string
+	store   *dynamostore.Table
+
+	osbRetries   sync.Map // "call status" -> *atomic.Int64
+	osbRetryN    atomic.Int64
+	episodes     sync.Map // episode kind -> *atomic.Int64
+	episodeN     atomic.Int64
+	faultyTime   atomic.Int64 // ns with at least one fault switched on
+	repeats      atomic.Int64
+	restartErrs  atomic.Int64
+	crashesFired atomic.Int64
+}
+
+func (c *awsChaos) bump(m *sync.Map, key string) {
+	v, _ := m.LoadOrStore(key, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+func acSnapshot(m *sync.Map) map[string]int64 {
+	out := map[string]int64{}
+	m.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
+}
+
+// TestAWSChaos is the fault campaign in the AWS shape (see the top of the file).
+func TestAWSChaos(t *testing.T) {
+	s := needStandIns(t)
+	set := acSettingsFromEnv(t)
+	t.Logf("aws chaos: seed %d (AWS_CHAOS_SEED=%d repeats the plan and the fault episodes), %d lifecycles, %d at once, deadline %s",
+		set.Seed, set.Seed, set.Lifecycles, set.Concurrency, set.Deadline)
+	began := time.Now()
+	c := newAWSChaos(t, s, set)
+	t.Logf("stand-ins up after %s", time.Since(began).Round(time.Millisecond))
+
+	lcs := c.plan()
+	catalog := c.catalogIDs()
+	for _, lc := range lcs {
+		ids, ok := catalog[lc.svc.name]
+		if !ok {
+			t.Fatalf("service %q is not in the catalog %v", lc.svc.name, catalog)
+		}
+		lc.serviceID, lc.planID = ids[0], ids[1]
+	}
+
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	if dl, ok := t.Deadline(); ok {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithDeadline(runCtx, dl.Add(-30*time.Second))
+		defer cancel()
+	}
+	faultsCtx, stopFaults := context.WithCancel(runCtx)
+	faultsDone := make(chan struct{})
+	go func() { defer close(faultsDone); c.driveFaults(faultsCtx) }()
+
+	lifecyclesBegan := time.Now()
+	sem := make(chan struct{}, set.Concurrency)
+	var wg sync.WaitGroup
+	for _, lc := range lcs {
+		select {
+		case sem <- struct{}{}:
+		case <-runCtx.Done():
+		}
+		if runCtx.Err() != nil {
+			lc.problem("not started: the campaign ran out of time")
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c.runLifecycle(runCtx, lc)
+		}()
+	}
+	wg.Wait()
+	stopFaults()
+	<-faultsDone
+	c.sim.ClearFaults()
+	c.front.setLostProb(0)
+	lifecyclesTook := time.Since(lifecyclesBegan)
+
+	f := c.check(lcs)
+	f.wall = time.Since(began)
+	f.lifecyclesWall = lifecyclesTook
+	c.report(lcs, f)
+}
+
+func newAWSChaos(t *testing.T, s standIns, set acSettings) *awsChaos {
+	t.Helper()
+	ctx := context.Background()
+	bins := buildBootstraps(t, s.root)
+
+	table := "cfybroker-chaos-" + uuid.NewString()[:8]
+	ddb := dynamodb.New(dynamodb.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(s.dynamoEndpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})
+	if err := dynamostore.CreateTable(ctx, ddb, table); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	t.Cleanup(func() {
+		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
+
+	// The simulator ten times faster than real time, behind the front.
+	sim := cloudifysim.New(cloudifysim.Config{
+		Version: "7.0.4", Users: map[string]string{"admin": testCloudifyPw}, LoadSamples: true,
+		Clock: speedClock{start: time.Now().UTC(), factor: 10}, Seed: set.Seed + 1,
+	})
+	c := &awsChaos{t: t, set: set, sim: sim, store: dynamostore.New(ddb, table)}
+	c.front = &acFront{sim: sim, rng: rand.New(rand.NewPCG(set.Seed, 3)), kill: c.crash}
+	simSrv := httptest.NewServer(c.front)
+	t.Cleanup(simSrv.Close)
+
+	secrets := secretsStandIn(t, map[string]string{
+		arnBrokerSecret: `{"credentials":[{"username":"` + testBrokerUser + `","password":"` + testBrokerPass + `"}]}`,
+		arnCloudify:     `{"username":"admin","password":"` + testCloudifyPw + `"}`,
+		arnSealKey:      testSealKeyHex,
+	})
+
+	// The real definition, with the retry waits of a short test: 1 s, doubling, at
+	// most 4 s, full jitter (30 attempts, as deployed).
+	def, err := sfn.Definition(sfn.DefinitionConfig{StepFunctionARN: e2eStepFunction, IntervalSeconds: 1, BackoffRate: 2, MaxDelaySeconds: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defFile := filepath.Join(t.TempDir(), "statemachine.asl.json")
+	if err := os.WriteFile(defFile, def, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	common := []string{
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_SESSION_TOKEN=",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_ENDPOINT_URL_DYNAMODB=" + s.dynamoEndpoint, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + secrets.URL,
+		"AWS_LAMBDA_LOG_FORMAT=JSON", "LOG_LEVEL=info",
+		serverless.EnvTableName + "=" + table, serverless.EnvCloudifyURL + "=" + simSrv.URL,
+		serverless.EnvCloudifySecretARN + "=" + arnCloudify, serverless.EnvSealKeySecretARN + "=" + arnSealKey,
+		serverless.EnvBrokerSecretARN + "=" + arnBrokerSecret, serverless.EnvStateMachineARN + "=" + e2eStateMachine,
+		serverless.EnvPollMinSeconds + "=1", serverless.EnvPollMaxSeconds + "=2",
+		serverless.EnvDefaultDeadline + "=" + set.Deadline.String(), serverless.EnvSweepStaleSeconds + "=1",
+		// One step per invocation: sfn-local runs one invocation of the emulator at a
+		// time, so a step that slept its waits inline would hold up every other
+		// operation (ignored by a step function without the inline loop).
+		"STEP_INLINE_WAIT_SECONDS=0",
+	}
+	c.step = newStepEmulator(t, s, bins["step"], common)
+	c.sfnURL, c.sfnProc = sfnLocal(t, s, defFile, &rie{process: &process{name: "step"}, url: c.step.url})
+	withSFN := append(slices.Clone(common), "AWS_ENDPOINT_URL_SFN="+c.sfnURL)
+	c.api = startRIE(t, s, "api", bins["api"], withSFN)
+	c.cat = startRIE(t, s, "catalog", bins["catalog"], withSFN)
+	c.gwURL = apiGateway(t, c.api).URL
+
+	if res := c.runCatalog(); res.Services == 0 {
+		t.Fatalf("the catalog function built no services: %+v", res)
+	}
+	return c
+}
+
+// crash kills the step function at a crash point (from the front's handler).
+func (c *awsChaos) crash(cp *acCrash) error {
+	c.crashesFired.Add(1)
+	switch cp.kind {
+	case acRuntimeCrash:
+		_, err := c.step.killRuntime()
+		return err
+	case acEmulatorCrash:
+		if err := c.step.killEmulator(); err != nil {
+			return err
+		}
+		c.step.restartAfter(time.Second, func(err error) {
+			if err != nil && !errors.Is(err, errEmulatorStopped) {
+				c.restartErrs.Add(1)
+				c.t.Errorf("restart the step emulator: %v", err)
+			}
+		})
+		return nil
+	}
+	return fmt.Errorf("no crash of kind %s", cp.kind)
+}
+
+func (c *awsChaos) runCatalog() serverless.CatalogResult {
+	c.t.Helper()
+	ev, err := os.ReadFile(filepath.Join(eventsDir, "catalog", "scheduled.json"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	out, err := c.cat.invoke(ev)
+	if err != nil {
+		c.t.Fatalf("catalog function: %v", err)
+	}
+	var res serverless.CatalogResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		c.t.Fatalf("catalog answer %s: %v", out, err)
+	}
+	return res
+}
+
+// catalogIDs maps service names to their service and first plan ids.
+func (c *awsChaos) catalogIDs() map[string][2]string {
+	c.t.Helper()
+	code, b, err := c.osb(context.Background(), http.MethodGet, "/v2/catalog", nil)
+	if err != nil || code != http.StatusOK {
+		c.t.Fatalf("catalog: %d %s, %v", code, b, err)
+	}
+	var cat struct {
+		Services []struct {
+			ID, Name string
+			Plans    []struct{ ID string }
+		}
+	}
+	if err := json.Unmarshal(b, &cat); err != nil {
+		c.t.Fatalf("catalog %s: %v", b, err)
+	}
+	out := map[string][2]string{}
+	for _, s := range cat.Services {
+		if len(s.Plans) > 0 {
+			out[s.Name] = [2]string{s.ID, s.Plans[0].ID}
+		}
+	}
+	return out
+}
+
+// plan draws the lifecycles: the required kinds, the rest by weight.
+func (c *awsChaos) plan() []*acLC {
+	r := rand.New(rand.NewPCG(c.set.Seed, 1))
+	n := c.set.Lifecycles
+	kinds := slices.Clone(acRequired[:min(n, len(acRequired))])
+	weighted := slices.Sorted(maps.Keys(acWeights))
+	total := 0
+	for _, k := range weighted {
+		total += acWeights[k]
+	}
+	for len(kinds) < n {
+		x := r.IntN(total)
+		for _, k := range weighted {
+			if x < acWeights[k] {
+				kinds = append(kinds, k)
+				break
+			}
+			x -= acWeights[k]
+		}
+	}
+	r.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
+	// A hang lasts a whole deadline: start it first, so that the campaign lasts about
+	// one deadline plus the rest, not the sum.
+	slices.SortStableFunc(kinds, func(a, b acKind) int {
+		switch {
+		case a == acInstallHangs && b != acInstallHangs:
+			return -1
+		case b == acInstallHangs && a != acInstallHangs:
+			return 1
+		}
+		return 0
+	})
+	lcs := make([]*acLC, n)
+	for i, k := range kinds {
+		lc := &acLC{idx: i, kind: k, rng: rand.New(rand.NewPCG(c.set.Seed, uint64(100+i)))}
+		lc.id = fmt.Sprintf("awschaos-%d-%03d", c.set.Seed%100000, i)
+		lc.depID = broker.DeploymentID(lc.id)
+		lc.svc = acServices[r.IntN(len(acServices))]
+		switch k {
+		case acFailingBP:
+			lc.svc = acFailingService
+		case acInstallHangs:
+			lc.hangState = []string{"started", "started", "pending"}[r.IntN(3)]
+		case acFull, acKeep:
+			lc.update = r.IntN(2) == 0
+		case acEarlyDeprovision:
+			lc.earlyDelay = time.Duration(r.IntN(1500)) * time.Millisecond
+		case acRuntimeCrash:
+			// Killed while the manager creates the deployment, then while it deletes it.
+			lc.crashes = []*acCrash{
+				{kind: k, opKind: "provision", depID: lc.depID, method: http.MethodPut},
+				{kind: k, opKind: "deprovision", depID: lc.depID, method: http.MethodDelete},
+			}
+		case acEmulatorCrash:
+			// Killed while the manager starts the install.
+			lc.crashes = []*acCrash{{kind: k, opKind: "provision", depID: lc.depID, method: http.MethodPost, workflow: "install"}}
+		}
+		lc.repeat = r.IntN(4) == 0
+		lcs[i] = lc
+	}
+	return lcs
+}
+
+// ---------------------------------------------------------------------------------
+// OSB calls, through the API Gateway stand-in.
+
+// acHTTPError is an OSB answer that is not what the call wanted.
+type acHTTPError struct {
+	status int
+	body   string
+}
+
+func (e *acHTTPError) Error() string { return fmt.Sprintf("HTTP %d: %.300s", e.status, e.body) }
+
+func acStatusOf(err error) int {
+	var he *acHTTPError
+	if errors.As(err, &he) {
+		return he.status
+	}
+	return 0
+}
+
+// osb sends one OSB request and returns its status and body; a status >= 500 is an
+// error (for call to retry).
+func (c *awsChaos) osb(ctx context.Context, method, path string, body any) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.gwURL+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("X-Broker-API-Version", "2.17")
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth(testBrokerUser, testBrokerPass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, err
+	}
+	if resp.StatusCode >= 500 {
+		return resp.StatusCode, b, &acHTTPError{status: resp.StatusCode, body: string(b)}
+	}
+	return resp.StatusCode, b, nil
+}
+
+const (
+	acOSBMaxAttempts = 40
+	acPollEvery      = 250 * time.Millisecond
+)
+
+// call sends one OSB request, retrying it (bounded) while the broker answers 5xx or
+// cannot be reached.
+func (c *awsChaos) call(ctx context.Context, lc *acLC, name, method, path string, body any) (int, []byte, error) {
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		code, b, err := c.osb(ctx, method, path, body)
+		if err == nil {
+			return code, b, nil
+		}
+		if attempt >= acOSBMaxAttempts || ctx.Err() != nil {
+			return code, b, fmt.Errorf("%s: gave up after %d attempts: %w", name, attempt, err)
+		}
+		status := strconv.Itoa(code)
+		if code == 0 {
+			status = "transport"
+		}
+		c.bump(&c.osbRetries, name+" "+status)
+		c.osbRetryN.Add(1)
+		lc.logf("%s answered %s; retrying in %s", name, status, wait)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, time.Second)
+	}
+}
+
+func instancePath(lc *acLC) string { return "/v2/service_instances/" + lc.id }
+
+func (c *awsChaos) ids(lc *acLC) string {
+	return "service_id=" + url.QueryEscape(lc.serviceID) + "&plan_id=" + url.QueryEscape(lc.planID)
+}
+
+// operation decodes the operation of a 202.
+func operation(b []byte) string {
+	var body struct {
+		Operation string `json:"operation"`
+	}
+	_ = json.Unmarshal(b, &body)
+	return body.Operation
+}
+
+// acPoll is how an operation ended.
+type acPoll struct {
+	state, desc string
+	gone        bool
+}
+
+// lastOperation asks last_operation once.
+func (c *awsChaos) lastOperation(ctx context.Context, lc *acLC, op string) (int, acPoll, error) {
+	code, b, err := c.osb(ctx, http.MethodGet, instancePath(lc)+"/last_operation?operation="+url.QueryEscape(op), nil)
+	if err != nil {
+		return code, acPoll{}, err
+	}
+	var body struct {
+		State       string `json:"state"`
+		Description string `json:"description"`
+	}
+	switch code {
+	case http.StatusGone:
+		return code, acPoll{gone: true}, nil
+	case http.StatusOK:
+		if err := json.Unmarshal(b, &body); err != nil {
+			return code, acPoll{}, err
+		}
+		return code, acPoll{state: body.State, desc: body.Description}, nil
+	}
+	return code, acPoll{}, &acHTTPError{status: code, body: string(b)}
+}
+
+// poll follows last_operation until it leaves "in progress" (or the instance is gone).
+func (c *awsChaos) poll(ctx context.Context, lc *acLC, op string) (acPoll, error) {
+	var last string
+	failures := 0
+	for {
+		_, res, err := c.lastOperation(ctx, lc, op)
+		if err != nil {
+			code := acStatusOf(err)
+			if code != 0 && code < 500 || ctx.Err() != nil || failures >= acOSBMaxAttempts {
+				return acPoll{}, fmt.Errorf("last_operation: %w", err)
+			}
+			failures++
+			status := strconv.Itoa(code)
+			if code == 0 {
+				status = "transport"
+			}
+			c.bump(&c.osbRetries, "last_operation "+status)
+			c.osbRetryN.Add(1)
+		} else if res.gone || res.state != "in progress" {
+			return res, nil
+		} else {
+			last = res.desc
+		}
+		select {
+		case <-ctx.Done():
+			return acPoll{}, fmt.Errorf("still in progress when the lifecycle's deadline passed (last: %q)", last)
+		case <-time.After(acPollEvery + time.Duration(lc.rng.IntN(100))*time.Millisecond):
+		}
+	}
+}
+
+func acTimedOut(desc string) bool { return strings.HasPrefix(desc, "timed out") }
+
+// ---------------------------------------------------------------------------------
+// One lifecycle.
+
+// runLifecycle runs one lifecycle to its end; what goes wrong is recorded, not fatal.
+func (c *awsChaos) runLifecycle(parent context.Context, lc *acLC) {
+	lc.started = time.Now()
+	defer func() { lc.took = time.Since(lc.started) }()
+	ctx, cancel := context.WithTimeout(parent, 3*c.set.Deadline+60*time.Second)
+	defer cancel()
+	lc.logf("plan: %s, service %s, update=%v repeat=%v hang=%q", lc.kind, lc.svc.name, lc.update, lc.repeat, lc.hangState)
+	switch lc.kind {
+	case acInstallFails:
+		c.sim.FailWorkflow(lc.depID, "install", "")
+		defer c.sim.ReleaseWorkflow(lc.depID, "install")
+	case acInstallHangs:
+		c.sim.HangWorkflow(lc.depID, "install", lc.hangState)
+		defer c.sim.ReleaseWorkflow(lc.depID, "install")
+	}
+	for _, cp := range lc.crashes {
+		c.front.arm(cp)
+	}
+
+	// Provision.
+	req := map[string]any{
+		"service_id": lc.serviceID, "plan_id": lc.planID, "organization_guid": "chaos-org", "space_guid": "chaos-space",
+	}
+	if p := lc.svc.params(lc.rng); p != nil {
+		req["parameters"] = p
+	}
+	code, b, err := c.call(ctx, lc, "provision", http.MethodPut, instancePath(lc)+"?accepts_incomplete=true", req)
+	if err != nil {
+		lc.problem("provision: %v", err)
+		return
+	}
+	op := operation(b)
+	if code != http.StatusAccepted || op == "" {
+		lc.problem("provision answered %d %s, want 202 with an operation", code, b)
+		return
+	}
+	lc.addOp("provision", op)
+	lc.logf("provision accepted, operation %s", op)
+	if lc.repeat {
+		// The platform sends the same request again: the same operation, or 200 if it
+		// has succeeded already, 409 if it has failed.
+		time.Sleep(time.Duration(lc.rng.IntN(300)) * time.Millisecond)
+		code, b, err := c.call(ctx, lc, "provision", http.MethodPut, instancePath(lc)+"?accepts_incomplete=true", req)
+		c.repeats.Add(1)
+		switch {
+		case err == nil && code == http.StatusAccepted && operation(b) == op:
+		case err == nil && code == http.StatusOK:
+			lc.logf("repeated provision: 200, it has succeeded already")
+		case err == nil && code == http.StatusConflict:
+			lc.logf("repeated provision: 409, it has failed already")
+		default:
+			lc.problem("repeated provision answered %d %s, %v; want 202 with operation %s", code, b, err, op)
+		}
+	}
+
+	if lc.kind == acEarlyDeprovision {
+		select {
+		case <-ctx.Done():
+		case <-time.After(lc.earlyDelay):
+		}
+		c.deprovision(ctx, lc)
+		res, err := c.poll(ctx, lc, op)
+		switch {
+		case err != nil:
+			lc.problem("provision operation after the deprovision: %v", err)
+		case res.gone:
+			lc.problem("last_operation of the provision answered 410")
+		case res.state == "failed" && strings.Contains(res.desc, "halted"):
+			lc.expect("provision halted by the deprovision")
+		case res.state == "succeeded":
+			lc.logf("the provision finished before the deprovision halted it")
+		default:
+			lc.problem("provision ended %s (%s) after a deprovision, want failed (halted) or succeeded", res.state, res.desc)
+		}
+		return
+	}
+
+	res, err := c.poll(ctx, lc, op)
+	if err != nil {
+		lc.problem("provision: %v", err)
+		return
+	}
+	if res.gone {
+		lc.problem("last_operation of a provision answered 410")
+		return
+	}
+	lc.logf("provision ended %s: %s", res.state, res.desc)
+	lc.noteEnded("provision")
+	provisioned := res.state == "succeeded"
+	for _, e := range c.sim.Executions(lc.depID) {
+		if e.WorkflowID == "install" {
+			lc.installs++
+		}
+	}
+	switch lc.kind {
+	case acFailingBP, acInstallFails:
+		if provisioned || !strings.Contains(res.desc, "install") {
+			lc.problem("provision ended %s (%s), want failed naming the install", res.state, res.desc)
+		} else {
+			lc.expect("install failed")
+		}
+	case acInstallHangs:
+		if provisioned || !acTimedOut(res.desc) {
+			lc.problem("provision with a hung install ended %s (%s), want failed: timed out", res.state, res.desc)
+		} else {
+			lc.expect("hung install timed out")
+		}
+	case acRuntimeCrash, acEmulatorCrash:
+		// The point of the campaign: the crash must not fail the operation.
+		if !provisioned {
+			lc.problem("provision through a step crash ended %s: %s", res.state, res.desc)
+		}
+	default:
+		if !provisioned {
+			if acTimedOut(res.desc) {
+				lc.noteTimedOut("provision: " + res.desc)
+			} else {
+				lc.problem("provision of a healthy service failed: %s", res.desc)
+			}
+		}
+	}
+
+	if provisioned {
+		if !c.bindAndUse(ctx, lc) {
+			return
+		}
+		if lc.kind == acKeep {
+			lc.setFinal("live")
+			lc.logf("kept for the checks")
+			return
+		}
+	}
+	c.deprovision(ctx, lc)
+}
+
+// bindAndUse binds, fetches the binding, maybe updates, and (unless kept) unbinds.
+func (c *awsChaos) bindAndUse(ctx context.Context, lc *acLC) bool {
+	bpath := instancePath(lc) + "/service_bindings/" + lc.id + "-b"
+	code, b, err := c.call(ctx, lc, "bind", http.MethodPut, bpath+"?accepts_incomplete=true",
+		map[string]any{"service_id": lc.serviceID, "plan_id": lc.planID})
+	if err != nil || code != http.StatusCreated && code != http.StatusOK {
+		lc.problem("bind answered %d %s, %v", code, b, err)
+		return false
+	}
+	var bind struct {
+		Credentials map[string]any `json:"credentials"`
+	}
+	_ = json.Unmarshal(b, &bind)
+	if bind.Credentials[lc.svc.credKey] == nil {
+		lc.problem("bind: credentials %v lack %q", slices.Sorted(maps.Keys(bind.Credentials)), lc.svc.credKey)
+	}
+	code, b, err = c.call(ctx, lc, "fetch_binding", http.MethodGet, bpath, nil)
+	var got struct {
+		Credentials map[string]any `json:"credentials"`
+	}
+	_ = json.Unmarshal(b, &got)
+	switch {
+	case err != nil || code != http.StatusOK:
+		lc.problem("fetch binding answered %d %s, %v", code, b, err)
+	case fmt.Sprint(got.Credentials[lc.svc.credKey]) != fmt.Sprint(bind.Credentials[lc.svc.credKey]):
+		lc.problem("fetch binding: %s = %v, bind gave %v", lc.svc.credKey, got.Credentials[lc.svc.credKey], bind.Credentials[lc.svc.credKey])
+	}
+	if lc.update {
+		c.updateInstance(ctx, lc)
+	}
+	if lc.kind == acKeep {
+		return true
+	}
+	code, b, err = c.call(ctx, lc, "unbind", http.MethodDelete, bpath+"?"+c.ids(lc), nil)
+	if err != nil || code != http.StatusOK {
+		lc.problem("unbind answered %d %s, %v; want 200 (the binding was lost?)", code, b, err)
+	}
+	return true
+}
+
+func (c *awsChaos) updateInstance(ctx context.Context, lc *acLC) {
+	params := lc.svc.update(lc.rng)
+	code, b, err := c.call(ctx, lc, "update", http.MethodPatch, instancePath(lc)+"?accepts_incomplete=true",
+		map[string]any{"service_id": lc.serviceID, "parameters": params})
+	op := operation(b)
+	if err != nil || code != http.StatusAccepted || op == "" {
+		lc.problem("update answered %d %s, %v; want 202", code, b, err)
+		return
+	}
+	lc.addOp("update", op)
+	lc.logf("update accepted, operation %s", op)
+	res, err := c.poll(ctx, lc, op)
+	if err != nil {
+		lc.problem("update: %v", err)
+		return
+	}
+	lc.logf("update ended %s: %s", res.state, res.desc)
+	switch {
+	case res.gone:
+		lc.problem("last_operation of an update answered 410")
+	case res.state != "succeeded":
+		if acTimedOut(res.desc) {
+			lc.noteTimedOut("update: " + res.desc)
+		} else {
+			lc.problem("update failed: %s", res.desc)
+		}
+	default:
+		for k, v := range params {
+			if d, ok := c.sim.Deployment(lc.depID); !ok || fmt.Sprint(d.Inputs[k]) != fmt.Sprint(v) {
+				lc.problem("after the update the deployment's input %s = %v, want %v", k, d.Inputs[k], v)
+			}
+		}
+	}
+}
+
+// deprovision deprovisions and polls to 410; a deprovision that fails is asked again.
+func (c *awsChaos) deprovision(ctx context.Context, lc *acLC) {
+	path := instancePath(lc) + "?accepts_incomplete=true&" + c.ids(lc)
+	for attempt := 1; attempt <= 3; attempt++ {
+		code, b, err := c.call(ctx, lc, "deprovision", http.MethodDelete, path, nil)
+		op := operation(b)
+		if err != nil || code != http.StatusAccepted || op == "" {
+			lc.problem("deprovision answered %d %s, %v; want 202", code, b, err)
+			return
+		}
+		lc.addOp("deprovision", op)
+		lc.logf("deprovision accepted, operation %s", op)
+		if lc.repeat {
+			code, b, err := c.call(ctx, lc, "deprovision", http.MethodDelete, path, nil)
+			c.repeats.Add(1)
+			switch {
+			case err == nil && code == http.StatusAccepted && operation(b) == op:
+			case err == nil && (code == http.StatusGone || code == http.StatusOK): // it has ended already
+			default:
+				lc.problem("repeated deprovision answered %d %s, %v; want 202 with operation %s", code, b, err, op)
+			}
+		}
+		res, err := c.poll(ctx, lc, op)
+		if err != nil {
+			lc.problem("deprovision: %v", err)
+			return
+		}
+		if res.gone {
+			lc.noteEnded("deprovision")
+			lc.logf("deprovisioned (410)")
+			lc.setFinal("gone")
+			return
+		}
+		lc.logf("deprovision ended %s: %s", res.state, res.desc)
+		if res.state == "failed" && acTimedOut(res.desc) {
+			lc.noteTimedOut("deprovision: " + res.desc)
+			continue
+		}
+		lc.problem("deprovision ended %s (%s), want 410 Gone", res.state, res.desc)
+		if res.state != "failed" {
+			return
+		}
+	}
+	lc.problem("still not deprovisioned after 3 deprovisions")
+}
+
+// ---------------------------------------------------------------------------------
+// Faults.
+
+var acEpisodeKinds = []string{"http_500", "maintenance", "bad_gateway", "drop_connection", "latency", "lost_response", "mixed"}
+
+// driveFaults switches faults on and off at random until ctx ends.
+func (c *awsChaos) driveFaults(ctx context.Context) {
+	r := rand.New(rand.NewPCG(c.set.Seed, 2))
+	sim := c.sim
+	sleep := func(d time.Duration) bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	between := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(r.Int64N(int64(hi-lo))) }
+	matches := []cloudifysim.FaultMatch{
+		{PathPrefix: "/executions"}, {PathPrefix: "/deployments"}, {PathPrefix: "/deployment-updates"},
+		{Method: "GET"}, {Method: "POST"}, {Method: "PUT"}, {Method: "DELETE"},
+	}
+	match := func() cloudifysim.FaultMatch {
+		if r.IntN(10) < 7 {
+			return cloudifysim.FaultMatch{}
+		}
+		return matches[r.IntN(len(matches))]
+	}
+	add := func(kind string) (ids []int, lost bool) {
+		switch kind {
+		case "http_500":
+			f := cloudifysim.Fault{Kind: cloudifysim.FaultHTTPError, Match: match(), Probability: 0.3 + 0.5*r.Float64()}
+			if r.IntN(4) == 0 {
+				f.Status = 503
+			}
+			ids = append(ids, sim.AddFault(f))
+		case "maintenance":
+			ids = append(ids, sim.AddFault(cloudifysim.Fault{Kind: cloudifysim.FaultMaintenance}))
+		case "bad_gateway":
+			f := cloudifysim.Fault{Kind: cloudifysim.FaultBadGateway, Match: match(), Probability: 0.3 + 0.5*r.Float64()}
+			if r.IntN(3) == 0 {
+				f.Status = []int{503, 504}[r.IntN(2)]
+			}
+			ids = append(ids, sim.AddFault(f))
+		case "drop_connection":
+			ids = append(ids, sim.AddFault(cloudifysim.Fault{Kind: cloudifysim.FaultDropConnection, Match: match(), Probability: 0.2 + 0.4*r.Float64()}))
+		case "latency":
+			ids = append(ids, sim.AddFault(cloudifysim.Fault{Kind: cloudifysim.FaultLatency, Match: match(),
+				Probability: 0.3 + 0.7*r.Float64(), Latency: between(50*time.Millisecond, 700*time.Millisecond)}))
+		case "lost_response":
+			c.front.setLostProb(0.15 + 0.35*r.Float64())
+			lost = true
+		}
+		return ids, lost
+	}
+	for {
+		if !sleep(between(300*time.Millisecond, 1500*time.Millisecond)) {
+			return
+		}
+		kind := acEpisodeKinds[r.IntN(len(acEpisodeKinds))]
+		var ids []int
+		lost := false
+		if kind == "mixed" {
+			for _, k := range []string{acEpisodeKinds[r.IntN(6)], acEpisodeKinds[r.IntN(6)]} {
+				i, l := add(k)
+				ids, lost = append(ids, i...), lost || l
+			}
+		} else {
+			ids, lost = add(kind)
+		}
+		c.bump(&c.episodes, kind)
+		c.episodeN.Add(1)
+		d := between(300*time.Millisecond, 2500*time.Millisecond)
+		if kind == "maintenance" {
+			d = between(500*time.Millisecond, 2000*time.Millisecond)
+		}
+		on := time.Now()
+		ok := sleep(d)
+		for _, id := range ids {
+			sim.RemoveFault(id)
+		}
+		if lost {
+			c.front.setLostProb(0)
+		}
+		c.faultyTime.Add(int64(time.Since(on)))
+		if !ok {
+			return
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------------
+// The checks.
+
+// acExecution is sfn-local's record of an execution, with the errors its Step state
+// met (from sfn-local's log).
+type acExecution struct {
+	Name    string `json:"name"`
+	Status  string `json:"status"`
+	Retries int    `json:"retries"`
+	Steps   int    `json:"steps"`
+	Error   string `json:"error"`
+	Cause   string `json:"cause"`
+	faults  []string
+}
+
+// executions lists sfn-local's executions with the errors of their task states.
+func (c *awsChaos) executions() (map[string]*acExecution, error) {
+	resp, err := http.Get(c.sfnURL + "/_executions")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var list []*acExecution
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return nil, err
+	}
+	out := map[string]*acExecution{}
+	for _, e := range list {
+		out[e.Name] = e
+	}
+	failed := regexp.MustCompile(`sfn-local: \S+ (\S+): StateFailed (Step|MarkFailed) (\S+)`)
+	sc := bufio.NewScanner(strings.NewReader(c.sfnProc.output()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if m := failed.FindStringSubmatch(sc.Text()); m != nil {
+			if e := out[m[1]]; e != nil {
+				e.faults = append(e.faults, m[2]+" "+m[3])
+			}
+		}
+	}
+	return out, nil
+}
+
+// settledExecutions lists the executions once none runs, or after 10 s (an execution
+// ends a moment after the step that ended its operation).
+func (c *awsChaos) settledExecutions() (map[string]*acExecution, error) {
+	for wait := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		execs, err := c.executions()
+		if err != nil {
+			return nil, err
+		}
+		running := false
+		for _, e := range execs {
+			running = running || e.Status == "RUNNING"
+		}
+		if !running || time.Now().After(wait) {
+			return execs, nil
+		}
+	}
+}
+
+// acFigures are the campaign's results.
+type acFigures struct {
+	lifecycles, completed, withProblems int
+	byKind                              map[acKind]int
+	expectedFailures                    map[string]int
+	expectedN, timedOutHealthy          int
+	stuck, orphans, lost, duplicates    int
+	staleRecords, kept, deploymentsMade int
+	driverGaveUp                        int
+	faults                              map[string]int64
+	faultsTotal                         int64
+	simRequests                         int
+	executions                          map[string]int
+	sfnRetries                          int
+	stepFaults                          map[string]int
+	stepColdStarts                      int
+	crashes                             []string
+	wall, lifecyclesWall, slowestLC     time.Duration
+	slowest                             *acLC
+	ops                                 map[string]int
+	opsN                                int
+	checkProblems                       []string
+}
+
+// check compares every instance with the simulator's truth, the broker's answers and
+// the state machine's executions.
+func (c *awsChaos) check(lcs []*acLC) acFigures {
+	f := acFigures{lifecycles: len(lcs), byKind: map[acKind]int{}, expectedFailures: map[string]int{}, ops: map[string]int{},
+		executions: map[string]int{}, stepFaults: map[string]int{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	problem := func(format string, args ...any) {
+		f.checkProblems = append(f.checkProblems, fmt.Sprintf(format, args...))
+	}
+
+	// None stuck: the store has no operation in progress, every operation any
+	// lifecycle started ended succeeded or failed (a deprovision: 410), and no
+	// execution still runs.
+	stuckIDs := map[string]bool{}
+	if active, err := c.store.ActiveOperations(ctx); err != nil {
+		problem("list active operations: %v", err)
+	} else {
+		for _, op := range active {
+			stuckIDs[op.InstanceID] = true
+			problem("stuck: operation %s (%s of %s) still in progress: %s", op.ID, op.Type, op.InstanceID, op.Description)
+		}
+	}
+	for _, lc := range lcs {
+		for _, op := range lc.ops {
+			code, res, err := c.lastOperation(ctx, lc, op.key)
+			switch {
+			case code == http.StatusGone && op.kind == "deprovision":
+			case err != nil || code != http.StatusOK:
+				stuckIDs[lc.id] = true
+				problem("%s: last_operation of its %s %s: %d, %v", lc.id, op.kind, op.key, code, err)
+			case res.state != "succeeded" && res.state != "failed":
+				stuckIDs[lc.id] = true
+				problem("stuck: %s: its %s %s is %q: %s", lc.id, op.kind, op.key, res.state, res.desc)
+			}
+		}
+	}
+	execs, err := c.settledExecutions()
+	if err != nil {
+		problem("list executions: %v", err)
+	}
+	for _, e := range execs {
+		if e.Status == "RUNNING" {
+			stuckIDs["execution "+e.Name] = true
+			problem("stuck: execution %s still runs", e.Name)
+		}
+	}
+	f.stuck = len(stuckIDs)
+	// Every operation was driven by an execution named after it.
+	for _, lc := range lcs {
+		for _, op := range lc.ops {
+			if execs[op.key] == nil {
+				problem("%s: its %s %s has no execution", lc.id, op.kind, op.key)
+			}
+		}
+	}
+
+	// The simulator's truth: how many deployments each id ever had, and which live.
+	created, live := map[string]int{}, map[string]cloudifysim.DeploymentInfo{}
+	for _, d := range c.sim.Deployments() {
+		created[d.ID]++
+		if d.Exists {
+			live[d.ID] = d
+		}
+	}
+	f.deploymentsMade = len(created)
+	byDep := map[string]*acLC{}
+	for _, lc := range lcs {
+		byDep[lc.depID] = lc
+	}
+	for id, n := range created {
+		if n > 1 {
+			f.duplicates++
+			problem("duplicate: %d deployments were created with id %s", n, id)
+		}
+		if byDep[id] == nil {
+			problem("deployment %s belongs to no lifecycle", id)
+		}
+	}
+	for id, d := range live {
+		lc := byDep[id]
+		if lc == nil || lc.getFinal() != "live" {
+			f.orphans++
+			final := "unknown"
+			if lc != nil {
+				if final = lc.getFinal(); final == "" {
+					final = "unfinished"
+				}
+			}
+			problem("orphan: deployment %s is live on the manager but its instance is %s", id, final)
+			continue
+		}
+		if v := acLabel(d, broker.LabelInstanceID); v != lc.id {
+			problem("deployment %s carries instance label %q, want %q", id, v, lc.id)
+		}
+	}
+
+	// The crashes: each fired, its operation retried the step past it (with the error
+	// Step Functions reports: Lambda.Unknown for a runtime that exits during the
+	// invocation, Lambda.ServiceException for an emulator that cannot be reached) and
+	// adopted what the dead invocation had done: one deployment, one install execution,
+	// the operation succeeded.
+	for _, lc := range lcs {
+		for _, cp := range lc.crashes {
+			if !cp.fired.Load() {
+				problem("%s: the crash point %s was never reached", lc.id, cp)
+				continue
+			}
+			if cp.err != nil {
+				problem("%s: crash at %s: %v", lc.id, cp, cp.err)
+			}
+			if lc.installs != 1 {
+				problem("%s: %d install executions after the crash at %s, want 1", lc.id, lc.installs, cp)
+			}
+			if created[lc.depID] != 1 {
+				problem("%s: %d deployments created after the crash at %s, want 1", lc.id, created[lc.depID], cp)
+			}
+			want := "Lambda.ServiceException"
+			if cp.kind == acRuntimeCrash {
+				want = "Lambda.Unknown"
+			}
+			var exec *acExecution
+			for _, op := range lc.ops {
+				if e := execs[op.key]; op.kind == cp.opKind && e != nil && slices.Contains(e.faults, "Step "+want) {
+					exec = e
+				}
+			}
+			lc.mu.Lock()
+			ended := lc.ended[cp.opKind]
+			lc.mu.Unlock()
+			switch {
+			case exec == nil:
+				problem("%s: no execution of its %s met %s", lc.id, cp.opKind, want)
+			case exec.Retries == 0 || exec.Status != "SUCCEEDED":
+				problem("%s: the execution %s of its %s met %v, %d retries, ended %s; want %s retried and succeeded",
+					lc.id, exec.Name, cp.opKind, exec.faults, exec.Retries, exec.Status, want)
+			default:
+				f.crashes = append(f.crashes, fmt.Sprintf("%s %s at %s: %s retried (%d retries in all), %s succeeded %.1fs after the crash; %d deployment, %d install execution",
+					lc.id, cp.kind, cp, want, exec.Retries, cp.opKind, ended.Sub(cp.firedAt).Seconds(), created[lc.depID], lc.installs))
+			}
+		}
+	}
+
+	// No record lost: every kept instance answers with its record and binding and has
+	// exactly one live, installed deployment; every deprovisioned one is gone.
+	for _, lc := range lcs {
+		f.byKind[lc.kind]++
+		switch lc.getFinal() {
+		case "live":
+			f.kept++
+			ok := true
+			code, b, err := c.osb(ctx, http.MethodGet, instancePath(lc), nil)
+			var inst struct {
+				ServiceID string `json:"service_id"`
+				PlanID    string `json:"plan_id"`
+			}
+			_ = json.Unmarshal(b, &inst)
+			if err != nil || code != http.StatusOK || inst.ServiceID != lc.serviceID || inst.PlanID != lc.planID {
+				ok = false
+				problem("lost: %s: fetch instance answered %d %s, %v", lc.id, code, b, err)
+			}
+			if code, b, err := c.osb(ctx, http.MethodGet, instancePath(lc)+"/service_bindings/"+lc.id+"-b", nil); err != nil || code != http.StatusOK {
+				ok = false
+				problem("lost: %s: fetch binding answered %d %s, %v", lc.id, code, b, err)
+			}
+			if created[lc.depID] != 1 {
+				ok = false
+				problem("lost: %s: %d deployments were ever created for it, want 1", lc.id, created[lc.depID])
+			}
+			if d, has := live[lc.depID]; !has || d.InstallationStatus != "active" {
+				ok = false
+				problem("lost: %s: deployment %s live=%v installation_status=%q", lc.id, lc.depID, has, d.InstallationStatus)
+			}
+			if !ok {
+				f.lost++
+			}
+		case "gone":
+			if code, _, err := c.osb(ctx, http.MethodGet, instancePath(lc), nil); err != nil || code != http.StatusNotFound {
+				f.staleRecords++
+				problem("%s is deprovisioned but fetch instance answers %d, %v", lc.id, code, err)
+			}
+			if code, _, err := c.osb(ctx, http.MethodDelete, instancePath(lc)+"?accepts_incomplete=true&"+c.ids(lc), nil); err != nil || code != http.StatusGone {
+				f.staleRecords++
+				problem("%s is deprovisioned but a second deprovision answers %d, %v", lc.id, code, err)
+			}
+		}
+	}
+	// The store agrees: every record is gone, or ready for a kept instance.
+	after := ""
+	for {
+		insts, next, err := c.store.ListInstances(ctx, after, 500)
+		if err != nil {
+			problem("list instances: %v", err)
+			break
+		}
+		for _, inst := range insts {
+			lc := byDep[inst.DeploymentID]
+			want := broker.InstanceGone
+			if lc != nil && lc.getFinal() == "live" {
+				want = broker.InstanceReady
+			}
+			if inst.State != want || inst.Busy() {
+				f.staleRecords++
+				problem("store: instance %s is %s (operation %s %s), want %s", inst.ID, inst.State, inst.OperationType, inst.OperationState, want)
+			}
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	// The sweep finds nothing left behind by a dead driver.
+	if res := c.runCatalog(); res.Sweep.Active != 0 || res.Sweep.Restarted != 0 || res.Sweep.Failed != 0 {
+		problem("the catalog function's sweep found work after the campaign: %+v", res.Sweep)
+	}
+
+	// Then the kept instances go too, without faults, and nothing at all is left.
+	var wg sync.WaitGroup
+	for _, lc := range lcs {
+		if lc.getFinal() != "live" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, ccancel := context.WithTimeout(ctx, 2*c.set.Deadline+30*time.Second)
+			defer ccancel()
+			if code, b, err := c.call(cctx, lc, "unbind", http.MethodDelete, instancePath(lc)+"/service_bindings/"+lc.id+"-b?"+c.ids(lc), nil); err != nil || code != http.StatusOK {
+				lc.problem("cleanup: unbind answered %d %s, %v", code, b, err)
+			}
+			lc.setFinal("")
+			c.deprovision(cctx, lc)
+			if lc.getFinal() != "gone" {
+				lc.problem("cleanup: not deprovisioned")
+			}
+		}()
+	}
+	wg.Wait()
+	for _, d := range c.sim.Deployments() {
+		if d.Exists {
+			f.orphans++
+			problem("orphan after the cleanup: deployment %s is live", d.ID)
+		}
+	}
+
+	// No secret in any function's output.
+	for _, p := range []struct {
+		name, out string
+	}{{"api", c.api.output()}, {"catalog", c.cat.output()}, {"step", c.step.output()}, {"sfn-local", c.sfnProc.output()}} {
+		for _, secret := range []string{testBrokerPass, testCloudifyPw, testSealKeyHex, "Chaos-pw-"} {
+			if strings.Contains(p.out, secret) {
+				problem("%s output holds a secret (%.6s…)", p.name, secret)
+			}
+		}
+	}
+	f.stepColdStarts = strings.Count(c.step.output(), "INIT REPORT")
+
+	// Every execution (the cleanup's too) ended: succeeded, or failed because its
+	// operation failed; none gave up (DriverFailed: the Retry ran out or did not match
+	// and MarkFailed ran).
+	all, err := c.settledExecutions()
+	if err != nil {
+		problem("list executions: %v", err)
+	}
+	for _, e := range all {
+		switch {
+		case e.Status == "RUNNING":
+			problem("stuck: execution %s still runs after the cleanup", e.Name)
+			f.executions["running"]++
+		case e.Status == "SUCCEEDED":
+			f.executions["succeeded"]++
+		case e.Status == "FAILED" && e.Error == "OperationFailed":
+			f.executions["operation_failed"]++
+		default:
+			f.driverGaveUp++
+			f.executions["driver_failed"]++
+			problem("execution %s gave up: %s %s (%s); its step faults: %v", e.Name, e.Status, e.Error, e.Cause, e.faults)
+		}
+		f.sfnRetries += e.Retries
+		for _, fault := range e.faults {
+			f.stepFaults[strings.TrimPrefix(fault, "Step ")]++
+		}
+	}
+
+	for _, lc := range lcs {
+		if len(lc.problems) == 0 && lc.getFinal() == "gone" {
+			f.completed++
+		}
+		if len(lc.problems) > 0 {
+			f.withProblems++
+		}
+		for _, r := range lc.expected {
+			f.expectedFailures[r]++
+			f.expectedN++
+		}
+		f.timedOutHealthy += len(lc.timedOut)
+		for _, op := range lc.ops {
+			f.ops[op.kind]++
+			f.opsN++
+		}
+		if lc.took > f.slowestLC {
+			f.slowestLC, f.slowest = lc.took, lc
+		}
+	}
+	st := c.sim.Stats()
+	f.faults = map[string]int64{}
+	for k, v := range st.Faults {
+		f.faults[k] = int64(v)
+	}
+	f.faultsTotal = int64(st.FaultsInjected)
+	if n := c.front.lost.Load(); n > 0 {
+		f.faults["lost_response"] = n
+		f.faultsTotal += n
+	}
+	if n := c.crashesFired.Load(); n > 0 {
+		f.faults["step_crash"] = n
+		f.faultsTotal += n
+	}
+	f.simRequests = st.TotalRequests
+	return f
+}
+
+func acLabel(d cloudifysim.DeploymentInfo, key string) string {
+	for _, l := range d.Labels {
+		if l.Key == key {
+			return l.Value
+		}
+	}
+	return ""
+}
+
+func acCounts[K ~string, V int | int64](m map[K]V) string {
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " ")
+}
+
+// report prints the figures and fails the test on any problem.
+func (c *awsChaos) report(lcs []*acLC, f acFigures) {
+	t := c.t
+	c.step.mu.Lock()
+	downs := slices.Clone(c.step.downs)
+	c.step.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "aws chaos figures (seed %d, deadline %s, %d at once):\n", c.set.Seed, c.set.Deadline, c.set.Concurrency)
+	fmt.Fprintf(&b, "  lifecycles          %d (%s)\n", f.lifecycles, acCounts(f.byKind))
+	fmt.Fprintf(&b, "  succeeded           %d lifecycles ended as planned (%d kept alive through the checks, then deprovisioned); %d with problems\n", f.completed, f.kept, f.withProblems)
+	fmt.Fprintf(&b, "  operations          %d (%s); %d requests sent twice got the same operation\n", f.opsN, acCounts(f.ops), c.repeats.Load())
+	fmt.Fprintf(&b, "  failed as expected  %d operations (%s)\n", f.expectedN, acCounts(f.expectedFailures))
+	fmt.Fprintf(&b, "  timed out by faults %d healthy operations failed \"timed out\" and were cleaned up\n", f.timedOutHealthy)
+	fmt.Fprintf(&b, "  faults injected     %d (%s)\n", f.faultsTotal, acCounts(f.faults))
+	fmt.Fprintf(&b, "  fault episodes      %d (%s), faults on %.0f%% of the time\n", c.episodeN.Load(), acCounts(acSnapshot(&c.episodes)),
+		100*float64(c.faultyTime.Load())/float64(max(f.lifecyclesWall, 1)))
+	for _, cr := range f.crashes {
+		fmt.Fprintf(&b, "  step crash          %s\n", cr)
+	}
+	fmt.Fprintf(&b, "  step emulator       %d cold starts; away %v after its crashes\n", f.stepColdStarts, downs)
+	fmt.Fprintf(&b, "  executions          %d (%s)\n", f.executionsN(), acCounts(f.executions))
+	fmt.Fprintf(&b, "  state-machine retries %d (step faults: %s)\n", f.sfnRetries, acCounts(f.stepFaults))
+	fmt.Fprintf(&b, "  OSB-call retries    %d (%s)\n", c.osbRetryN.Load(), acCounts(acSnapshot(&c.osbRetries)))
+	fmt.Fprintf(&b, "  manager requests    %d, deployments created %d\n", f.simRequests, f.deploymentsMade)
+	fmt.Fprintf(&b, "  stuck %d, orphans %d, lost %d, duplicates %d, stale records %d, executions given up %d\n", f.stuck, f.orphans, f.lost, f.duplicates, f.staleRecords, f.driverGaveUp)
+	fmt.Fprintf(&b, "  wall time           %s (lifecycles %s, slowest lifecycle %s)",
+		f.wall.Round(100*time.Millisecond), f.lifecyclesWall.Round(100*time.Millisecond), f.slowestLC.Round(100*time.Millisecond))
+	t.Logf("%s", b.String())
+	if lc := f.slowest; lc != nil && testing.Verbose() {
+		t.Logf("slowest lifecycle %s (%s, %s):\n    %s", lc.id, lc.kind, lc.svc.name, strings.Join(lc.trace, "\n    "))
+	}
+
+	failed := false
+	for i, p := range f.checkProblems {
+		if i == 40 {
+			t.Errorf("... and %d more check problems", len(f.checkProblems)-i)
+			break
+		}
+		t.Errorf("check: %s", p)
+		failed = true
+	}
+	shown := 0
+	for _, lc := range lcs {
+		if len(lc.problems) == 0 {
+			continue
+		}
+		failed = true
+		if shown++; shown > 10 {
+			continue
+		}
+		t.Errorf("lifecycle %s (%s, %s): %s\n    %s", lc.id, lc.kind, lc.svc.name, strings.Join(lc.problems, "; "), strings.Join(lc.trace, "\n    "))
+	}
+	if shown > 10 {
+		t.Errorf("... and %d more lifecycles with problems", shown-10)
+	}
+	if f.stuck+f.orphans+f.lost+f.duplicates+f.staleRecords+f.driverGaveUp > 0 || c.restartErrs.Load() > 0 {
+		failed = true
+	}
+	if failed {
+		t.Errorf("aws chaos campaign failed; repeat with AWS_CHAOS_SEED=%d", c.set.Seed)
+	}
+	// The functions' and the state machine's records of the lifecycles that went
+	// wrong, or (with -v) that timed out under faults.
+	dumped := 0
+	for _, lc := range lcs {
+		if dumped < 3 && (len(lc.problems) > 0 || testing.Verbose() && len(lc.timedOut) > 0) {
+			dumped++
+			c.dumpLogs(lc)
+		}
+	}
+}
+
+// dumpLogs shows the step function's and sfn-local's log lines about a lifecycle.
+func (c *awsChaos) dumpLogs(lc *acLC) {
+	keys := []string{`"` + lc.id + `"`, `"` + lc.depID + `"`}
+	for _, op := range lc.ops {
+		keys = append(keys, op.key)
+	}
+	grep := func(out string) string {
+		var lines []string
+		for _, line := range strings.Split(out, "\n") {
+			for _, k := range keys {
+				if strings.Contains(line, k) {
+					lines = append(lines, line)
+					break
+				}
+			}
+		}
+		if len(lines) > 80 {
+			lines = lines[len(lines)-80:]
+		}
+		return strings.Join(lines, "\n")
+	}
+	c.t.Logf("step function's logs about %s (%s):\n%s", lc.id, lc.kind, grep(c.step.output()))
+	c.t.Logf("sfn-local's logs about %s (%s):\n%s", lc.id, lc.kind, grep(c.sfnProc.output()))
+}
+
+// executionsN is the number of executions.
+func (f acFigures) executionsN() int {
+	n := 0
+	for _, v := range f.executions {
+		n += v
+	}
+	return n
+}
