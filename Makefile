@@ -8,7 +8,7 @@ PKGS      := ./...
 STATICCHECK_VERSION := v0.8.2
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: help run sim test test-short lint fmt bench build build-lambdas clean tools local-aws local-aws-stop fuzz synth deploy test-infra chaos
+.PHONY: help run sim test test-short lint fmt bench build build-lambdas clean tools local-aws local-aws-stop fuzz synth deploy test-infra chaos chaos-aws
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,6 +24,9 @@ test: ## run every test (with the race detector)
 
 chaos: ## the long fault campaign: 200 lifecycles against a faulty simulator (CHAOS_LIFECYCLES, CHAOS_SEED)
 	set -o pipefail; CHAOS_LIFECYCLES=$${CHAOS_LIFECYCLES:-200} $(GO) test -run 'TestChaos$$' -count=1 -v -timeout 30m ./cmd/cfybroker/ 2>&1 | grep -v 'handling failure responses'
+
+chaos-aws: ## the AWS-shape fault campaign on the local stand-ins, with step Lambda crashes (needs make local-aws)
+	AWS_CHAOS_LIFECYCLES=$${AWS_CHAOS_LIFECYCLES:-12} $(GO) test -run 'TestAWSChaos$$' -count=1 -v -timeout 20m ./internal/serverless/
 
 test-short: ## run the unit tests quickly, without the race detector
 	$(GO) test -short -count=1 $(PKGS)
@@ -48,7 +51,7 @@ BENCH_DIR := bin/bench
 
 bench: ## measure, then write docs/benchmarks.md and docs/benchmarks-polling.png (starts the stand-ins of make local-aws when it can)
 	@mkdir -p $(BENCH_DIR)
-	@( bash scripts/local-aws.sh install >/dev/null 2>&1 && bash scripts/local-aws.sh start >/dev/null 2>&1 ) || \
+	@( bash .ci/local-aws.sh install >/dev/null 2>&1 && bash .ci/local-aws.sh start >/dev/null 2>&1 ) || \
 	  echo "bench: local AWS stand-ins unavailable; DynamoDB and Lambda rows will say not measured"
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -count 5 -benchtime 500ms ./internal/broker ./internal/osb | tee $(BENCH_DIR)/handler.txt
 	CFYBROKER_BENCH_DIR=$(CURDIR)/$(BENCH_DIR) $(GO) test -count=1 -run '^TestBenchPolling$$' ./internal/workflow
@@ -57,10 +60,10 @@ bench: ## measure, then write docs/benchmarks.md and docs/benchmarks-polling.png
 
 build: ## build the cfybroker binary and the Lambda bootstraps (bin/<fn>/bootstrap, linux/arm64)
 	$(GO) build -trimpath -o $(BIN)/cfybroker ./cmd/cfybroker
-	bash scripts/build-lambdas.sh $(BIN)
+	bash .ci/build-lambdas.sh $(BIN)
 
 build-lambdas: ## build the Lambda bootstraps (provided.al2023, arm64) into bin/<fn>/bootstrap
-	bash scripts/build-lambdas.sh $(BIN)
+	bash .ci/build-lambdas.sh $(BIN)
 
 clean: ## remove build output
 	rm -rf $(BIN) cdk.out
@@ -87,11 +90,11 @@ test-infra: ## gofmt, vet and test the CDK app (infra/, its own Go module)
 	cd infra && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 local-aws: ## install and start the local AWS stand-ins (DynamoDB Local, ...) on 127.0.0.1
-	bash scripts/local-aws.sh install
-	bash scripts/local-aws.sh start
+	bash .ci/local-aws.sh install
+	bash .ci/local-aws.sh start
 
 local-aws-stop: ## stop the local AWS stand-ins
-	bash scripts/local-aws.sh stop
+	bash .ci/local-aws.sh stop
 
 FUZZTIME ?= 10s
 FUZZ_TARGETS := ./internal/osb:FuzzHandler ./internal/osb:FuzzParseIdentity ./internal/catalog:FuzzInputSchemas \

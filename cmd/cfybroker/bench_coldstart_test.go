@@ -114,7 +114,7 @@ func TestBenchColdStart(t *testing.T) {
 	benchWriteJSON(t, dir, benchFileColdStart, res)
 }
 
-// benchBuildBootstrap builds functions/<fn> as scripts/build-lambdas.sh does, for
+// benchBuildBootstrap builds functions/<fn> as .ci/build-lambdas.sh does, for
 // goarch, and returns its size.
 func benchBuildBootstrap(t *testing.T, root, fn, goarch, dst string) int64 {
 	t.Helper()

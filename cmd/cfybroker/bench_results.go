@@ -187,7 +187,7 @@ type benchColdStartResult struct {
 type benchColdStartFunction struct {
 	Name string `json:"name"` // api, step
 	// Arm64Bytes is the size of the bootstrap as deployed (linux/arm64, built like
-	// scripts/build-lambdas.sh); HostBytes the one run here.
+	// .ci/build-lambdas.sh); HostBytes the one run here.
 	Arm64Bytes int64  `json:"arm64_bytes"`
 	HostBytes  int64  `json:"host_bytes"`
 	HostArch   string `json:"host_arch"`

@@ -2,7 +2,7 @@
 // payload 1.0) in front of the OSB API of the broker.
 //
 // Configuration: the environment (see serverless.ConfigFromEnv); secrets are read
-// from Secrets Manager at cold start. Build: see scripts/build-lambdas.sh.
+// from Secrets Manager at cold start. Build: see .ci/build-lambdas.sh.
 package main
 
 import "github.com/cfybroker/cfybroker/internal/serverless"

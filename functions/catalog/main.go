@@ -2,7 +2,7 @@
 // manager and restarts or fails operations whose state machine execution was lost.
 //
 // Configuration: the environment (see serverless.ConfigFromEnv); secrets are read
-// from Secrets Manager at cold start. Build: see scripts/build-lambdas.sh.
+// from Secrets Manager at cold start. Build: see .ci/build-lambdas.sh.
 package main
 
 import "github.com/cfybroker/cfybroker/internal/serverless"

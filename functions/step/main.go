@@ -2,7 +2,7 @@
 // workflow step of one operation at a time.
 //
 // Configuration: the environment (see serverless.ConfigFromEnv); secrets are read
-// from Secrets Manager at cold start. Build: see scripts/build-lambdas.sh.
+// from Secrets Manager at cold start. Build: see .ci/build-lambdas.sh.
 package main
 
 import "github.com/cfybroker/cfybroker/internal/serverless"

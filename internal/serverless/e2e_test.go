@@ -2,7 +2,7 @@ package serverless_test
 
 // The end-to-end test of the AWS shape on local stand-ins: the three bootstraps under
 // aws-lambda-rie, DynamoDB Local, the real state machine definition run by
-// aws-local-stepfunctions (scripts/sfn-local.mjs, which also serves the Step Functions
+// aws-local-stepfunctions (.ci/sfn-local.mjs, which also serves the Step Functions
 // API the api and catalog functions call), a Secrets Manager stand-in and the Cloudify
 // simulator. `make local-aws` installs and starts what it needs; without it the test
 // skips, or fails when CI is set.
@@ -314,10 +314,10 @@ func secretsStandIn(t *testing.T, values map[string]string) *httptest.Server {
 	return srv
 }
 
-// sfnLocal runs scripts/sfn-local.mjs and returns its URL.
+// sfnLocal runs .ci/sfn-local.mjs and returns its URL.
 func sfnLocal(t *testing.T, s standIns, definitionFile string, step *rie) (string, *process) {
 	t.Helper()
-	cmd := exec.Command(s.node, filepath.Join(s.root, "scripts/sfn-local.mjs"),
+	cmd := exec.Command(s.node, filepath.Join(s.root, ".ci/sfn-local.mjs"),
 		"--listen", "127.0.0.1:0", "--state-machine-arn", e2eStateMachine, "--definition", definitionFile,
 		"--function", e2eStepFunction+"="+step.url, "--modules", s.modules)
 	stdout, err := cmd.StdoutPipe()

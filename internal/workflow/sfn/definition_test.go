@@ -203,7 +203,7 @@ func (f *fakeFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(f.answer(n, in))
 }
 
-// runExecution runs the definition once in scripts/sfn-local.mjs, with the step
+// runExecution runs the definition once in .ci/sfn-local.mjs, with the step
 // function played by fn, and returns the execution's description.
 func runExecution(t *testing.T, fn *fakeFunction, cfg sfn.DefinitionConfig) map[string]any {
 	t.Helper()
@@ -216,7 +216,7 @@ func runExecution(t *testing.T, fn *fakeFunction, cfg sfn.DefinitionConfig) map[
 	if err := os.WriteFile(file, mustDefinition(t, cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(node, filepath.Join(root, "scripts/sfn-local.mjs"), "--listen", "127.0.0.1:0",
+	cmd := exec.Command(node, filepath.Join(root, ".ci/sfn-local.mjs"), "--listen", "127.0.0.1:0",
 		"--state-machine-arn", arn, "--definition", file, "--function", "step="+fnSrv.URL,
 		"--retry-interval-ms", "1", "--modules", modules)
 	var stderr bytes.Buffer
