@@ -26,7 +26,6 @@ import (
 	"net/url"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,48 +36,19 @@ import (
 
 	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
+	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim/simchaos"
 )
 
 // chaosSettings size a campaign.
 type chaosSettings struct {
-	Lifecycles  int
-	Concurrency int
-	Seed        uint64
-	Deadline    time.Duration // the broker's DefaultDeadline
-	LogPath     string
+	simchaos.Settings // Deadline: the broker's DefaultDeadline
+	LogPath           string
 }
 
 func chaosSettingsFromEnv(t *testing.T) chaosSettings {
 	t.Helper()
-	s := chaosSettings{Lifecycles: 24, Concurrency: 12, Deadline: 20 * time.Second, LogPath: os.Getenv("CHAOS_LOG")}
-	atoi := func(key string, dst *int) {
-		if v := os.Getenv(key); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				t.Fatalf("%s=%q: want a positive integer", key, v)
-			}
-			*dst = n
-		}
-	}
-	atoi("CHAOS_LIFECYCLES", &s.Lifecycles)
-	atoi("CHAOS_CONCURRENCY", &s.Concurrency)
-	if v := os.Getenv("CHAOS_SEED"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("CHAOS_SEED=%q: want an unsigned integer", v)
-		}
-		s.Seed = n
-	} else {
-		s.Seed = rand.Uint64() % 1_000_000_000
-	}
-	if v := os.Getenv("CHAOS_DEADLINE"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 5*time.Second {
-			t.Fatalf("CHAOS_DEADLINE=%q: want a duration of at least 5s", v)
-		}
-		s.Deadline = d
-	}
-	return s
+	def := simchaos.Settings{Lifecycles: 24, Concurrency: 12, Deadline: 20 * time.Second}
+	return chaosSettings{Settings: simchaos.SettingsFromEnv(t, "CHAOS", def, 5*time.Second), LogPath: os.Getenv("CHAOS_LOG")}
 }
 
 // lcKind is what a lifecycle does.
@@ -174,37 +144,19 @@ type chaosLC struct {
 	earlyDelay                        time.Duration
 	rng                               *rand.Rand
 
-	mu       sync.Mutex
-	ops      []opRecord
-	final    string // "gone", "live" (kept) or "" (the lifecycle did not finish)
-	bound    bool   // a binding exists (kept lifecycles)
-	expected []string
-	timedOut []string // healthy operations that failed "timed out" under faults
-	problems []string
-	trace    []string
-	started  time.Time
-	took     time.Duration
+	simchaos.Journal // trace, problems, expected failures, timeouts under faults
+
+	mu    sync.Mutex
+	ops   []opRecord
+	final string // "gone", "live" (kept) or "" (the lifecycle did not finish)
+	bound bool   // a binding exists (kept lifecycles)
 }
 
-func (lc *chaosLC) logf(format string, args ...any) {
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	lc.trace = append(lc.trace, fmt.Sprintf("%6.2fs ", time.Since(lc.started).Seconds())+fmt.Sprintf(format, args...))
-}
+// Title names the lifecycle in the report.
+func (lc *chaosLC) Title() string { return fmt.Sprintf("%s (%s, %s)", lc.id, lc.kind, lc.svc.name) }
 
-func (lc *chaosLC) problem(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	lc.logf("PROBLEM: %s", msg)
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	lc.problems = append(lc.problems, msg)
-}
-
-func (lc *chaosLC) expect(reason string) {
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	lc.expected = append(lc.expected, reason)
-}
+// Record is what happened to it.
+func (lc *chaosLC) Record() *simchaos.Journal { return &lc.Journal }
 
 func (lc *chaosLC) addOp(kind string, key *osbc.OperationKey) {
 	if key == nil {
@@ -221,35 +173,18 @@ func (lc *chaosLC) addOp(kind string, key *osbc.OperationKey) {
 type chaosProxy struct {
 	sim  *cloudifysim.Simulator
 	auth string
+	loss *simchaos.LostResponses
 
-	mu       sync.Mutex
-	rng      *rand.Rand
-	lostProb float64
-	armed    map[string]bool // deployment ids whose next DELETE meets a running execution
+	mu    sync.Mutex
+	armed map[string]bool // deployment ids whose next DELETE meets a running execution
 
-	lost, operatorExecs, refusedDeletes atomic.Int64
+	operatorExecs, refusedDeletes atomic.Int64
 }
 
 func (p *chaosProxy) arm(depID string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.armed[depID] = true
-}
-
-func (p *chaosProxy) setLostProb(v float64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.lostProb = v
-}
-
-// loseResponse decides whether this (mutating) request's answer is lost.
-func (p *chaosProxy) loseResponse(r *http.Request) bool {
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		return false
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.lostProb > 0 && p.rng.Float64() < p.lostProb
 }
 
 func (p *chaosProxy) disarm(depID string) bool {
@@ -265,22 +200,16 @@ func (p *chaosProxy) disarm(depID string) bool {
 // startOperatorExecution starts check_status on the deployment behind the broker's
 // back (force: even when something else runs), as an operator would; it reports
 // whether the manager accepted it.
-func (p *chaosProxy) startOperatorExecution(depID string) (ok bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			if r != http.ErrAbortHandler { // the value net/http handlers panic with to abort
-				panic(r)
-			}
-			ok = false // the simulator dropped it (an injected fault)
-		}
-	}()
+func (p *chaosProxy) startOperatorExecution(depID string) bool {
 	body := fmt.Sprintf(`{"deployment_id":%q,"workflow_id":"check_status","force":true}`, depID)
 	req := httptest.NewRequest(http.MethodPost, "/api/v3.1/executions", strings.NewReader(body))
 	req.Header.Set("Authorization", p.auth)
 	req.Header.Set("Tenant", "default_tenant")
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
-	p.sim.ServeHTTP(rec, req)
+	if !simchaos.ServeRecorded(p.sim, rec, req) {
+		return false // the simulator dropped it (an injected fault)
+	}
 	return rec.Code == http.StatusCreated
 }
 
@@ -298,17 +227,9 @@ func (p *chaosProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if p.loseResponse(r) {
-		rec := httptest.NewRecorder()
-		p.sim.ServeHTTP(rec, r)
-		p.lost.Add(1)
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler)
+	if p.loss.Lose(r) {
+		p.loss.ServeLost(p.sim, w, r)
+		return
 	}
 	sw := &statusWriter{ResponseWriter: w}
 	p.sim.ServeHTTP(sw, r)
@@ -400,30 +321,13 @@ type chaos struct {
 	set    chaosSettings
 	e      *e2e
 	proxy  *chaosProxy
+	faults *simchaos.FaultDriver
 	logs   *syncBuffer
 	counts *logCounts
 
-	osbRetries   sync.Map // "call status" -> *atomic.Int64
-	osbRetryN    atomic.Int64
-	episodes     sync.Map // episode kind -> *atomic.Int64
-	episodeN     atomic.Int64
-	faultyTime   atomic.Int64 // ns with at least one fault switched on
+	osbRetries   simchaos.Tally // by "call status"
 	abandonedOps atomic.Int64
 	repeats      atomic.Int64
-}
-
-func (c *chaos) bump(m *sync.Map, key string) {
-	v, _ := m.LoadOrStore(key, new(atomic.Int64))
-	v.(*atomic.Int64).Add(1)
-}
-
-func snapshot(m *sync.Map) map[string]int64 {
-	out := map[string]int64{}
-	m.Range(func(k, v any) bool {
-		out[k.(string)] = v.(*atomic.Int64).Load()
-		return true
-	})
-	return out
 }
 
 // TestChaos is the fault campaign (see the top of the file).
@@ -457,38 +361,16 @@ func TestChaos(t *testing.T) {
 	}
 	defer cancelRun()
 
-	faultsCtx, stopFaults := context.WithCancel(runCtx)
-	faultsDone := make(chan struct{})
-	go func() { defer close(faultsDone); c.driveFaults(faultsCtx) }()
-
-	sem := make(chan struct{}, set.Concurrency)
-	var wg sync.WaitGroup
-	for _, lc := range lcs {
-		select {
-		case sem <- struct{}{}:
-		case <-runCtx.Done():
-		}
-		if runCtx.Err() != nil {
-			lc.problem("not started: the campaign ran out of time")
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c.runLifecycle(runCtx, lc)
-		}()
-	}
-	wg.Wait()
+	stopFaults := c.faults.Start(runCtx)
+	simchaos.RunAll(runCtx, set.Concurrency, lcs, c.runLifecycle, func(lc *chaosLC) {
+		lc.Problem("not started: the campaign ran out of time")
+	})
 	stopFaults()
-	<-faultsDone
-	c.e.sim.ClearFaults()
-	c.proxy.setLostProb(0)
 	lifecyclesTook := time.Since(began)
 
 	f := c.check(lcs)
-	f.wall = time.Since(began)
-	f.lifecyclesWall = lifecyclesTook
+	f.Wall = time.Since(began)
+	f.LifecyclesWall = lifecyclesTook
 	c.report(lcs, f)
 }
 
@@ -500,12 +382,13 @@ func newChaos(t *testing.T, set chaosSettings) *chaos {
 	})
 	proxy := &chaosProxy{
 		sim: sim, auth: "Basic " + basicAuth("admin", "cfy-pw"),
-		rng: rand.New(rand.NewPCG(set.Seed, 3)), armed: map[string]bool{},
+		loss: simchaos.NewLostResponses(rand.New(rand.NewPCG(set.Seed, 3))), armed: map[string]bool{},
 	}
 	ts := httptest.NewServer(proxy)
 	t.Cleanup(ts.Close)
 
-	c := &chaos{t: t, set: set, proxy: proxy, logs: &syncBuffer{}, counts: &logCounts{cancels: map[string]int{}}}
+	c := &chaos{t: t, set: set, proxy: proxy, logs: &syncBuffer{}, counts: &logCounts{cancels: map[string]int{}},
+		faults: &simchaos.FaultDriver{Sim: sim, Lost: proxy.loss, Seed: set.Seed}}
 	var inner slog.Handler = slog.NewJSONHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelInfo})
 	if set.LogPath != "" {
 		f, err := os.Create(set.LogPath)
@@ -539,33 +422,10 @@ func (c *chaos) plan() []*chaosLC {
 	if n >= len(allKinds) {
 		kinds = append(kinds, allKinds...)
 	}
-	total := 0
-	for _, k := range allKinds {
-		total += kindWeights[k]
-	}
-	for len(kinds) < n {
-		x := r.IntN(total)
-		for _, k := range allKinds {
-			if x < kindWeights[k] {
-				kinds = append(kinds, k)
-				break
-			}
-			x -= kindWeights[k]
-		}
-	}
-	r.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
+	kinds = simchaos.DrawKinds(r, kinds, n, allKinds, kindWeights)
 	// Hangs last a whole deadline: start them early so that the campaign's length is
 	// about one deadline plus the rest, not the sum.
-	slices.SortStableFunc(kinds, func(a, b lcKind) int {
-		ha, hb := a == kindInstallHangs || a == kindUpdateHangs, b == kindInstallHangs || b == kindUpdateHangs
-		switch {
-		case ha && !hb:
-			return -1
-		case hb && !ha:
-			return 1
-		}
-		return 0
-	})
+	simchaos.StartFirst(kinds, func(k lcKind) bool { return k == kindInstallHangs || k == kindUpdateHangs })
 	lcs := make([]*chaosLC, n)
 	for i, k := range kinds {
 		lc := &chaosLC{idx: i, kind: k, rng: rand.New(rand.NewPCG(c.set.Seed, uint64(100+i)))}
@@ -606,125 +466,14 @@ func (c *chaos) catalogIDs() map[string][2]string {
 	return out
 }
 
-// faultEpisode kinds.
-var episodeKinds = []string{"http_500", "maintenance", "bad_gateway", "drop_connection", "latency", "lost_response", "mixed"}
-
-// driveFaults switches faults on and off at random until ctx ends.
-func (c *chaos) driveFaults(ctx context.Context) {
-	r := rand.New(rand.NewPCG(c.set.Seed, 2))
-	sim := c.e.sim
-	sleep := func(d time.Duration) bool {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(d):
-			return true
-		}
-	}
-	between := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(r.Int64N(int64(hi-lo))) }
-	matches := []cloudifysim.FaultMatch{
-		{PathPrefix: "/executions"}, {PathPrefix: "/deployments"}, {PathPrefix: "/deployment-updates"},
-		{Method: "GET"}, {Method: "POST"}, {Method: "PUT"}, {Method: "DELETE"},
-	}
-	match := func() cloudifysim.FaultMatch {
-		if r.IntN(10) < 7 {
-			return cloudifysim.FaultMatch{} // every request
-		}
-		return matches[r.IntN(len(matches))]
-	}
-	add := func(kind string) (ids []int, lost bool) {
-		switch kind {
-		case "http_500":
-			f := cloudifysim.Fault{Kind: cloudifysim.FaultHTTPError, Match: match(), Probability: 0.3 + 0.5*r.Float64()}
-			if r.IntN(4) == 0 {
-				f.Status = 503 // a 503 with Cloudify's JSON error body
-			}
-			ids = append(ids, sim.AddFault(f))
-		case "maintenance":
-			ids = append(ids, sim.AddFault(cloudifysim.Fault{Kind: cloudifysim.FaultMaintenance}))
-		case "bad_gateway":
-			f := cloudifysim.Fault{Kind: cloudifysim.FaultBadGateway, Match: match(), Probability: 0.3 + 0.5*r.Float64()}
-			if r.IntN(3) == 0 {
-				f.Status = []int{503, 504}[r.IntN(2)]
-			}
-			ids = append(ids, sim.AddFault(f))
-		case "drop_connection":
-			ids = append(ids, sim.AddFault(cloudifysim.Fault{Kind: cloudifysim.FaultDropConnection, Match: match(), Probability: 0.2 + 0.4*r.Float64()}))
-		case "latency":
-			ids = append(ids, sim.AddFault(cloudifysim.Fault{Kind: cloudifysim.FaultLatency, Match: match(),
-				Probability: 0.3 + 0.7*r.Float64(), Latency: between(50*time.Millisecond, 700*time.Millisecond)}))
-		case "lost_response":
-			c.proxy.setLostProb(0.15 + 0.35*r.Float64())
-			lost = true
-		}
-		return ids, lost
-	}
-	for {
-		if !sleep(between(300*time.Millisecond, 1500*time.Millisecond)) {
-			return
-		}
-		kind := episodeKinds[r.IntN(len(episodeKinds))]
-		var ids []int
-		lost := false
-		if kind == "mixed" {
-			for _, k := range []string{episodeKinds[r.IntN(6)], episodeKinds[r.IntN(6)]} {
-				i, l := add(k)
-				ids, lost = append(ids, i...), lost || l
-			}
-		} else {
-			ids, lost = add(kind)
-		}
-		c.bump(&c.episodes, kind)
-		c.episodeN.Add(1)
-		d := between(300*time.Millisecond, 2500*time.Millisecond)
-		if kind == "maintenance" {
-			d = between(500*time.Millisecond, 2000*time.Millisecond)
-		}
-		on := time.Now()
-		ok := sleep(d)
-		for _, id := range ids {
-			sim.RemoveFault(id)
-		}
-		if lost {
-			c.proxy.setLostProb(0)
-		}
-		c.faultyTime.Add(int64(time.Since(on)))
-		if !ok {
-			return
-		}
-	}
-}
-
-const (
-	osbMaxAttempts = 40
-	pollEvery      = 120 * time.Millisecond
-)
+const pollEvery = 120 * time.Millisecond
 
 // call runs one OSB request, retrying it (bounded) while the broker answers 5xx.
 func (c *chaos) call(ctx context.Context, lc *chaosLC, name string, fn func() error) error {
-	wait := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	return simchaos.Call(ctx, &lc.Journal, &c.osbRetries, name, func() (int, error) {
 		err := fn()
-		code := statusOf(err)
-		if err == nil || code < 500 && code != 0 {
-			return err
-		}
-		if attempt >= osbMaxAttempts || ctx.Err() != nil {
-			return fmt.Errorf("%s: gave up after %d attempts: %w", name, attempt, err)
-		}
-		status := strconv.Itoa(code)
-		if code == 0 {
-			status = "transport"
-		}
-		c.bump(&c.osbRetries, name+" "+status)
-		c.osbRetryN.Add(1)
-		lc.logf("%s answered %s; retrying in %s", name, status, wait)
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, time.Second)
-	}
+		return statusOf(err), err
+	})
 }
 
 // pollResult is how an operation ended.
@@ -767,18 +516,15 @@ func deref(s *string) string {
 	return *s
 }
 
-func timedOut(desc string) bool { return strings.HasPrefix(desc, "timed out") }
-
 // runLifecycle runs one lifecycle to its end; what goes wrong is recorded, not fatal.
 func (c *chaos) runLifecycle(parent context.Context, lc *chaosLC) {
-	lc.started = time.Now()
-	defer func() { lc.took = time.Since(lc.started) }()
+	defer lc.Begin()()
 	// provision + update + deprovision (twice) each within the deadline, and slack for
 	// the runner's retry backoff (up to a minute) and the polls.
 	ctx, cancel := context.WithTimeout(parent, 4*c.set.Deadline+90*time.Second)
 	defer cancel()
 	sim := c.e.sim
-	lc.logf("plan: %s, service %s, update=%v updateFails=%v refuseDelete=%v repeat=%v hang=%q", lc.kind, lc.svc.name, lc.update, lc.updateFails, lc.refuseDelete, lc.repeat, lc.hangState)
+	lc.Logf("plan: %s, service %s, update=%v updateFails=%v refuseDelete=%v repeat=%v hang=%q", lc.kind, lc.svc.name, lc.update, lc.updateFails, lc.refuseDelete, lc.repeat, lc.hangState)
 	switch lc.kind {
 	case kindInstallFails:
 		sim.FailWorkflow(lc.depID, "install", "")
@@ -807,15 +553,15 @@ func (c *chaos) runLifecycle(parent context.Context, lc *chaosLC) {
 		OrganizationGUID: "chaos-org", SpaceGUID: "chaos-space", Parameters: lc.svc.params(lc.rng, lc.id)}
 	var prov *osbc.ProvisionResponse
 	if err := c.call(ctx, lc, "provision", func() (err error) { prov, err = c.e.client.ProvisionInstance(req); return err }); err != nil {
-		lc.problem("provision: %v", err)
+		lc.Problem("provision: %v", err)
 		return
 	}
 	if !prov.Async || prov.OperationKey == nil {
-		lc.problem("provision answered %+v, want 202 with an operation", prov)
+		lc.Problem("provision answered %+v, want 202 with an operation", prov)
 		return
 	}
 	lc.addOp("provision", prov.OperationKey)
-	lc.logf("provision accepted, operation %s", *prov.OperationKey)
+	lc.Logf("provision accepted, operation %s", *prov.OperationKey)
 	if lc.repeat {
 		// The platform sends the same request again (as after a client-side timeout):
 		// the same operation, or 200 if it has already succeeded.
@@ -826,11 +572,11 @@ func (c *chaos) runLifecycle(parent context.Context, lc *chaosLC) {
 		switch {
 		case err == nil && again.Async && again.OperationKey != nil && *again.OperationKey == *prov.OperationKey:
 		case err == nil && !again.Async:
-			lc.logf("repeated provision: 200, it has succeeded already")
+			lc.Logf("repeated provision: 200, it has succeeded already")
 		case statusOf(err) == http.StatusConflict:
-			lc.logf("repeated provision: 409, it has failed already")
+			lc.Logf("repeated provision: 409, it has failed already")
 		default:
-			lc.problem("repeated provision answered %+v, %v; want 202 with operation %s", again, err, *prov.OperationKey)
+			lc.Problem("repeated provision answered %+v, %v; want 202 with operation %s", again, err, *prov.OperationKey)
 		}
 	}
 
@@ -844,52 +590,50 @@ func (c *chaos) runLifecycle(parent context.Context, lc *chaosLC) {
 		res, err := c.poll(ctx, lc, prov.OperationKey)
 		switch {
 		case err != nil:
-			lc.problem("provision operation after the deprovision: %v", err)
+			lc.Problem("provision operation after the deprovision: %v", err)
 		case res.gone:
-			lc.problem("last_operation of the provision answered 410")
+			lc.Problem("last_operation of the provision answered 410")
 		case res.state == osbc.StateFailed && strings.Contains(res.desc, "halted"):
-			lc.expect("provision halted by the deprovision")
+			lc.Expect("provision halted by the deprovision")
 		case res.state == osbc.StateSucceeded:
-			lc.logf("the provision finished before the deprovision halted it")
+			lc.Logf("the provision finished before the deprovision halted it")
 		default:
-			lc.problem("provision ended %s (%s) after a deprovision, want failed (halted) or succeeded", res.state, res.desc)
+			lc.Problem("provision ended %s (%s) after a deprovision, want failed (halted) or succeeded", res.state, res.desc)
 		}
 		return
 	}
 
 	res, err := c.poll(ctx, lc, prov.OperationKey)
 	if err != nil {
-		lc.problem("provision: %v", err)
+		lc.Problem("provision: %v", err)
 		c.abandon(lc)
 		return
 	}
 	if res.gone {
-		lc.problem("last_operation of a provision answered 410")
+		lc.Problem("last_operation of a provision answered 410")
 		return
 	}
-	lc.logf("provision ended %s: %s", res.state, res.desc)
+	lc.Logf("provision ended %s: %s", res.state, res.desc)
 	provisioned := res.state == osbc.StateSucceeded
 	switch lc.kind {
 	case kindFailingBP, kindInstallFails:
 		if provisioned || !strings.Contains(res.desc, "install") {
-			lc.problem("provision ended %s (%s), want failed naming the install", res.state, res.desc)
+			lc.Problem("provision ended %s (%s), want failed naming the install", res.state, res.desc)
 		} else {
-			lc.expect("install failed")
+			lc.Expect("install failed")
 		}
 	case kindInstallHangs:
-		if provisioned || !timedOut(res.desc) {
-			lc.problem("provision with a hung install ended %s (%s), want failed: timed out", res.state, res.desc)
+		if provisioned || !simchaos.TimedOut(res.desc) {
+			lc.Problem("provision with a hung install ended %s (%s), want failed: timed out", res.state, res.desc)
 		} else {
-			lc.expect("hung install timed out")
+			lc.Expect("hung install timed out")
 		}
 	default:
 		if !provisioned {
-			if timedOut(res.desc) {
-				lc.mu.Lock()
-				lc.timedOut = append(lc.timedOut, "provision: "+res.desc)
-				lc.mu.Unlock()
+			if simchaos.TimedOut(res.desc) {
+				lc.NoteTimedOut("provision: " + res.desc)
 			} else {
-				lc.problem("provision of a healthy service failed: %s", res.desc)
+				lc.Problem("provision of a healthy service failed: %s", res.desc)
 			}
 		}
 	}
@@ -904,7 +648,7 @@ func (c *chaos) runLifecycle(parent context.Context, lc *chaosLC) {
 		lc.mu.Lock()
 		lc.final = "live"
 		lc.mu.Unlock()
-		lc.logf("kept for the checks")
+		lc.Logf("kept for the checks")
 		return
 	}
 	c.deprovision(ctx, lc)
@@ -919,11 +663,11 @@ func (c *chaos) bindAndUse(ctx context.Context, lc *chaosLC) bool {
 		return err
 	})
 	if err != nil {
-		lc.problem("bind: %v", err)
+		lc.Problem("bind: %v", err)
 		return false
 	}
 	if bind.Credentials[lc.svc.credKey] == nil {
-		lc.problem("bind: credentials %v lack %q", slices.Sorted(maps.Keys(bind.Credentials)), lc.svc.credKey)
+		lc.Problem("bind: credentials %v lack %q", slices.Sorted(maps.Keys(bind.Credentials)), lc.svc.credKey)
 	}
 	lc.mu.Lock()
 	lc.bound = true
@@ -935,9 +679,9 @@ func (c *chaos) bindAndUse(ctx context.Context, lc *chaosLC) bool {
 	})
 	switch {
 	case err != nil:
-		lc.problem("fetch binding: %v", err)
+		lc.Problem("fetch binding: %v", err)
 	case fmt.Sprint(got.Credentials[lc.svc.credKey]) != fmt.Sprint(bind.Credentials[lc.svc.credKey]):
-		lc.problem("fetch binding: %s = %v, bind gave %v", lc.svc.credKey, got.Credentials[lc.svc.credKey], bind.Credentials[lc.svc.credKey])
+		lc.Problem("fetch binding: %s = %v, bind gave %v", lc.svc.credKey, got.Credentials[lc.svc.credKey], bind.Credentials[lc.svc.credKey])
 	}
 
 	if lc.update {
@@ -950,9 +694,9 @@ func (c *chaos) bindAndUse(ctx context.Context, lc *chaosLC) bool {
 		"/v2/service_instances/"+lc.id+"/service_bindings/"+bindingID+"?service_id="+lc.serviceID+"&plan_id="+lc.planID)
 	switch {
 	case err != nil:
-		lc.problem("unbind: %v", err)
+		lc.Problem("unbind: %v", err)
 	case status != http.StatusOK:
-		lc.problem("unbind answered %d, want 200 (the binding was lost?)", status)
+		lc.Problem("unbind answered %d, want 200 (the binding was lost?)", status)
 	default:
 		lc.mu.Lock()
 		lc.bound = false
@@ -969,47 +713,45 @@ func (c *chaos) updateInstance(ctx context.Context, lc *chaosLC) {
 		return err
 	})
 	if err != nil {
-		lc.problem("update: %v", err)
+		lc.Problem("update: %v", err)
 		return
 	}
 	if !upd.Async || upd.OperationKey == nil {
-		lc.problem("update answered %+v, want 202", upd)
+		lc.Problem("update answered %+v, want 202", upd)
 		return
 	}
 	lc.addOp("update", upd.OperationKey)
 	res, err := c.poll(ctx, lc, upd.OperationKey)
 	if err != nil {
-		lc.problem("update: %v", err)
+		lc.Problem("update: %v", err)
 		return
 	}
-	lc.logf("update ended %s: %s", res.state, res.desc)
+	lc.Logf("update ended %s: %s", res.state, res.desc)
 	switch {
 	case res.gone:
-		lc.problem("last_operation of an update answered 410")
+		lc.Problem("last_operation of an update answered 410")
 	case lc.kind == kindUpdateHangs:
-		if res.state != osbc.StateFailed || !timedOut(res.desc) {
-			lc.problem("update with a hung workflow ended %s (%s), want failed: timed out", res.state, res.desc)
+		if res.state != osbc.StateFailed || !simchaos.TimedOut(res.desc) {
+			lc.Problem("update with a hung workflow ended %s (%s), want failed: timed out", res.state, res.desc)
 		} else {
-			lc.expect("hung update timed out")
+			lc.Expect("hung update timed out")
 		}
 	case lc.updateFails:
 		if res.state != osbc.StateFailed {
-			lc.problem("update with a failing workflow ended %s (%s), want failed", res.state, res.desc)
+			lc.Problem("update with a failing workflow ended %s (%s), want failed", res.state, res.desc)
 		} else {
-			lc.expect("update failed")
+			lc.Expect("update failed")
 		}
 	case res.state != osbc.StateSucceeded:
-		if timedOut(res.desc) {
-			lc.mu.Lock()
-			lc.timedOut = append(lc.timedOut, "update: "+res.desc)
-			lc.mu.Unlock()
+		if simchaos.TimedOut(res.desc) {
+			lc.NoteTimedOut("update: " + res.desc)
 		} else {
-			lc.problem("update failed: %s", res.desc)
+			lc.Problem("update failed: %s", res.desc)
 		}
 	default:
 		for k, v := range params {
 			if d, ok := c.e.sim.Deployment(lc.depID); !ok || fmt.Sprint(d.Inputs[k]) != fmt.Sprint(v) {
-				lc.problem("after the update the deployment's input %s = %v, want %v", k, d.Inputs[k], v)
+				lc.Problem("after the update the deployment's input %s = %v, want %v", k, d.Inputs[k], v)
 			}
 		}
 	}
@@ -1019,7 +761,7 @@ func (c *chaos) updateInstance(ctx context.Context, lc *chaosLC) {
 		return err
 	})
 	if err != nil {
-		lc.problem("fetch instance after the update: %v", err)
+		lc.Problem("fetch instance after the update: %v", err)
 	}
 }
 
@@ -1032,12 +774,12 @@ func (c *chaos) deprovision(ctx context.Context, lc *chaosLC) {
 			return err
 		})
 		if err != nil {
-			lc.problem("deprovision: %v", err)
+			lc.Problem("deprovision: %v", err)
 			c.abandon(lc)
 			return
 		}
 		if !dep.Async || dep.OperationKey == nil {
-			lc.problem("deprovision answered %+v, want 202", dep)
+			lc.Problem("deprovision answered %+v, want 202", dep)
 			return
 		}
 		lc.addOp("deprovision", dep.OperationKey)
@@ -1052,41 +794,39 @@ func (c *chaos) deprovision(ctx context.Context, lc *chaosLC) {
 			case err == nil && again.Async && again.OperationKey != nil && *again.OperationKey == *dep.OperationKey:
 			case err == nil && !again.Async: // 410 (or 200): it has ended already
 			default:
-				lc.problem("repeated deprovision answered %+v, %v; want 202 with operation %s", again, err, *dep.OperationKey)
+				lc.Problem("repeated deprovision answered %+v, %v; want 202 with operation %s", again, err, *dep.OperationKey)
 			}
 		}
 		res, err := c.poll(ctx, lc, dep.OperationKey)
 		if err != nil {
-			lc.problem("deprovision: %v", err)
+			lc.Problem("deprovision: %v", err)
 			c.abandon(lc)
 			return
 		}
 		if res.gone {
-			lc.logf("deprovisioned (410)")
+			lc.Logf("deprovisioned (410)")
 			lc.mu.Lock()
 			lc.final = "gone"
 			lc.mu.Unlock()
 			return
 		}
-		lc.logf("deprovision ended %s: %s", res.state, res.desc)
-		if res.state == osbc.StateFailed && timedOut(res.desc) {
-			lc.mu.Lock()
-			lc.timedOut = append(lc.timedOut, "deprovision: "+res.desc)
-			lc.mu.Unlock()
+		lc.Logf("deprovision ended %s: %s", res.state, res.desc)
+		if res.state == osbc.StateFailed && simchaos.TimedOut(res.desc) {
+			lc.NoteTimedOut("deprovision: " + res.desc)
 			continue
 		}
-		lc.problem("deprovision ended %s (%s), want 410 Gone", res.state, res.desc)
+		lc.Problem("deprovision ended %s (%s), want 410 Gone", res.state, res.desc)
 		if res.state != osbc.StateFailed {
 			return
 		}
 	}
-	lc.problem("still not deprovisioned after 3 deprovisions")
+	lc.Problem("still not deprovisioned after 3 deprovisions")
 }
 
 // abandon notes a lifecycle that stopped half-way (its problem is recorded already).
 func (c *chaos) abandon(lc *chaosLC) {
 	c.abandonedOps.Add(1)
-	lc.logf("abandoned")
+	lc.Logf("abandoned")
 }
 
 // raw sends an OSB request and returns the exact status (the client library folds
@@ -1144,30 +884,17 @@ func (c *chaos) lastOperation(ctx context.Context, instanceID, operation string)
 
 // chaosFigures are the campaign's results.
 type chaosFigures struct {
-	lifecycles, completed, withProblems int
-	byKind                              map[lcKind]int
-	expectedFailures                    map[string]int
-	expectedN, timedOutHealthy          int
-	stuck, orphans, lost, duplicates    int
-	staleRecords, kept, deploymentsMade int
-	faults                              map[string]int64
-	faultsTotal                         int64
-	simRequests                         int
-	wall, lifecyclesWall, slowestLC     time.Duration
-	slowest                             *chaosLC
-	ops                                 map[string]int
-	opsN                                int
-	checkProblems                       []string
+	simchaos.Figures
+	byKind  map[lcKind]int
+	slowest *chaosLC
 }
 
 // check compares every instance with the simulator's truth and the broker's answers.
 func (c *chaos) check(lcs []*chaosLC) chaosFigures {
-	f := chaosFigures{lifecycles: len(lcs), byKind: map[lcKind]int{}, expectedFailures: map[string]int{}, ops: map[string]int{}}
+	f := chaosFigures{Figures: simchaos.NewFigures(len(lcs)), byKind: map[lcKind]int{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	problem := func(format string, args ...any) {
-		f.checkProblems = append(f.checkProblems, fmt.Sprintf(format, args...))
-	}
+	problem := f.Problem
 
 	// None stuck: the broker has no operation in progress, and every operation any
 	// lifecycle started ended succeeded or failed (or, for a deprovision, 410).
@@ -1194,48 +921,20 @@ func (c *chaos) check(lcs []*chaosLC) chaosFigures {
 			}
 		}
 	}
-	f.stuck = len(stuckIDs)
+	f.Stuck = len(stuckIDs)
 
 	// The simulator's truth: how many deployments each id ever had, and which live.
-	created, live := map[string]int{}, map[string]cloudifysim.DeploymentInfo{}
-	for _, d := range c.e.sim.Deployments() {
-		created[d.ID]++
-		if d.Exists {
-			live[d.ID] = d
-		}
-	}
-	f.deploymentsMade = len(created)
+	truth := simchaos.ReadTruth(c.e.sim)
 	byDep := map[string]*chaosLC{}
 	for _, lc := range lcs {
 		byDep[lc.depID] = lc
 	}
-	for id, n := range created {
-		if n > 1 {
-			f.duplicates++
-			problem("duplicate: %d deployments were created with id %s", n, id)
+	truth.Check(&f.Figures, broker.LabelInstanceID, func(depID string) (string, string, bool) {
+		if lc := byDep[depID]; lc != nil {
+			return lc.id, lc.final, true
 		}
-		if byDep[id] == nil {
-			problem("deployment %s belongs to no lifecycle", id)
-		}
-	}
-	for id, d := range live {
-		lc := byDep[id]
-		if lc == nil || lc.final != "live" {
-			f.orphans++
-			final := "unknown"
-			if lc != nil {
-				final = lc.final
-				if final == "" {
-					final = "unfinished"
-				}
-			}
-			problem("orphan: deployment %s is live on the manager but its instance is %s", id, final)
-			continue
-		}
-		if v := labelValue(d, broker.LabelInstanceID); v != lc.id {
-			problem("deployment %s carries instance label %q, want %q", id, v, lc.id)
-		}
-	}
+		return "", "", false
+	})
 
 	// No record lost: every instance the platform thinks exists answers with its
 	// record and binding, and has exactly one live, installed deployment.
@@ -1243,7 +942,7 @@ func (c *chaos) check(lcs []*chaosLC) chaosFigures {
 		f.byKind[lc.kind]++
 		switch lc.final {
 		case "live":
-			f.kept++
+			f.Kept++
 			ok := true
 			inst, err := c.e.client.GetInstance(&osbc.GetInstanceRequest{InstanceID: lc.id})
 			if err != nil || inst.ServiceID != lc.serviceID || inst.PlanID != lc.planID {
@@ -1254,202 +953,100 @@ func (c *chaos) check(lcs []*chaosLC) chaosFigures {
 				ok = false
 				problem("lost: %s: fetch binding: %v", lc.id, err)
 			}
-			if created[lc.depID] != 1 {
+			if !truth.CheckKept(&f.Figures, lc.id, lc.depID) {
 				ok = false
-				problem("lost: %s: %d deployments were ever created for it, want 1", lc.id, created[lc.depID])
-			}
-			if d, has := live[lc.depID]; !has || d.InstallationStatus != "active" {
-				ok = false
-				problem("lost: %s: deployment %s live=%v installation_status=%q", lc.id, lc.depID, has, d.InstallationStatus)
 			}
 			if !ok {
-				f.lost++
+				f.Lost++
 			}
 		case "gone":
 			// The broker agrees it is gone: fetch 404, deprovision again 410.
 			if _, err := c.e.client.GetInstance(&osbc.GetInstanceRequest{InstanceID: lc.id}); statusOf(err) != http.StatusNotFound {
-				f.staleRecords++
+				f.StaleRecords++
 				problem("%s is deprovisioned but fetch instance answers %v", lc.id, err)
 			}
 			if code, err := c.raw(ctx, lc, "deprovision_again", http.MethodDelete, "/v2/service_instances/"+lc.id+"?accepts_incomplete=true&service_id="+lc.serviceID+"&plan_id="+lc.planID); err != nil || code != http.StatusGone {
-				f.staleRecords++
+				f.StaleRecords++
 				problem("%s is deprovisioned but a second deprovision answers %d, %v", lc.id, code, err)
 			}
 		}
 	}
 	// The store agrees: every record is gone, or ready for a kept instance.
-	after := ""
-	for {
-		insts, next, err := c.e.srv.store.ListInstances(ctx, after, 500)
-		if err != nil {
-			problem("list instances: %v", err)
-			break
+	err := simchaos.Pages(ctx, c.e.srv.store.ListInstances, func(inst broker.Instance) {
+		lc := byDep[inst.DeploymentID]
+		want := broker.InstanceGone
+		if lc != nil && lc.final == "live" {
+			want = broker.InstanceReady
 		}
-		for _, inst := range insts {
-			lc := byDep[inst.DeploymentID]
-			want := broker.InstanceGone
-			if lc != nil && lc.final == "live" {
-				want = broker.InstanceReady
-			}
-			if inst.State != want || inst.Busy() {
-				f.staleRecords++
-				problem("store: instance %s is %s (operation %s %s), want %s", inst.ID, inst.State, inst.OperationType, inst.OperationState, want)
-			}
+		if inst.State != want || inst.Busy() {
+			f.StaleRecords++
+			problem("store: instance %s is %s (operation %s %s), want %s", inst.ID, inst.State, inst.OperationType, inst.OperationState, want)
 		}
-		if next == "" {
-			break
-		}
-		after = next
+	})
+	if err != nil {
+		problem("list instances: %v", err)
 	}
 
 	// Then the kept instances go too, without faults, and nothing at all is left.
-	var wg sync.WaitGroup
-	for _, lc := range lcs {
-		if lc.final != "live" {
-			continue
+	kept := func(lc *chaosLC) bool { return lc.final == "live" }
+	simchaos.EachAtOnce(ctx, lcs, kept, 2*c.set.Deadline+30*time.Second, func(cctx context.Context, lc *chaosLC) {
+		if code, err := c.raw(cctx, lc, "unbind", http.MethodDelete,
+			"/v2/service_instances/"+lc.id+"/service_bindings/"+lc.id+"-b?service_id="+lc.serviceID+"&plan_id="+lc.planID); err != nil || code != http.StatusOK {
+			lc.Problem("cleanup: unbind answered %d, %v", code, err)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cctx, ccancel := context.WithTimeout(ctx, 2*c.set.Deadline+30*time.Second)
-			defer ccancel()
-			if code, err := c.raw(cctx, lc, "unbind", http.MethodDelete,
-				"/v2/service_instances/"+lc.id+"/service_bindings/"+lc.id+"-b?service_id="+lc.serviceID+"&plan_id="+lc.planID); err != nil || code != http.StatusOK {
-				lc.problem("cleanup: unbind answered %d, %v", code, err)
-			}
-			lc.mu.Lock()
-			lc.final = ""
-			lc.mu.Unlock()
-			c.deprovision(cctx, lc)
-			if lc.final != "gone" {
-				lc.problem("cleanup: not deprovisioned")
-			}
-		}()
-	}
-	wg.Wait()
+		lc.mu.Lock()
+		lc.final = ""
+		lc.mu.Unlock()
+		c.deprovision(cctx, lc)
+		if lc.final != "gone" {
+			lc.Problem("cleanup: not deprovisioned")
+		}
+	})
 	for _, d := range c.e.liveDeployments() {
-		f.orphans++
+		f.Orphans++
 		problem("orphan after the cleanup: deployment %s is live", d.ID)
 	}
 
 	for _, lc := range lcs {
-		if len(lc.problems) == 0 && lc.final == "gone" {
-			f.completed++
-		}
-		if len(lc.problems) > 0 {
-			f.withProblems++
-		}
-		for _, r := range lc.expected {
-			f.expectedFailures[r]++
-			f.expectedN++
-		}
-		f.timedOutHealthy += len(lc.timedOut)
+		kinds := make([]string, 0, len(lc.ops))
 		for _, op := range lc.ops {
-			f.ops[op.kind]++
-			f.opsN++
+			kinds = append(kinds, op.kind)
 		}
-		if lc.took > f.slowestLC {
-			f.slowestLC, f.slowest = lc.took, lc
+		if f.AddLifecycle(&lc.Journal, lc.final, kinds) {
+			f.slowest = lc
 		}
 	}
-	st := c.e.sim.Stats()
-	f.faults = map[string]int64{}
-	for k, v := range st.Faults {
-		f.faults[k] = int64(v)
-	}
-	f.faultsTotal = int64(st.FaultsInjected)
-	if n := c.proxy.lost.Load(); n > 0 {
-		f.faults["lost_response"] = n
-		f.faultsTotal += n
-	}
-	if n := c.proxy.operatorExecs.Load(); n > 0 {
-		f.faults["operator_execution_before_delete"] = n
-		f.faultsTotal += n
-	}
-	f.simRequests = st.TotalRequests
+	f.AddSimStats(c.e.sim)
+	f.AddFaults("lost_response", c.proxy.loss.Lost())
+	f.AddFaults("operator_execution_before_delete", c.proxy.operatorExecs.Load())
 	return f
-}
-
-func labelValue(d cloudifysim.DeploymentInfo, key string) string {
-	for _, l := range d.Labels {
-		if l.Key == key {
-			return l.Value
-		}
-	}
-	return ""
-}
-
-func fmtCounts[K ~string, V int | int64](m map[K]V) string {
-	keys := slices.Sorted(maps.Keys(m))
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, " ")
 }
 
 // report prints the figures and fails the test on any problem.
 func (c *chaos) report(lcs []*chaosLC, f chaosFigures) {
 	t := c.t
-	retries := snapshot(&c.osbRetries)
-	episodes := snapshot(&c.episodes)
 	var b strings.Builder
 	fmt.Fprintf(&b, "chaos figures (seed %d, deadline %s, %d at once):\n", c.set.Seed, c.set.Deadline, c.set.Concurrency)
-	fmt.Fprintf(&b, "  lifecycles          %d (%s)\n", f.lifecycles, fmtCounts(f.byKind))
-	fmt.Fprintf(&b, "  succeeded           %d lifecycles ended as planned (%d kept alive through the checks, then deprovisioned); %d with problems\n", f.completed, f.kept, f.withProblems)
-	fmt.Fprintf(&b, "  operations          %d (%s); %d requests sent twice got the same operation\n", f.opsN, fmtCounts(f.ops), c.repeats.Load())
-	fmt.Fprintf(&b, "  failed as expected  %d operations (%s)\n", f.expectedN, fmtCounts(f.expectedFailures))
-	fmt.Fprintf(&b, "  timed out by faults %d healthy operations failed \"timed out\" and were cleaned up\n", f.timedOutHealthy)
-	fmt.Fprintf(&b, "  faults injected     %d (%s)\n", f.faultsTotal, fmtCounts(f.faults))
-	fmt.Fprintf(&b, "  fault episodes      %d (%s), faults on %.0f%% of the time\n", c.episodeN.Load(), fmtCounts(episodes),
-		100*float64(c.faultyTime.Load())/float64(max(f.lifecyclesWall, 1)))
+	f.WriteHead(&b, simchaos.Counts(f.byKind), c.repeats.Load(), c.faults)
 	fmt.Fprintf(&b, "  deletes refused     %d (the manager answered 400 to DELETE /deployments)\n", c.proxy.refusedDeletes.Load())
 	c.counts.mu.Lock()
-	fmt.Fprintf(&b, "  halted executions   %s (cancels sent by deprovisions)\n", fmtCounts(c.counts.cancels))
+	fmt.Fprintf(&b, "  halted executions   %s (cancels sent by deprovisions)\n", simchaos.Counts(c.counts.cancels))
 	c.counts.mu.Unlock()
-	fmt.Fprintf(&b, "  OSB-call retries    %d (%s)\n", c.osbRetryN.Load(), fmtCounts(retries))
+	simchaos.WriteRetries(&b, &c.osbRetries)
 	fmt.Fprintf(&b, "  step retries        %d (runner retries after a failed step); broker errors logged %d\n", c.counts.stepRetries.Load(), c.counts.errors.Load())
-	fmt.Fprintf(&b, "  manager requests    %d, deployments created %d\n", f.simRequests, f.deploymentsMade)
-	fmt.Fprintf(&b, "  stuck %d, orphans %d, lost %d, duplicates %d, stale records %d, abandoned lifecycles %d\n", f.stuck, f.orphans, f.lost, f.duplicates, f.staleRecords, c.abandonedOps.Load())
-	fmt.Fprintf(&b, "  wall time           %s (lifecycles %s, slowest lifecycle %s)",
-		f.wall.Round(100*time.Millisecond), f.lifecyclesWall.Round(100*time.Millisecond), f.slowestLC.Round(100*time.Millisecond))
+	f.WriteTail(&b, "abandoned lifecycles", c.abandonedOps.Load())
 	t.Log(b.String())
-	if lc := f.slowest; lc != nil && testing.Verbose() {
-		t.Logf("slowest lifecycle %s (%s, %s):\n    %s", lc.id, lc.kind, lc.svc.name, strings.Join(lc.trace, "\n    "))
+	if f.slowest != nil {
+		simchaos.LogSlowest(t, f.slowest)
 	}
 	if testing.Verbose() {
 		fmt.Printf("CHAOS lifecycles=%d succeeded=%d kept=%d failed_as_expected=%d timed_out_by_faults=%d faults=%d osb_retries=%d step_retries=%d stuck=%d orphans=%d lost=%d duplicates=%d wall=%s seed=%d\n",
-			f.lifecycles, f.completed, f.kept, f.expectedN, f.timedOutHealthy, f.faultsTotal, c.osbRetryN.Load(), c.counts.stepRetries.Load(),
-			f.stuck, f.orphans, f.lost, f.duplicates, f.wall.Round(100*time.Millisecond), c.set.Seed)
+			f.Lifecycles, f.Completed, f.Kept, f.ExpectedN, f.TimedOutHealthy, f.FaultsTotal, c.osbRetries.Total(), c.counts.stepRetries.Load(),
+			f.Stuck, f.Orphans, f.Lost, f.Duplicates, f.Wall.Round(100*time.Millisecond), c.set.Seed)
 	}
 
-	failed := false
-	for i, p := range f.checkProblems {
-		if i == 40 {
-			t.Errorf("... and %d more check problems", len(f.checkProblems)-i)
-			break
-		}
-		t.Errorf("check: %s", p)
-		failed = true
-	}
-	shown := 0
-	for _, lc := range lcs {
-		if len(lc.problems) == 0 {
-			continue
-		}
-		failed = true
-		if shown++; shown > 15 {
-			continue
-		}
-		t.Errorf("lifecycle %s (%s, %s): %s\n    %s", lc.id, lc.kind, lc.svc.name, strings.Join(lc.problems, "; "), strings.Join(lc.trace, "\n    "))
-	}
-	if shown > 15 {
-		t.Errorf("... and %d more lifecycles with problems", shown-15)
-	}
-	if f.stuck+f.orphans+f.lost+f.duplicates+f.staleRecords > 0 {
+	failed := simchaos.ReportProblems(t, f.CheckProblems, lcs, 15)
+	if f.Failed() {
 		failed = true
 	}
 	if failed {
@@ -1462,7 +1059,7 @@ func (c *chaos) report(lcs []*chaosLC, f chaosFigures) {
 func (c *chaos) dumpLogs(lcs []*chaosLC) {
 	var ids []string
 	for _, lc := range lcs {
-		if len(lc.problems) > 0 {
+		if len(lc.Problems) > 0 {
 			ids = append(ids, lc.id)
 		}
 	}
@@ -1470,16 +1067,7 @@ func (c *chaos) dumpLogs(lcs []*chaosLC) {
 		ids = ids[:3]
 	}
 	for _, id := range ids {
-		var lines []string
-		for _, line := range strings.Split(c.logs.String(), "\n") {
-			if strings.Contains(line, `"`+id+`"`) || strings.Contains(line, "osb-"+id) {
-				lines = append(lines, line)
-			}
-		}
-		if len(lines) > 80 {
-			lines = lines[len(lines)-80:]
-		}
-		c.t.Logf("broker logs about %s:\n%s", id, strings.Join(lines, "\n"))
+		c.t.Logf("broker logs about %s:\n%s", id, simchaos.Grep(c.logs.String(), `"`+id+`"`, "osb-"+id))
 	}
 }
 

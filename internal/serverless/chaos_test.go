@@ -66,50 +66,18 @@ import (
 
 	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
+	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim/simchaos"
 	"github.com/cfybroker/cfybroker/internal/serverless"
 	"github.com/cfybroker/cfybroker/internal/store/dynamostore"
 	"github.com/cfybroker/cfybroker/internal/workflow/sfn"
 )
 
-// acSettings size a campaign.
-type acSettings struct {
-	Lifecycles  int
-	Concurrency int
-	Seed        uint64
-	Deadline    time.Duration // DEFAULT_DEADLINE of the functions
-}
-
-func acSettingsFromEnv(t *testing.T) acSettings {
+// acSettingsFromEnv reads the campaign's size; its Deadline is the functions'
+// DEFAULT_DEADLINE.
+func acSettingsFromEnv(t *testing.T) simchaos.Settings {
 	t.Helper()
-	s := acSettings{Lifecycles: 10, Concurrency: 4, Deadline: 25 * time.Second}
-	atoi := func(key string, dst *int) {
-		if v := os.Getenv(key); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				t.Fatalf("%s=%q: want a positive integer", key, v)
-			}
-			*dst = n
-		}
-	}
-	atoi("AWS_CHAOS_LIFECYCLES", &s.Lifecycles)
-	atoi("AWS_CHAOS_CONCURRENCY", &s.Concurrency)
-	if v := os.Getenv("AWS_CHAOS_SEED"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("AWS_CHAOS_SEED=%q: want an unsigned integer", v)
-		}
-		s.Seed = n
-	} else {
-		s.Seed = rand.Uint64() % 1_000_000_000
-	}
-	if v := os.Getenv("AWS_CHAOS_DEADLINE"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 8*time.Second {
-			t.Fatalf("AWS_CHAOS_DEADLINE=%q: want a duration of at least 8s", v)
-		}
-		s.Deadline = d
-	}
-	return s
+	def := simchaos.Settings{Lifecycles: 10, Concurrency: 4, Deadline: 25 * time.Second}
+	return simchaos.SettingsFromEnv(t, "AWS_CHAOS", def, 8*time.Second)
 }
 
 // acKind is what a lifecycle does.
@@ -209,43 +177,19 @@ type acLC struct {
 	crashes           []*acCrash
 	installs          int // install executions on the deployment when the provision ended
 
-	mu       sync.Mutex
-	ops      []acOp
-	ended    map[string]time.Time // when the last operation of each kind was seen ended
-	final    string               // "gone", "live" (kept) or "" (the lifecycle did not finish)
-	expected []string
-	timedOut []string // healthy operations that failed "timed out" under faults
-	problems []string
-	trace    []string
-	started  time.Time
-	took     time.Duration
+	simchaos.Journal // trace, problems, expected failures, timeouts under faults
+
+	mu    sync.Mutex
+	ops   []acOp
+	ended map[string]time.Time // when the last operation of each kind was seen ended
+	final string               // "gone", "live" (kept) or "" (the lifecycle did not finish)
 }
 
-func (lc *acLC) logf(format string, args ...any) {
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	lc.trace = append(lc.trace, fmt.Sprintf("%6.2fs ", time.Since(lc.started).Seconds())+fmt.Sprintf(format, args...))
-}
+// Title names the lifecycle in the report.
+func (lc *acLC) Title() string { return fmt.Sprintf("%s (%s, %s)", lc.id, lc.kind, lc.svc.name) }
 
-func (lc *acLC) problem(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	lc.logf("PROBLEM: %s", msg)
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	lc.problems = append(lc.problems, msg)
-}
-
-func (lc *acLC) expect(reason string) {
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	lc.expected = append(lc.expected, reason)
-}
-
-func (lc *acLC) noteTimedOut(what string) {
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	lc.timedOut = append(lc.timedOut, what)
-}
+// Record is what happened to it.
+func (lc *acLC) Record() *simchaos.Journal { return &lc.Journal }
 
 func (lc *acLC) setFinal(v string) {
 	lc.mu.Lock()
@@ -543,25 +487,16 @@ func (c *acCrash) String() string {
 type acFront struct {
 	sim  *cloudifysim.Simulator
 	kill func(c *acCrash) error
+	loss *simchaos.LostResponses
 
-	mu       sync.Mutex
-	rng      *rand.Rand
-	lostProb float64
-	crashes  []*acCrash
-
-	lost atomic.Int64
+	mu      sync.Mutex
+	crashes []*acCrash
 }
 
 func (f *acFront) arm(c *acCrash) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.crashes = append(f.crashes, c)
-}
-
-func (f *acFront) setLostProb(v float64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.lostProb = v
 }
 
 // crashFor returns the armed crash point the request matches, or nil.
@@ -603,15 +538,6 @@ func (f *acFront) take(c *acCrash) bool {
 	return true
 }
 
-func (f *acFront) loseResponse(r *http.Request) bool {
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		return false
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.lostProb > 0 && f.rng.Float64() < f.lostProb
-}
-
 func (f *acFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var body []byte
 	if r.Method != http.MethodGet && r.Body != nil {
@@ -619,58 +545,27 @@ func (f *acFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	c := f.crashFor(r, body)
-	lose := c == nil && f.loseResponse(r)
-	if c == nil && !lose {
-		f.sim.ServeHTTP(w, r)
+	if c == nil {
+		f.loss.Handler(f.sim).ServeHTTP(w, r)
 		return
 	}
 	rec := httptest.NewRecorder()
-	if !serveRecorded(f.sim, rec, r) {
+	if !simchaos.ServeRecorded(f.sim, rec, r) {
 		panic(http.ErrAbortHandler) // the simulator dropped the connection (a fault)
 	}
-	if c != nil {
-		if rec.Code/100 == 2 && f.take(c) {
-			// The manager applied the request; the step function dies before it hears.
-			c.firedAt = time.Now()
-			c.err = f.kill(c)
-			c.fired.Store(true)
-			abortConn(w)
-			return
-		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
+	if rec.Code/100 == 2 && f.take(c) {
+		// The manager applied the request; the step function dies before it hears.
+		c.firedAt = time.Now()
+		c.err = f.kill(c)
+		c.fired.Store(true)
+		simchaos.AbortConn(w)
 		return
 	}
-	f.lost.Add(1)
-	abortConn(w)
-}
-
-// serveRecorded serves the request into rec; false when the handler aborted it.
-func serveRecorded(h http.Handler, rec *httptest.ResponseRecorder, r *http.Request) (ok bool) {
-	defer func() {
-		if v := recover(); v != nil {
-			if v != http.ErrAbortHandler {
-				panic(v)
-			}
-			ok = false
-		}
-	}()
-	h.ServeHTTP(rec, r)
-	return true
-}
-
-// abortConn closes the connection without an answer.
-func abortConn(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			_ = conn.Close()
-			return
-		}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
 	}
-	panic(http.ErrAbortHandler)
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
 }
 
 // ---------------------------------------------------------------------------------
@@ -679,9 +574,10 @@ func abortConn(w http.ResponseWriter) {
 // awsChaos is one campaign.
 type awsChaos struct {
 	t       *testing.T
-	set     acSettings
+	set     simchaos.Settings
 	sim     *cloudifysim.Simulator
 	front   *acFront
+	faults  *simchaos.FaultDriver
 	step    *acStepEmulator
 	api     *rie
 	cat     *rie
@@ -690,28 +586,10 @@ type awsChaos struct {
 	gwURL   string
 	store   *dynamostore.Table
 
-	osbRetries   sync.Map // "call status" -> *atomic.Int64
-	osbRetryN    atomic.Int64
-	episodes     sync.Map // episode kind -> *atomic.Int64
-	episodeN     atomic.Int64
-	faultyTime   atomic.Int64 // ns with at least one fault switched on
+	osbRetries   simchaos.Tally // by "call status"
 	repeats      atomic.Int64
 	restartErrs  atomic.Int64
 	crashesFired atomic.Int64
-}
-
-func (c *awsChaos) bump(m *sync.Map, key string) {
-	v, _ := m.LoadOrStore(key, new(atomic.Int64))
-	v.(*atomic.Int64).Add(1)
-}
-
-func acSnapshot(m *sync.Map) map[string]int64 {
-	out := map[string]int64{}
-	m.Range(func(k, v any) bool {
-		out[k.(string)] = v.(*atomic.Int64).Load()
-		return true
-	})
-	return out
 }
 
 // TestAWSChaos is the fault campaign in the AWS shape (see the top of the file).
@@ -741,43 +619,22 @@ func TestAWSChaos(t *testing.T) {
 		runCtx, cancel = context.WithDeadline(runCtx, dl.Add(-30*time.Second))
 		defer cancel()
 	}
-	faultsCtx, stopFaults := context.WithCancel(runCtx)
-	faultsDone := make(chan struct{})
-	go func() { defer close(faultsDone); c.driveFaults(faultsCtx) }()
+	stopFaults := c.faults.Start(runCtx)
 
 	lifecyclesBegan := time.Now()
-	sem := make(chan struct{}, set.Concurrency)
-	var wg sync.WaitGroup
-	for _, lc := range lcs {
-		select {
-		case sem <- struct{}{}:
-		case <-runCtx.Done():
-		}
-		if runCtx.Err() != nil {
-			lc.problem("not started: the campaign ran out of time")
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c.runLifecycle(runCtx, lc)
-		}()
-	}
-	wg.Wait()
+	simchaos.RunAll(runCtx, set.Concurrency, lcs, c.runLifecycle, func(lc *acLC) {
+		lc.Problem("not started: the campaign ran out of time")
+	})
 	stopFaults()
-	<-faultsDone
-	c.sim.ClearFaults()
-	c.front.setLostProb(0)
 	lifecyclesTook := time.Since(lifecyclesBegan)
 
 	f := c.check(lcs)
-	f.wall = time.Since(began)
-	f.lifecyclesWall = lifecyclesTook
+	f.Wall = time.Since(began)
+	f.LifecyclesWall = lifecyclesTook
 	c.report(lcs, f)
 }
 
-func newAWSChaos(t *testing.T, s standIns, set acSettings) *awsChaos {
+func newAWSChaos(t *testing.T, s standIns, set simchaos.Settings) *awsChaos {
 	t.Helper()
 	ctx := context.Background()
 	bins := buildBootstraps(t, s.root)
@@ -800,7 +657,8 @@ func newAWSChaos(t *testing.T, s standIns, set acSettings) *awsChaos {
 		Clock: speedClock{start: time.Now().UTC(), factor: 10}, Seed: set.Seed + 1,
 	})
 	c := &awsChaos{t: t, set: set, sim: sim, store: dynamostore.New(ddb, table)}
-	c.front = &acFront{sim: sim, rng: rand.New(rand.NewPCG(set.Seed, 3)), kill: c.crash}
+	c.front = &acFront{sim: sim, loss: simchaos.NewLostResponses(rand.New(rand.NewPCG(set.Seed, 3))), kill: c.crash}
+	c.faults = &simchaos.FaultDriver{Sim: sim, Lost: c.front.loss, Seed: set.Seed}
 	simSrv := httptest.NewServer(c.front)
 	t.Cleanup(simSrv.Close)
 
@@ -919,32 +777,10 @@ func (c *awsChaos) plan() []*acLC {
 	n := c.set.Lifecycles
 	kinds := slices.Clone(acRequired[:min(n, len(acRequired))])
 	weighted := slices.Sorted(maps.Keys(acWeights))
-	total := 0
-	for _, k := range weighted {
-		total += acWeights[k]
-	}
-	for len(kinds) < n {
-		x := r.IntN(total)
-		for _, k := range weighted {
-			if x < acWeights[k] {
-				kinds = append(kinds, k)
-				break
-			}
-			x -= acWeights[k]
-		}
-	}
-	r.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
+	kinds = simchaos.DrawKinds(r, kinds, n, weighted, acWeights)
 	// A hang lasts a whole deadline: start it first, so that the campaign lasts about
 	// one deadline plus the rest, not the sum.
-	slices.SortStableFunc(kinds, func(a, b acKind) int {
-		switch {
-		case a == acInstallHangs && b != acInstallHangs:
-			return -1
-		case b == acInstallHangs && a != acInstallHangs:
-			return 1
-		}
-		return 0
-	})
+	simchaos.StartFirst(kinds, func(k acKind) bool { return k == acInstallHangs })
 	lcs := make([]*acLC, n)
 	for i, k := range kinds {
 		lc := &acLC{idx: i, kind: k, rng: rand.New(rand.NewPCG(c.set.Seed, uint64(100+i)))}
@@ -1028,36 +864,19 @@ func (c *awsChaos) osb(ctx context.Context, method, path string, body any) (int,
 	return resp.StatusCode, b, nil
 }
 
-const (
-	acOSBMaxAttempts = 40
-	acPollEvery      = 250 * time.Millisecond
-)
+const acPollEvery = 250 * time.Millisecond
 
 // call sends one OSB request, retrying it (bounded) while the broker answers 5xx or
-// cannot be reached.
+// cannot be reached (osb's error is never a status below 500).
 func (c *awsChaos) call(ctx context.Context, lc *acLC, name, method, path string, body any) (int, []byte, error) {
-	wait := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		code, b, err := c.osb(ctx, method, path, body)
-		if err == nil {
-			return code, b, nil
-		}
-		if attempt >= acOSBMaxAttempts || ctx.Err() != nil {
-			return code, b, fmt.Errorf("%s: gave up after %d attempts: %w", name, attempt, err)
-		}
-		status := strconv.Itoa(code)
-		if code == 0 {
-			status = "transport"
-		}
-		c.bump(&c.osbRetries, name+" "+status)
-		c.osbRetryN.Add(1)
-		lc.logf("%s answered %s; retrying in %s", name, status, wait)
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, time.Second)
-	}
+	var code int
+	var b []byte
+	err := simchaos.Call(ctx, &lc.Journal, &c.osbRetries, name, func() (int, error) {
+		var err error
+		code, b, err = c.osb(ctx, method, path, body)
+		return code, err
+	})
+	return code, b, err
 }
 
 func instancePath(lc *acLC) string { return "/v2/service_instances/" + lc.id }
@@ -1111,16 +930,11 @@ func (c *awsChaos) poll(ctx context.Context, lc *acLC, op string) (acPoll, error
 		_, res, err := c.lastOperation(ctx, lc, op)
 		if err != nil {
 			code := acStatusOf(err)
-			if code != 0 && code < 500 || ctx.Err() != nil || failures >= acOSBMaxAttempts {
+			if code != 0 && code < 500 || ctx.Err() != nil || failures >= simchaos.MaxAttempts {
 				return acPoll{}, fmt.Errorf("last_operation: %w", err)
 			}
 			failures++
-			status := strconv.Itoa(code)
-			if code == 0 {
-				status = "transport"
-			}
-			c.bump(&c.osbRetries, "last_operation "+status)
-			c.osbRetryN.Add(1)
+			c.osbRetries.Add("last_operation " + simchaos.StatusName(code))
 		} else if res.gone || res.state != "in progress" {
 			return res, nil
 		} else {
@@ -1134,18 +948,15 @@ func (c *awsChaos) poll(ctx context.Context, lc *acLC, op string) (acPoll, error
 	}
 }
 
-func acTimedOut(desc string) bool { return strings.HasPrefix(desc, "timed out") }
-
 // ---------------------------------------------------------------------------------
 // One lifecycle.
 
 // runLifecycle runs one lifecycle to its end; what goes wrong is recorded, not fatal.
 func (c *awsChaos) runLifecycle(parent context.Context, lc *acLC) {
-	lc.started = time.Now()
-	defer func() { lc.took = time.Since(lc.started) }()
+	defer lc.Begin()()
 	ctx, cancel := context.WithTimeout(parent, 3*c.set.Deadline+60*time.Second)
 	defer cancel()
-	lc.logf("plan: %s, service %s, update=%v repeat=%v hang=%q", lc.kind, lc.svc.name, lc.update, lc.repeat, lc.hangState)
+	lc.Logf("plan: %s, service %s, update=%v repeat=%v hang=%q", lc.kind, lc.svc.name, lc.update, lc.repeat, lc.hangState)
 	switch lc.kind {
 	case acInstallFails:
 		c.sim.FailWorkflow(lc.depID, "install", "")
@@ -1167,16 +978,16 @@ func (c *awsChaos) runLifecycle(parent context.Context, lc *acLC) {
 	}
 	code, b, err := c.call(ctx, lc, "provision", http.MethodPut, instancePath(lc)+"?accepts_incomplete=true", req)
 	if err != nil {
-		lc.problem("provision: %v", err)
+		lc.Problem("provision: %v", err)
 		return
 	}
 	op := operation(b)
 	if code != http.StatusAccepted || op == "" {
-		lc.problem("provision answered %d %s, want 202 with an operation", code, b)
+		lc.Problem("provision answered %d %s, want 202 with an operation", code, b)
 		return
 	}
 	lc.addOp("provision", op)
-	lc.logf("provision accepted, operation %s", op)
+	lc.Logf("provision accepted, operation %s", op)
 	if lc.repeat {
 		// The platform sends the same request again: the same operation, or 200 if it
 		// has succeeded already, 409 if it has failed.
@@ -1186,11 +997,11 @@ func (c *awsChaos) runLifecycle(parent context.Context, lc *acLC) {
 		switch {
 		case err == nil && code == http.StatusAccepted && operation(b) == op:
 		case err == nil && code == http.StatusOK:
-			lc.logf("repeated provision: 200, it has succeeded already")
+			lc.Logf("repeated provision: 200, it has succeeded already")
 		case err == nil && code == http.StatusConflict:
-			lc.logf("repeated provision: 409, it has failed already")
+			lc.Logf("repeated provision: 409, it has failed already")
 		default:
-			lc.problem("repeated provision answered %d %s, %v; want 202 with operation %s", code, b, err, op)
+			lc.Problem("repeated provision answered %d %s, %v; want 202 with operation %s", code, b, err, op)
 		}
 	}
 
@@ -1203,29 +1014,29 @@ func (c *awsChaos) runLifecycle(parent context.Context, lc *acLC) {
 		res, err := c.poll(ctx, lc, op)
 		switch {
 		case err != nil:
-			lc.problem("provision operation after the deprovision: %v", err)
+			lc.Problem("provision operation after the deprovision: %v", err)
 		case res.gone:
-			lc.problem("last_operation of the provision answered 410")
+			lc.Problem("last_operation of the provision answered 410")
 		case res.state == "failed" && strings.Contains(res.desc, "halted"):
-			lc.expect("provision halted by the deprovision")
+			lc.Expect("provision halted by the deprovision")
 		case res.state == "succeeded":
-			lc.logf("the provision finished before the deprovision halted it")
+			lc.Logf("the provision finished before the deprovision halted it")
 		default:
-			lc.problem("provision ended %s (%s) after a deprovision, want failed (halted) or succeeded", res.state, res.desc)
+			lc.Problem("provision ended %s (%s) after a deprovision, want failed (halted) or succeeded", res.state, res.desc)
 		}
 		return
 	}
 
 	res, err := c.poll(ctx, lc, op)
 	if err != nil {
-		lc.problem("provision: %v", err)
+		lc.Problem("provision: %v", err)
 		return
 	}
 	if res.gone {
-		lc.problem("last_operation of a provision answered 410")
+		lc.Problem("last_operation of a provision answered 410")
 		return
 	}
-	lc.logf("provision ended %s: %s", res.state, res.desc)
+	lc.Logf("provision ended %s: %s", res.state, res.desc)
 	lc.noteEnded("provision")
 	provisioned := res.state == "succeeded"
 	for _, e := range c.sim.Executions(lc.depID) {
@@ -1236,27 +1047,27 @@ func (c *awsChaos) runLifecycle(parent context.Context, lc *acLC) {
 	switch lc.kind {
 	case acFailingBP, acInstallFails:
 		if provisioned || !strings.Contains(res.desc, "install") {
-			lc.problem("provision ended %s (%s), want failed naming the install", res.state, res.desc)
+			lc.Problem("provision ended %s (%s), want failed naming the install", res.state, res.desc)
 		} else {
-			lc.expect("install failed")
+			lc.Expect("install failed")
 		}
 	case acInstallHangs:
-		if provisioned || !acTimedOut(res.desc) {
-			lc.problem("provision with a hung install ended %s (%s), want failed: timed out", res.state, res.desc)
+		if provisioned || !simchaos.TimedOut(res.desc) {
+			lc.Problem("provision with a hung install ended %s (%s), want failed: timed out", res.state, res.desc)
 		} else {
-			lc.expect("hung install timed out")
+			lc.Expect("hung install timed out")
 		}
 	case acRuntimeCrash, acEmulatorCrash:
 		// The point of the campaign: the crash must not fail the operation.
 		if !provisioned {
-			lc.problem("provision through a step crash ended %s: %s", res.state, res.desc)
+			lc.Problem("provision through a step crash ended %s: %s", res.state, res.desc)
 		}
 	default:
 		if !provisioned {
-			if acTimedOut(res.desc) {
-				lc.noteTimedOut("provision: " + res.desc)
+			if simchaos.TimedOut(res.desc) {
+				lc.NoteTimedOut("provision: " + res.desc)
 			} else {
-				lc.problem("provision of a healthy service failed: %s", res.desc)
+				lc.Problem("provision of a healthy service failed: %s", res.desc)
 			}
 		}
 	}
@@ -1267,7 +1078,7 @@ func (c *awsChaos) runLifecycle(parent context.Context, lc *acLC) {
 		}
 		if lc.kind == acKeep {
 			lc.setFinal("live")
-			lc.logf("kept for the checks")
+			lc.Logf("kept for the checks")
 			return
 		}
 	}
@@ -1280,7 +1091,7 @@ func (c *awsChaos) bindAndUse(ctx context.Context, lc *acLC) bool {
 	code, b, err := c.call(ctx, lc, "bind", http.MethodPut, bpath+"?accepts_incomplete=true",
 		map[string]any{"service_id": lc.serviceID, "plan_id": lc.planID})
 	if err != nil || code != http.StatusCreated && code != http.StatusOK {
-		lc.problem("bind answered %d %s, %v", code, b, err)
+		lc.Problem("bind answered %d %s, %v", code, b, err)
 		return false
 	}
 	var bind struct {
@@ -1288,7 +1099,7 @@ func (c *awsChaos) bindAndUse(ctx context.Context, lc *acLC) bool {
 	}
 	_ = json.Unmarshal(b, &bind)
 	if bind.Credentials[lc.svc.credKey] == nil {
-		lc.problem("bind: credentials %v lack %q", slices.Sorted(maps.Keys(bind.Credentials)), lc.svc.credKey)
+		lc.Problem("bind: credentials %v lack %q", slices.Sorted(maps.Keys(bind.Credentials)), lc.svc.credKey)
 	}
 	code, b, err = c.call(ctx, lc, "fetch_binding", http.MethodGet, bpath, nil)
 	var got struct {
@@ -1297,9 +1108,9 @@ func (c *awsChaos) bindAndUse(ctx context.Context, lc *acLC) bool {
 	_ = json.Unmarshal(b, &got)
 	switch {
 	case err != nil || code != http.StatusOK:
-		lc.problem("fetch binding answered %d %s, %v", code, b, err)
+		lc.Problem("fetch binding answered %d %s, %v", code, b, err)
 	case fmt.Sprint(got.Credentials[lc.svc.credKey]) != fmt.Sprint(bind.Credentials[lc.svc.credKey]):
-		lc.problem("fetch binding: %s = %v, bind gave %v", lc.svc.credKey, got.Credentials[lc.svc.credKey], bind.Credentials[lc.svc.credKey])
+		lc.Problem("fetch binding: %s = %v, bind gave %v", lc.svc.credKey, got.Credentials[lc.svc.credKey], bind.Credentials[lc.svc.credKey])
 	}
 	if lc.update {
 		c.updateInstance(ctx, lc)
@@ -1309,7 +1120,7 @@ func (c *awsChaos) bindAndUse(ctx context.Context, lc *acLC) bool {
 	}
 	code, b, err = c.call(ctx, lc, "unbind", http.MethodDelete, bpath+"?"+c.ids(lc), nil)
 	if err != nil || code != http.StatusOK {
-		lc.problem("unbind answered %d %s, %v; want 200 (the binding was lost?)", code, b, err)
+		lc.Problem("unbind answered %d %s, %v; want 200 (the binding was lost?)", code, b, err)
 	}
 	return true
 }
@@ -1320,30 +1131,30 @@ func (c *awsChaos) updateInstance(ctx context.Context, lc *acLC) {
 		map[string]any{"service_id": lc.serviceID, "parameters": params})
 	op := operation(b)
 	if err != nil || code != http.StatusAccepted || op == "" {
-		lc.problem("update answered %d %s, %v; want 202", code, b, err)
+		lc.Problem("update answered %d %s, %v; want 202", code, b, err)
 		return
 	}
 	lc.addOp("update", op)
-	lc.logf("update accepted, operation %s", op)
+	lc.Logf("update accepted, operation %s", op)
 	res, err := c.poll(ctx, lc, op)
 	if err != nil {
-		lc.problem("update: %v", err)
+		lc.Problem("update: %v", err)
 		return
 	}
-	lc.logf("update ended %s: %s", res.state, res.desc)
+	lc.Logf("update ended %s: %s", res.state, res.desc)
 	switch {
 	case res.gone:
-		lc.problem("last_operation of an update answered 410")
+		lc.Problem("last_operation of an update answered 410")
 	case res.state != "succeeded":
-		if acTimedOut(res.desc) {
-			lc.noteTimedOut("update: " + res.desc)
+		if simchaos.TimedOut(res.desc) {
+			lc.NoteTimedOut("update: " + res.desc)
 		} else {
-			lc.problem("update failed: %s", res.desc)
+			lc.Problem("update failed: %s", res.desc)
 		}
 	default:
 		for k, v := range params {
 			if d, ok := c.sim.Deployment(lc.depID); !ok || fmt.Sprint(d.Inputs[k]) != fmt.Sprint(v) {
-				lc.problem("after the update the deployment's input %s = %v, want %v", k, d.Inputs[k], v)
+				lc.Problem("after the update the deployment's input %s = %v, want %v", k, d.Inputs[k], v)
 			}
 		}
 	}
@@ -1356,11 +1167,11 @@ func (c *awsChaos) deprovision(ctx context.Context, lc *acLC) {
 		code, b, err := c.call(ctx, lc, "deprovision", http.MethodDelete, path, nil)
 		op := operation(b)
 		if err != nil || code != http.StatusAccepted || op == "" {
-			lc.problem("deprovision answered %d %s, %v; want 202", code, b, err)
+			lc.Problem("deprovision answered %d %s, %v; want 202", code, b, err)
 			return
 		}
 		lc.addOp("deprovision", op)
-		lc.logf("deprovision accepted, operation %s", op)
+		lc.Logf("deprovision accepted, operation %s", op)
 		if lc.repeat {
 			code, b, err := c.call(ctx, lc, "deprovision", http.MethodDelete, path, nil)
 			c.repeats.Add(1)
@@ -1368,122 +1179,31 @@ func (c *awsChaos) deprovision(ctx context.Context, lc *acLC) {
 			case err == nil && code == http.StatusAccepted && operation(b) == op:
 			case err == nil && (code == http.StatusGone || code == http.StatusOK): // it has ended already
 			default:
-				lc.problem("repeated deprovision answered %d %s, %v; want 202 with operation %s", code, b, err, op)
+				lc.Problem("repeated deprovision answered %d %s, %v; want 202 with operation %s", code, b, err, op)
 			}
 		}
 		res, err := c.poll(ctx, lc, op)
 		if err != nil {
-			lc.problem("deprovision: %v", err)
+			lc.Problem("deprovision: %v", err)
 			return
 		}
 		if res.gone {
 			lc.noteEnded("deprovision")
-			lc.logf("deprovisioned (410)")
+			lc.Logf("deprovisioned (410)")
 			lc.setFinal("gone")
 			return
 		}
-		lc.logf("deprovision ended %s: %s", res.state, res.desc)
-		if res.state == "failed" && acTimedOut(res.desc) {
-			lc.noteTimedOut("deprovision: " + res.desc)
+		lc.Logf("deprovision ended %s: %s", res.state, res.desc)
+		if res.state == "failed" && simchaos.TimedOut(res.desc) {
+			lc.NoteTimedOut("deprovision: " + res.desc)
 			continue
 		}
-		lc.problem("deprovision ended %s (%s), want 410 Gone", res.state, res.desc)
+		lc.Problem("deprovision ended %s (%s), want 410 Gone", res.state, res.desc)
 		if res.state != "failed" {
 			return
 		}
 	}
-	lc.problem("still not deprovisioned after 3 deprovisions")
-}
-
-// ---------------------------------------------------------------------------------
-// Faults.
-
-var acEpisodeKinds = []string{"http_500", "maintenance", "bad_gateway", "drop_connection", "latency", "lost_response", "mixed"}
-
-// driveFaults switches faults on and off at random until ctx ends.
-func (c *awsChaos) driveFaults(ctx context.Context) {
-	r := rand.New(rand.NewPCG(c.set.Seed, 2))
-	sim := c.sim
-	sleep := func(d time.Duration) bool {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(d):
-			return true
-		}
-	}
-	between := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(r.Int64N(int64(hi-lo))) }
-	matches := []cloudifysim.FaultMatch{
-		{PathPrefix: "/executions"}, {PathPrefix: "/deployments"}, {PathPrefix: "/deployment-updates"},
-		{Method: "GET"}, {Method: "POST"}, {Method: "PUT"}, {Method: "DELETE"},
-	}
-	match := func() cloudifysim.FaultMatch {
-		if r.IntN(10) < 7 {
-			return cloudifysim.FaultMatch{}
-		}
-		return matches[r.IntN(len(matches))]
-	}
-	add := func(kind string) (ids []int, lost bool) {
-		switch kind {
-		case "http_500":
-			f := cloudifysim.Fault{Kind: cloudifysim.FaultHTTPError, Match: match(), Probability: 0.3 + 0.5*r.Float64()}
-			if r.IntN(4) == 0 {
-				f.Status = 503
-			}
-			ids = append(ids, sim.AddFault(f))
-		case "maintenance":
-			ids = append(ids, sim.AddFault(cloudifysim.Fault{Kind: cloudifysim.FaultMaintenance}))
-		case "bad_gateway":
-			f := cloudifysim.Fault{Kind: cloudifysim.FaultBadGateway, Match: match(), Probability: 0.3 + 0.5*r.Float64()}
-			if r.IntN(3) == 0 {
-				f.Status = []int{503, 504}[r.IntN(2)]
-			}
-			ids = append(ids, sim.AddFault(f))
-		case "drop_connection":
-			ids = append(ids, sim.AddFault(cloudifysim.Fault{Kind: cloudifysim.FaultDropConnection, Match: match(), Probability: 0.2 + 0.4*r.Float64()}))
-		case "latency":
-			ids = append(ids, sim.AddFault(cloudifysim.Fault{Kind: cloudifysim.FaultLatency, Match: match(),
-				Probability: 0.3 + 0.7*r.Float64(), Latency: between(50*time.Millisecond, 700*time.Millisecond)}))
-		case "lost_response":
-			c.front.setLostProb(0.15 + 0.35*r.Float64())
-			lost = true
-		}
-		return ids, lost
-	}
-	for {
-		if !sleep(between(300*time.Millisecond, 1500*time.Millisecond)) {
-			return
-		}
-		kind := acEpisodeKinds[r.IntN(len(acEpisodeKinds))]
-		var ids []int
-		lost := false
-		if kind == "mixed" {
-			for _, k := range []string{acEpisodeKinds[r.IntN(6)], acEpisodeKinds[r.IntN(6)]} {
-				i, l := add(k)
-				ids, lost = append(ids, i...), lost || l
-			}
-		} else {
-			ids, lost = add(kind)
-		}
-		c.bump(&c.episodes, kind)
-		c.episodeN.Add(1)
-		d := between(300*time.Millisecond, 2500*time.Millisecond)
-		if kind == "maintenance" {
-			d = between(500*time.Millisecond, 2000*time.Millisecond)
-		}
-		on := time.Now()
-		ok := sleep(d)
-		for _, id := range ids {
-			sim.RemoveFault(id)
-		}
-		if lost {
-			c.front.setLostProb(0)
-		}
-		c.faultyTime.Add(int64(time.Since(on)))
-		if !ok {
-			return
-		}
-	}
+	lc.Problem("still not deprovisioned after 3 deprovisions")
 }
 
 // ---------------------------------------------------------------------------------
@@ -1549,38 +1269,25 @@ func (c *awsChaos) settledExecutions() (map[string]*acExecution, error) {
 
 // acFigures are the campaign's results.
 type acFigures struct {
-	lifecycles, completed, withProblems int
-	byKind                              map[acKind]int
-	expectedFailures                    map[string]int
-	expectedN, timedOutHealthy          int
-	stuck, orphans, lost, duplicates    int
-	staleRecords, kept, deploymentsMade int
-	driverGaveUp                        int
-	faults                              map[string]int64
-	faultsTotal                         int64
-	simRequests                         int
-	executions                          map[string]int
-	sfnRetries                          int
-	stepFaults                          map[string]int
-	stepColdStarts                      int
-	crashes                             []string
-	wall, lifecyclesWall, slowestLC     time.Duration
-	slowest                             *acLC
-	ops                                 map[string]int
-	opsN                                int
-	checkProblems                       []string
+	simchaos.Figures
+	byKind         map[acKind]int
+	driverGaveUp   int
+	executions     map[string]int
+	sfnRetries     int
+	stepFaults     map[string]int
+	stepColdStarts int
+	crashes        []string
+	slowest        *acLC
 }
 
 // check compares every instance with the simulator's truth, the broker's answers and
 // the state machine's executions.
 func (c *awsChaos) check(lcs []*acLC) acFigures {
-	f := acFigures{lifecycles: len(lcs), byKind: map[acKind]int{}, expectedFailures: map[string]int{}, ops: map[string]int{},
+	f := acFigures{Figures: simchaos.NewFigures(len(lcs)), byKind: map[acKind]int{},
 		executions: map[string]int{}, stepFaults: map[string]int{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	problem := func(format string, args ...any) {
-		f.checkProblems = append(f.checkProblems, fmt.Sprintf(format, args...))
-	}
+	problem := f.Problem
 
 	// None stuck: the store has no operation in progress, every operation any
 	// lifecycle started ended succeeded or failed (a deprovision: 410), and no
@@ -1618,7 +1325,7 @@ func (c *awsChaos) check(lcs []*acLC) acFigures {
 			problem("stuck: execution %s still runs", e.Name)
 		}
 	}
-	f.stuck = len(stuckIDs)
+	f.Stuck = len(stuckIDs)
 	// Every operation was driven by an execution named after it.
 	for _, lc := range lcs {
 		for _, op := range lc.ops {
@@ -1629,44 +1336,18 @@ func (c *awsChaos) check(lcs []*acLC) acFigures {
 	}
 
 	// The simulator's truth: how many deployments each id ever had, and which live.
-	created, live := map[string]int{}, map[string]cloudifysim.DeploymentInfo{}
-	for _, d := range c.sim.Deployments() {
-		created[d.ID]++
-		if d.Exists {
-			live[d.ID] = d
-		}
-	}
-	f.deploymentsMade = len(created)
+	truth := simchaos.ReadTruth(c.sim)
+	created := truth.Created
 	byDep := map[string]*acLC{}
 	for _, lc := range lcs {
 		byDep[lc.depID] = lc
 	}
-	for id, n := range created {
-		if n > 1 {
-			f.duplicates++
-			problem("duplicate: %d deployments were created with id %s", n, id)
+	truth.Check(&f.Figures, broker.LabelInstanceID, func(depID string) (string, string, bool) {
+		if lc := byDep[depID]; lc != nil {
+			return lc.id, lc.getFinal(), true
 		}
-		if byDep[id] == nil {
-			problem("deployment %s belongs to no lifecycle", id)
-		}
-	}
-	for id, d := range live {
-		lc := byDep[id]
-		if lc == nil || lc.getFinal() != "live" {
-			f.orphans++
-			final := "unknown"
-			if lc != nil {
-				if final = lc.getFinal(); final == "" {
-					final = "unfinished"
-				}
-			}
-			problem("orphan: deployment %s is live on the manager but its instance is %s", id, final)
-			continue
-		}
-		if v := acLabel(d, broker.LabelInstanceID); v != lc.id {
-			problem("deployment %s carries instance label %q, want %q", id, v, lc.id)
-		}
-	}
+		return "", "", false
+	})
 
 	// The crashes: each fired, its operation retried the step past it (with the error
 	// Step Functions reports: Lambda.Unknown for a runtime that exits during the
@@ -1720,7 +1401,7 @@ func (c *awsChaos) check(lcs []*acLC) acFigures {
 		f.byKind[lc.kind]++
 		switch lc.getFinal() {
 		case "live":
-			f.kept++
+			f.Kept++
 			ok := true
 			code, b, err := c.osb(ctx, http.MethodGet, instancePath(lc), nil)
 			var inst struct {
@@ -1736,51 +1417,37 @@ func (c *awsChaos) check(lcs []*acLC) acFigures {
 				ok = false
 				problem("lost: %s: fetch binding answered %d %s, %v", lc.id, code, b, err)
 			}
-			if created[lc.depID] != 1 {
+			if !truth.CheckKept(&f.Figures, lc.id, lc.depID) {
 				ok = false
-				problem("lost: %s: %d deployments were ever created for it, want 1", lc.id, created[lc.depID])
-			}
-			if d, has := live[lc.depID]; !has || d.InstallationStatus != "active" {
-				ok = false
-				problem("lost: %s: deployment %s live=%v installation_status=%q", lc.id, lc.depID, has, d.InstallationStatus)
 			}
 			if !ok {
-				f.lost++
+				f.Lost++
 			}
 		case "gone":
 			if code, _, err := c.osb(ctx, http.MethodGet, instancePath(lc), nil); err != nil || code != http.StatusNotFound {
-				f.staleRecords++
+				f.StaleRecords++
 				problem("%s is deprovisioned but fetch instance answers %d, %v", lc.id, code, err)
 			}
 			if code, _, err := c.osb(ctx, http.MethodDelete, instancePath(lc)+"?accepts_incomplete=true&"+c.ids(lc), nil); err != nil || code != http.StatusGone {
-				f.staleRecords++
+				f.StaleRecords++
 				problem("%s is deprovisioned but a second deprovision answers %d, %v", lc.id, code, err)
 			}
 		}
 	}
 	// The store agrees: every record is gone, or ready for a kept instance.
-	after := ""
-	for {
-		insts, next, err := c.store.ListInstances(ctx, after, 500)
-		if err != nil {
-			problem("list instances: %v", err)
-			break
+	err = simchaos.Pages(ctx, c.store.ListInstances, func(inst broker.Instance) {
+		lc := byDep[inst.DeploymentID]
+		want := broker.InstanceGone
+		if lc != nil && lc.getFinal() == "live" {
+			want = broker.InstanceReady
 		}
-		for _, inst := range insts {
-			lc := byDep[inst.DeploymentID]
-			want := broker.InstanceGone
-			if lc != nil && lc.getFinal() == "live" {
-				want = broker.InstanceReady
-			}
-			if inst.State != want || inst.Busy() {
-				f.staleRecords++
-				problem("store: instance %s is %s (operation %s %s), want %s", inst.ID, inst.State, inst.OperationType, inst.OperationState, want)
-			}
+		if inst.State != want || inst.Busy() {
+			f.StaleRecords++
+			problem("store: instance %s is %s (operation %s %s), want %s", inst.ID, inst.State, inst.OperationType, inst.OperationState, want)
 		}
-		if next == "" {
-			break
-		}
-		after = next
+	})
+	if err != nil {
+		problem("list instances: %v", err)
 	}
 	// The sweep finds nothing left behind by a dead driver.
 	if res := c.runCatalog(); res.Sweep.Active != 0 || res.Sweep.Restarted != 0 || res.Sweep.Failed != 0 {
@@ -1788,33 +1455,18 @@ func (c *awsChaos) check(lcs []*acLC) acFigures {
 	}
 
 	// Then the kept instances go too, without faults, and nothing at all is left.
-	var wg sync.WaitGroup
-	for _, lc := range lcs {
-		if lc.getFinal() != "live" {
-			continue
+	kept := func(lc *acLC) bool { return lc.getFinal() == "live" }
+	simchaos.EachAtOnce(ctx, lcs, kept, 2*c.set.Deadline+30*time.Second, func(cctx context.Context, lc *acLC) {
+		if code, b, err := c.call(cctx, lc, "unbind", http.MethodDelete, instancePath(lc)+"/service_bindings/"+lc.id+"-b?"+c.ids(lc), nil); err != nil || code != http.StatusOK {
+			lc.Problem("cleanup: unbind answered %d %s, %v", code, b, err)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cctx, ccancel := context.WithTimeout(ctx, 2*c.set.Deadline+30*time.Second)
-			defer ccancel()
-			if code, b, err := c.call(cctx, lc, "unbind", http.MethodDelete, instancePath(lc)+"/service_bindings/"+lc.id+"-b?"+c.ids(lc), nil); err != nil || code != http.StatusOK {
-				lc.problem("cleanup: unbind answered %d %s, %v", code, b, err)
-			}
-			lc.setFinal("")
-			c.deprovision(cctx, lc)
-			if lc.getFinal() != "gone" {
-				lc.problem("cleanup: not deprovisioned")
-			}
-		}()
-	}
-	wg.Wait()
-	for _, d := range c.sim.Deployments() {
-		if d.Exists {
-			f.orphans++
-			problem("orphan after the cleanup: deployment %s is live", d.ID)
+		lc.setFinal("")
+		c.deprovision(cctx, lc)
+		if lc.getFinal() != "gone" {
+			lc.Problem("cleanup: not deprovisioned")
 		}
-	}
+	})
+	simchaos.CheckNoneLive(&f.Figures, c.sim)
 
 	// No secret in any function's output.
 	for _, p := range []struct {
@@ -1856,62 +1508,18 @@ func (c *awsChaos) check(lcs []*acLC) acFigures {
 	}
 
 	for _, lc := range lcs {
-		if len(lc.problems) == 0 && lc.getFinal() == "gone" {
-			f.completed++
-		}
-		if len(lc.problems) > 0 {
-			f.withProblems++
-		}
-		for _, r := range lc.expected {
-			f.expectedFailures[r]++
-			f.expectedN++
-		}
-		f.timedOutHealthy += len(lc.timedOut)
+		kinds := make([]string, 0, len(lc.ops))
 		for _, op := range lc.ops {
-			f.ops[op.kind]++
-			f.opsN++
+			kinds = append(kinds, op.kind)
 		}
-		if lc.took > f.slowestLC {
-			f.slowestLC, f.slowest = lc.took, lc
+		if f.AddLifecycle(&lc.Journal, lc.getFinal(), kinds) {
+			f.slowest = lc
 		}
 	}
-	st := c.sim.Stats()
-	f.faults = map[string]int64{}
-	for k, v := range st.Faults {
-		f.faults[k] = int64(v)
-	}
-	f.faultsTotal = int64(st.FaultsInjected)
-	if n := c.front.lost.Load(); n > 0 {
-		f.faults["lost_response"] = n
-		f.faultsTotal += n
-	}
-	if n := c.crashesFired.Load(); n > 0 {
-		f.faults["step_crash"] = n
-		f.faultsTotal += n
-	}
-	f.simRequests = st.TotalRequests
+	f.AddSimStats(c.sim)
+	f.AddFaults("lost_response", c.front.loss.Lost())
+	f.AddFaults("step_crash", c.crashesFired.Load())
 	return f
-}
-
-func acLabel(d cloudifysim.DeploymentInfo, key string) string {
-	for _, l := range d.Labels {
-		if l.Key == key {
-			return l.Value
-		}
-	}
-	return ""
-}
-
-func acCounts[K ~string, V int | int64](m map[K]V) string {
-	keys := slices.Sorted(maps.Keys(m))
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, " ")
 }
 
 // report prints the figures and fails the test on any problem.
@@ -1922,54 +1530,22 @@ func (c *awsChaos) report(lcs []*acLC, f acFigures) {
 	c.step.mu.Unlock()
 	var b strings.Builder
 	fmt.Fprintf(&b, "aws chaos figures (seed %d, deadline %s, %d at once):\n", c.set.Seed, c.set.Deadline, c.set.Concurrency)
-	fmt.Fprintf(&b, "  lifecycles          %d (%s)\n", f.lifecycles, acCounts(f.byKind))
-	fmt.Fprintf(&b, "  succeeded           %d lifecycles ended as planned (%d kept alive through the checks, then deprovisioned); %d with problems\n", f.completed, f.kept, f.withProblems)
-	fmt.Fprintf(&b, "  operations          %d (%s); %d requests sent twice got the same operation\n", f.opsN, acCounts(f.ops), c.repeats.Load())
-	fmt.Fprintf(&b, "  failed as expected  %d operations (%s)\n", f.expectedN, acCounts(f.expectedFailures))
-	fmt.Fprintf(&b, "  timed out by faults %d healthy operations failed \"timed out\" and were cleaned up\n", f.timedOutHealthy)
-	fmt.Fprintf(&b, "  faults injected     %d (%s)\n", f.faultsTotal, acCounts(f.faults))
-	fmt.Fprintf(&b, "  fault episodes      %d (%s), faults on %.0f%% of the time\n", c.episodeN.Load(), acCounts(acSnapshot(&c.episodes)),
-		100*float64(c.faultyTime.Load())/float64(max(f.lifecyclesWall, 1)))
+	f.WriteHead(&b, simchaos.Counts(f.byKind), c.repeats.Load(), c.faults)
 	for _, cr := range f.crashes {
 		fmt.Fprintf(&b, "  step crash          %s\n", cr)
 	}
 	fmt.Fprintf(&b, "  step emulator       %d cold starts; away %v after its crashes\n", f.stepColdStarts, downs)
-	fmt.Fprintf(&b, "  executions          %d (%s)\n", f.executionsN(), acCounts(f.executions))
-	fmt.Fprintf(&b, "  state-machine retries %d (step faults: %s)\n", f.sfnRetries, acCounts(f.stepFaults))
-	fmt.Fprintf(&b, "  OSB-call retries    %d (%s)\n", c.osbRetryN.Load(), acCounts(acSnapshot(&c.osbRetries)))
-	fmt.Fprintf(&b, "  manager requests    %d, deployments created %d\n", f.simRequests, f.deploymentsMade)
-	fmt.Fprintf(&b, "  stuck %d, orphans %d, lost %d, duplicates %d, stale records %d, executions given up %d\n", f.stuck, f.orphans, f.lost, f.duplicates, f.staleRecords, f.driverGaveUp)
-	fmt.Fprintf(&b, "  wall time           %s (lifecycles %s, slowest lifecycle %s)",
-		f.wall.Round(100*time.Millisecond), f.lifecyclesWall.Round(100*time.Millisecond), f.slowestLC.Round(100*time.Millisecond))
+	fmt.Fprintf(&b, "  executions          %d (%s)\n", f.executionsN(), simchaos.Counts(f.executions))
+	fmt.Fprintf(&b, "  state-machine retries %d (step faults: %s)\n", f.sfnRetries, simchaos.Counts(f.stepFaults))
+	simchaos.WriteRetries(&b, &c.osbRetries)
+	f.WriteTail(&b, "executions given up", int64(f.driverGaveUp))
 	t.Logf("%s", b.String())
-	if lc := f.slowest; lc != nil && testing.Verbose() {
-		t.Logf("slowest lifecycle %s (%s, %s):\n    %s", lc.id, lc.kind, lc.svc.name, strings.Join(lc.trace, "\n    "))
+	if f.slowest != nil {
+		simchaos.LogSlowest(t, f.slowest)
 	}
 
-	failed := false
-	for i, p := range f.checkProblems {
-		if i == 40 {
-			t.Errorf("... and %d more check problems", len(f.checkProblems)-i)
-			break
-		}
-		t.Errorf("check: %s", p)
-		failed = true
-	}
-	shown := 0
-	for _, lc := range lcs {
-		if len(lc.problems) == 0 {
-			continue
-		}
-		failed = true
-		if shown++; shown > 10 {
-			continue
-		}
-		t.Errorf("lifecycle %s (%s, %s): %s\n    %s", lc.id, lc.kind, lc.svc.name, strings.Join(lc.problems, "; "), strings.Join(lc.trace, "\n    "))
-	}
-	if shown > 10 {
-		t.Errorf("... and %d more lifecycles with problems", shown-10)
-	}
-	if f.stuck+f.orphans+f.lost+f.duplicates+f.staleRecords+f.driverGaveUp > 0 || c.restartErrs.Load() > 0 {
+	failed := simchaos.ReportProblems(t, f.CheckProblems, lcs, 10)
+	if f.Failed() || f.driverGaveUp > 0 || c.restartErrs.Load() > 0 {
 		failed = true
 	}
 	if failed {
@@ -1979,7 +1555,7 @@ func (c *awsChaos) report(lcs []*acLC, f acFigures) {
 	// wrong, or (with -v) that timed out under faults.
 	dumped := 0
 	for _, lc := range lcs {
-		if dumped < 3 && (len(lc.problems) > 0 || testing.Verbose() && len(lc.timedOut) > 0) {
+		if dumped < 3 && (len(lc.Problems) > 0 || testing.Verbose() && len(lc.TimedOut) > 0) {
 			dumped++
 			c.dumpLogs(lc)
 		}
@@ -1992,23 +1568,8 @@ func (c *awsChaos) dumpLogs(lc *acLC) {
 	for _, op := range lc.ops {
 		keys = append(keys, op.key)
 	}
-	grep := func(out string) string {
-		var lines []string
-		for _, line := range strings.Split(out, "\n") {
-			for _, k := range keys {
-				if strings.Contains(line, k) {
-					lines = append(lines, line)
-					break
-				}
-			}
-		}
-		if len(lines) > 80 {
-			lines = lines[len(lines)-80:]
-		}
-		return strings.Join(lines, "\n")
-	}
-	c.t.Logf("step function's logs about %s (%s):\n%s", lc.id, lc.kind, grep(c.step.output()))
-	c.t.Logf("sfn-local's logs about %s (%s):\n%s", lc.id, lc.kind, grep(c.sfnProc.output()))
+	c.t.Logf("step function's logs about %s (%s):\n%s", lc.id, lc.kind, simchaos.Grep(c.step.output(), keys...))
+	c.t.Logf("sfn-local's logs about %s (%s):\n%s", lc.id, lc.kind, simchaos.Grep(c.sfnProc.output(), keys...))
 }
 
 // executionsN is the number of executions.
