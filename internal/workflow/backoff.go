@@ -66,7 +66,11 @@ func (b Backoff) Next(elapsed time.Duration, exec *cloudify.Execution) time.Dura
 			wait = min(eta-tenth/2, 2*grow, b.MaxWithProgress) // a little before it
 		}
 	}
-	return max(wait, b.Min).Round(time.Second)
+	wait = max(wait, b.Min)
+	if wait >= time.Second {
+		wait = wait.Round(time.Second) // whole seconds, as a Wait state takes them
+	}
+	return wait
 }
 
 // Short is the wait while Cloudify prepares something that takes seconds (an

@@ -37,8 +37,11 @@ type TaskOutput struct {
 	Done        bool   `json:"done"`
 	// State is the operation's OSB state after the step.
 	State broker.OperationState `json:"state"`
-	// WaitSeconds is how long to wait before the next step (0 when Done).
+	// WaitSeconds is how long to wait before the next step (0 when Done), rounded up
+	// to whole seconds (what a Step Functions Wait state takes).
 	WaitSeconds int `json:"wait_seconds"`
+	// WaitExact is the same wait unrounded, for in-process drivers (not serialized).
+	WaitExact time.Duration `json:"-"`
 }
 
 // Wait returns WaitSeconds as a duration.
@@ -155,6 +158,7 @@ func (e *Engine) Step(ctx context.Context, operationID string) (TaskOutput, erro
 	out.Done = res.done
 	if !res.done {
 		out.WaitSeconds = int((res.wait + time.Second - 1) / time.Second)
+		out.WaitExact = res.wait
 	}
 	if res.done {
 		log.InfoContext(ctx, "operation ended", "state", string(op.State), "description", op.Description,

@@ -379,3 +379,15 @@ func TestPollingOfLongInstalls(t *testing.T) {
 		}
 	}
 }
+
+func TestBackoffNeverZero(t *testing.T) {
+	b := Backoff{Min: 100 * time.Millisecond}
+	for _, elapsed := range []time.Duration{0, 10 * time.Millisecond, 300 * time.Millisecond, 2 * time.Second} {
+		if w := b.Next(elapsed, nil); w < b.Min {
+			t.Errorf("Next(%s) = %s, below Min %s", elapsed, w, b.Min)
+		}
+	}
+	if w := (Backoff{}).Next(10*time.Minute, nil); w != time.Minute {
+		t.Errorf("default Next(10m) = %s, want the 60 s cap", w)
+	}
+}

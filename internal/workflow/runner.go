@@ -203,7 +203,11 @@ func (r *Runner) runStep(ctx context.Context, id string) {
 		r.cfg.Logger.WarnContext(ctx, "step failed; retrying", "operation_id", id, "attempt", n, "retry_in_s", wait.Seconds(), "error", err)
 		r.schedule(id, time.Now().Add(wait))
 	case !out.Done:
-		r.schedule(id, time.Now().Add(out.Wait()))
+		wait := out.WaitExact
+		if wait <= 0 {
+			wait = out.Wait()
+		}
+		r.schedule(id, time.Now().Add(wait))
 	}
 }
 
