@@ -89,7 +89,7 @@ test-infra: ## gofmt, vet and test the CDK app (infra/, its own Go module)
 	@out=$$(gofmt -l infra); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	cd infra && $(GO) vet ./... && $(GO) test -count=1 ./...
 
-local-aws: ## install and start the local AWS stand-ins (DynamoDB Local, ...) on 127.0.0.1
+local-aws: ## install and start the local AWS stand-ins on 127.0.0.1 (DynamoDB Local; installs the Lambda emulator and the Step Functions engine)
 	bash .ci/local-aws.sh install
 	bash .ci/local-aws.sh start
 
