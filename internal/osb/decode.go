@@ -44,6 +44,24 @@ func (q query) get(key string) string {
 	return ""
 }
 
+// parseAsyncQuery parses the query of a route that takes accepts_incomplete.
+func parseAsyncQuery(r *http.Request) (query, bool, error) {
+	q, err := parseQuery(r)
+	if err != nil {
+		return nil, false, err
+	}
+	async, err := q.acceptsIncomplete()
+	return q, async, err
+}
+
+// asyncStatus is 202 for an operation that goes on asynchronously, else 200.
+func asyncStatus(async bool) int {
+	if async {
+		return http.StatusAccepted
+	}
+	return http.StatusOK
+}
+
 // acceptsIncomplete reads accepts_incomplete: absent is false; present, it must be
 // exactly "true" or "false".
 func (q query) acceptsIncomplete() (bool, error) {

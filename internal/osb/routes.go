@@ -101,11 +101,7 @@ func nonNil(m map[string]any) map[string]any {
 
 // provision serves PUT /v2/service_instances/{instance_id}.
 func (h *handler) provision(x *exchange) (int, any, error) {
-	q, err := parseQuery(x.r)
-	if err != nil {
-		return 0, nil, err
-	}
-	async, err := q.acceptsIncomplete()
+	_, async, err := parseAsyncQuery(x.r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -145,20 +141,12 @@ func (h *handler) provision(x *exchange) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	status := http.StatusOK
-	if res.Async {
-		status = http.StatusAccepted
-	}
-	return status, provisionResponse{DashboardURL: res.DashboardURL, Operation: res.Operation}, nil
+	return asyncStatus(res.Async), provisionResponse{DashboardURL: res.DashboardURL, Operation: res.Operation}, nil
 }
 
 // update serves PATCH /v2/service_instances/{instance_id}.
 func (h *handler) update(x *exchange) (int, any, error) {
-	q, err := parseQuery(x.r)
-	if err != nil {
-		return 0, nil, err
-	}
-	async, err := q.acceptsIncomplete()
+	_, async, err := parseAsyncQuery(x.r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -200,20 +188,12 @@ func (h *handler) update(x *exchange) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	status := http.StatusOK
-	if res.Async {
-		status = http.StatusAccepted
-	}
-	return status, updateResponse{DashboardURL: res.DashboardURL, Operation: res.Operation}, nil
+	return asyncStatus(res.Async), updateResponse{DashboardURL: res.DashboardURL, Operation: res.Operation}, nil
 }
 
 // deprovision serves DELETE /v2/service_instances/{instance_id}.
 func (h *handler) deprovision(x *exchange) (int, any, error) {
-	q, err := parseQuery(x.r)
-	if err != nil {
-		return 0, nil, err
-	}
-	async, err := q.acceptsIncomplete()
+	q, async, err := parseAsyncQuery(x.r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -293,11 +273,7 @@ func (h *handler) lastOperation(x *exchange) (int, any, error) {
 
 // bind serves PUT /v2/service_instances/{instance_id}/service_bindings/{binding_id}.
 func (h *handler) bind(x *exchange) (int, any, error) {
-	q, err := parseQuery(x.r)
-	if err != nil {
-		return 0, nil, err
-	}
-	async, err := q.acceptsIncomplete()
+	_, async, err := parseAsyncQuery(x.r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -363,11 +339,7 @@ func (h *handler) fetchBinding(x *exchange) (int, any, error) {
 
 // unbind serves DELETE /v2/service_instances/{instance_id}/service_bindings/{binding_id}.
 func (h *handler) unbind(x *exchange) (int, any, error) {
-	q, err := parseQuery(x.r)
-	if err != nil {
-		return 0, nil, err
-	}
-	async, err := q.acceptsIncomplete()
+	q, async, err := parseAsyncQuery(x.r)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -670,30 +670,13 @@ func newAWSChaos(t *testing.T, s standIns, set simchaos.Settings) *awsChaos {
 
 	// The real definition, with the retry waits of a short test: 1 s, doubling, at
 	// most 4 s, full jitter (30 attempts, as deployed).
-	def, err := sfn.Definition(sfn.DefinitionConfig{StepFunctionARN: e2eStepFunction, IntervalSeconds: 1, BackoffRate: 2, MaxDelaySeconds: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defFile := filepath.Join(t.TempDir(), "statemachine.asl.json")
-	if err := os.WriteFile(defFile, def, 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	common := []string{
-		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_SESSION_TOKEN=",
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"AWS_ENDPOINT_URL_DYNAMODB=" + s.dynamoEndpoint, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + secrets.URL,
-		"AWS_LAMBDA_LOG_FORMAT=JSON", "LOG_LEVEL=info",
-		serverless.EnvTableName + "=" + table, serverless.EnvCloudifyURL + "=" + simSrv.URL,
-		serverless.EnvCloudifySecretARN + "=" + arnCloudify, serverless.EnvSealKeySecretARN + "=" + arnSealKey,
-		serverless.EnvBrokerSecretARN + "=" + arnBrokerSecret, serverless.EnvStateMachineARN + "=" + e2eStateMachine,
-		serverless.EnvPollMinSeconds + "=1", serverless.EnvPollMaxSeconds + "=2",
-		serverless.EnvDefaultDeadline + "=" + set.Deadline.String(), serverless.EnvSweepStaleSeconds + "=1",
+	defFile := writeDefinition(t, sfn.DefinitionConfig{StepFunctionARN: e2eStepFunction, IntervalSeconds: 1, BackoffRate: 2, MaxDelaySeconds: 4})
+	common := append(functionEnv(s, secrets.URL, table, simSrv.URL, "info", set.Deadline.String()),
 		// One step per invocation: sfn-local runs one invocation of the emulator at a
 		// time, so a step that slept its waits inline would hold up every other
 		// operation (ignored by a step function without the inline loop).
 		"STEP_INLINE_WAIT_SECONDS=0",
-	}
+	)
 	c.step = newStepEmulator(t, s, bins["step"], common)
 	c.sfnURL, c.sfnProc = sfnLocal(t, s, defFile, &rie{process: &process{name: "step"}, url: c.step.url})
 	withSFN := append(slices.Clone(common), "AWS_ENDPOINT_URL_SFN="+c.sfnURL)

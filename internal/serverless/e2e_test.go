@@ -404,26 +404,8 @@ func TestEndToEndAWSShape(t *testing.T) {
 		arnSealKey:      testSealKeyHex,
 	})
 
-	def, err := sfn.Definition(sfn.DefinitionConfig{StepFunctionARN: e2eStepFunction})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defFile := filepath.Join(t.TempDir(), "statemachine.asl.json")
-	if err := os.WriteFile(defFile, def, 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	common := []string{
-		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_SESSION_TOKEN=",
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"AWS_ENDPOINT_URL_DYNAMODB=" + s.dynamoEndpoint, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + secrets.URL,
-		"AWS_LAMBDA_LOG_FORMAT=JSON", "LOG_LEVEL=debug",
-		serverless.EnvTableName + "=" + table, serverless.EnvCloudifyURL + "=" + simSrv.URL,
-		serverless.EnvCloudifySecretARN + "=" + arnCloudify, serverless.EnvSealKeySecretARN + "=" + arnSealKey,
-		serverless.EnvBrokerSecretARN + "=" + arnBrokerSecret, serverless.EnvStateMachineARN + "=" + e2eStateMachine,
-		serverless.EnvPollMinSeconds + "=1", serverless.EnvPollMaxSeconds + "=2", serverless.EnvDefaultDeadline + "=10m",
-		serverless.EnvSweepStaleSeconds + "=1",
-	}
+	defFile := writeDefinition(t, sfn.DefinitionConfig{StepFunctionARN: e2eStepFunction})
+	common := functionEnv(s, secrets.URL, table, simSrv.URL, "debug", "10m")
 	step := startRIE(t, s, "step", bins["step"], common)
 	sfnURL, sfnProc := sfnLocal(t, s, defFile, step)
 	withSFN := append(common, "AWS_ENDPOINT_URL_SFN="+sfnURL)
@@ -623,4 +605,35 @@ func executionRetries(t *testing.T, sfnURL, name string) int {
 	}
 	t.Fatalf("no execution %s in %+v", name, list)
 	return 0
+}
+
+// writeDefinition writes the state machine definition built with cfg to a file for
+// sfn-local and returns its path.
+func writeDefinition(t *testing.T, cfg sfn.DefinitionConfig) string {
+	t.Helper()
+	def, err := sfn.Definition(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "statemachine.asl.json")
+	if err := os.WriteFile(path, def, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// functionEnv is the environment every function gets under the emulator: static
+// credentials, the stand-ins' endpoints and the broker's settings.
+func functionEnv(s standIns, secretsURL, table, simURL, logLevel, deadline string) []string {
+	return []string{
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_SESSION_TOKEN=",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_ENDPOINT_URL_DYNAMODB=" + s.dynamoEndpoint, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + secretsURL,
+		"AWS_LAMBDA_LOG_FORMAT=JSON", "LOG_LEVEL=" + logLevel,
+		serverless.EnvTableName + "=" + table, serverless.EnvCloudifyURL + "=" + simURL,
+		serverless.EnvCloudifySecretARN + "=" + arnCloudify, serverless.EnvSealKeySecretARN + "=" + arnSealKey,
+		serverless.EnvBrokerSecretARN + "=" + arnBrokerSecret, serverless.EnvStateMachineARN + "=" + e2eStateMachine,
+		serverless.EnvPollMinSeconds + "=1", serverless.EnvPollMaxSeconds + "=2", serverless.EnvDefaultDeadline + "=" + deadline,
+		serverless.EnvSweepStaleSeconds + "=1",
+	}
 }
