@@ -8,7 +8,7 @@ PKGS      := ./...
 STATICCHECK_VERSION := v0.8.2
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: help run sim test test-short lint fmt bench build build-lambdas clean tools local-aws local-aws-stop fuzz synth deploy test-infra chaos chaos-aws
+.PHONY: help run sim test test-short lint fmt bench build build-lambdas clean tools local-aws local-aws-stop local-k8s local-k8s-stop generate fuzz synth deploy test-infra chaos chaos-aws
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -95,6 +95,25 @@ local-aws: ## install and start the local AWS stand-ins on 127.0.0.1 (DynamoDB L
 
 local-aws-stop: ## stop the local AWS stand-ins
 	bash .ci/local-aws.sh stop
+
+local-k8s: ## build (first time: about 5 min) and start a real kube-apiserver + etcd on 127.0.0.1; prints KUBECONFIG
+	bash .ci/local-k8s.sh install
+	bash .ci/local-k8s.sh start
+
+local-k8s-stop: ## stop the local Kubernetes API server and etcd
+	bash .ci/local-k8s.sh stop
+
+CONTROLLER_GEN := .local-k8s/bin/controller-gen
+
+$(CONTROLLER_GEN):
+	GOBIN=$(CURDIR)/.local-k8s/bin $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
+
+generate: $(CONTROLLER_GEN) ## regenerate the Kubernetes deepcopy code and CRDs (infra/kubernetes/crd) from internal/kube/api
+	$(CONTROLLER_GEN) object paths=./internal/kube/api/... crd:crdVersions=v1 output:crd:dir=infra/kubernetes/crd
+
+check-generated: generate ## fail when the committed CRDs or deepcopy code are not what make generate writes
+	@git diff --exit-code -- infra/kubernetes/crd internal/kube/api >/dev/null || { echo "generated Kubernetes code is stale: run make generate and commit"; git diff --stat -- infra/kubernetes/crd internal/kube/api; exit 1; }
+	@if [ -n "$$(git ls-files --others --exclude-standard -- infra/kubernetes/crd internal/kube/api)" ]; then echo "make generate wrote new files: commit them"; exit 1; fi
 
 FUZZTIME ?= 10s
 FUZZ_TARGETS := ./internal/osb:FuzzHandler ./internal/osb:FuzzParseIdentity ./internal/catalog:FuzzInputSchemas \

@@ -44,7 +44,8 @@ func newRootCommand() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCommand(), newDevCommand(),
-		newCatalogCommand(), newInstancesCommand(), newOpsCommand(), newReconcileCommand())
+		newCatalogCommand(), newInstancesCommand(), newOpsCommand(), newReconcileCommand(),
+		newControllerCommand())
 	return root
 }
 
