@@ -139,7 +139,9 @@ func (m *Metrics) Gatherer() prometheus.Gatherer { return m.reg }
 // ObserveStep counts one workflow step (workflow.Observer).
 func (m *Metrics) ObserveStep(_ context.Context, r workflow.StepReport) {
 	typ := opType(r.Type)
-	if r.First {
+	if r.First && !r.Fault {
+		// A first step that faults is attempted again, First again: count the one
+		// that went through.
 		m.started.WithLabelValues(typ).Inc()
 	}
 	switch {

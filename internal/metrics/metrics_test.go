@@ -200,7 +200,7 @@ func TestObserveStep(t *testing.T) {
 		want   float64
 	}{
 		{"cfybroker_operations_started_total", map[string]string{"type": "provision"}, 1},
-		{"cfybroker_operations_started_total", map[string]string{"type": "update"}, 2},
+		{"cfybroker_operations_started_total", map[string]string{"type": "update"}, 1}, // the faulted attempt is not a start
 		{"cfybroker_operations_finished_total", map[string]string{"type": "provision", "state": "succeeded"}, 1},
 		{"cfybroker_operations_finished_total", map[string]string{"type": "update", "state": "failed"}, 1},
 		{"cfybroker_operations_finished_total", map[string]string{"type": "other", "state": "other"}, 1},
