@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -43,9 +44,23 @@ func TestStaticBuild(t *testing.T) {
 		t.Errorf("final stage FROM %s: want distroless/static or scratch (no shell, no libc)", final)
 	}
 
+	// Build from what the Dockerfile copies into its build stage, and nothing else
+	// (no testdata, as its .dockerignore says): the image's context is enough.
+	context := t.TempDir()
+	var copied []string
+	for _, m := range regexp.MustCompile(`(?m)^COPY ([^-\n][^\n]*)$`).FindAllStringSubmatch(df, -1) {
+		fields := strings.Fields(m[1])
+		for _, src := range fields[:len(fields)-1] {
+			copyContext(t, filepath.Join(root, src), filepath.Join(context, src))
+			copied = append(copied, src)
+		}
+	}
+	if !slices.Contains(copied, "go.mod") || !slices.Contains(copied, "cmd/") {
+		t.Fatalf("the Dockerfile's build stage copies %v; want go.mod and the sources", copied)
+	}
 	bin := filepath.Join(t.TempDir(), "cfybroker")
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/cfybroker")
-	cmd.Dir = root
+	cmd.Dir = context
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -95,5 +110,36 @@ func TestStaticBuild(t *testing.T) {
 		if libs, _ := g.ImportedLibraries(); len(libs) == 0 {
 			t.Errorf("control: a CGO_ENABLED=1 build shows no shared library; the check above proves nothing")
 		}
+	}
+}
+
+// copyContext copies a file or a tree, leaving out testdata folders and tests.
+func copyContext(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		dst := filepath.Join(to, rel)
+		switch {
+		case d.IsDir() && d.Name() == "testdata":
+			return filepath.SkipDir
+		case d.IsDir():
+			return os.MkdirAll(dst, 0o755)
+		case strings.HasSuffix(p, "_test.go"):
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
