@@ -2,6 +2,7 @@ package main
 
 import (
 	"debug/elf"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,4 +143,60 @@ func copyContext(t *testing.T, from, to string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestImageWithoutEngine: make image's script fails, naming every tool and why, when
+// no tool has a working engine: none installed, or a docker client whose daemon does
+// not answer.
+func TestImageWithoutEngine(t *testing.T) {
+	root := benchRepoRoot(t)
+	bin := t.TempDir()
+	for _, tool := range []string{"bash", "dirname", "tail"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			t.Skipf("%s not found", tool)
+		}
+		if err := os.Symlink(p, filepath.Join(bin, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(t *testing.T, env ...string) (int, string) {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(bin, "bash"), ".ci/build-image.sh", "cfybroker:test")
+		cmd.Dir = root
+		cmd.Env = append([]string{"PATH=" + bin, "HOME=" + t.TempDir()}, env...)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+
+	t.Run("no tool", func(t *testing.T) {
+		code, out := run(t)
+		if code == 0 {
+			t.Fatalf("exit 0 without any container tool:\n%s", out)
+		}
+		for _, want := range []string{"docker: not installed", "podman: not installed", "buildah: not installed", "TestStaticBuild"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("docker client without a daemon", func(t *testing.T) {
+		docker, err := exec.LookPath("docker")
+		if err != nil {
+			t.Skip("no docker client installed")
+		}
+		if err := os.Symlink(docker, filepath.Join(bin, "docker")); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(filepath.Join(bin, "docker"))
+		sock := "unix://" + filepath.Join(t.TempDir(), "no-daemon.sock")
+		code, out := run(t, "DOCKER_HOST="+sock, "CONTAINER_TOOL=docker")
+		if code == 0 || !strings.Contains(out, "docker: installed, but its engine does not answer") {
+			t.Errorf("exit %d, output:\n%s\nwant a failure naming the unreachable engine", code, out)
+		}
+	})
 }
