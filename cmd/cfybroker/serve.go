@@ -23,6 +23,8 @@ import (
 	"github.com/cfybroker/cfybroker/internal/catalog"
 	"github.com/cfybroker/cfybroker/internal/cloudify"
 	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
+	"github.com/cfybroker/cfybroker/internal/health"
+	"github.com/cfybroker/cfybroker/internal/metrics"
 	"github.com/cfybroker/cfybroker/internal/osb"
 	"github.com/cfybroker/cfybroker/internal/seal"
 	"github.com/cfybroker/cfybroker/internal/store/boltstore"
@@ -55,6 +57,8 @@ type serveConfig struct {
 	// CatalogTTL is how long the OSB API reuses the catalog it read (0: the broker's
 	// default, 5 s), so an operator's catalog change reaches the platform within it.
 	CatalogTTL time.Duration
+	// MetricsListen is the address of the Prometheus metrics (and probes); "" serves none.
+	MetricsListen string
 }
 
 func envOr(key, def string) string {
@@ -102,6 +106,7 @@ Every flag has an environment variable; a flag given on the command line wins.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Listen, "listen", envOr("CFYBROKER_LISTEN", "127.0.0.1:8080"), "address to serve the OSB API on (CFYBROKER_LISTEN)")
+	f.StringVar(&cfg.MetricsListen, "metrics-listen", envOr("CFYBROKER_METRICS_LISTEN", ""), "address to serve Prometheus metrics on, /metrics (CFYBROKER_METRICS_LISTEN; empty: none)")
 	f.StringVar(&cfg.Username, "username", envOr("CFYBROKER_USERNAME", ""), "broker Basic-auth username (CFYBROKER_USERNAME; default \"broker\")")
 	f.StringVar(&cfg.Password, "password", "", "broker Basic-auth password (CFYBROKER_PASSWORD; default: random, printed at start)")
 	f.StringVar(&cfg.ExtraCredentials, "extra-credentials", "", "more accepted user:password pairs, comma-separated, for rotation (CFYBROKER_EXTRA_CREDENTIALS)")
@@ -177,6 +182,11 @@ type server struct {
 	wg       sync.WaitGroup
 	admin    *admin.Service
 	useCases *broker.UseCases
+	// metrics counts requests, operations, steps and Cloudify errors; metricsHTTP
+	// serves them when MetricsListen is set.
+	metrics     *metrics.Metrics
+	metricsLn   net.Listener
+	metricsHTTP *http.Server
 }
 
 // Addr is the address the OSB API listens on.
@@ -229,7 +239,9 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 			return nil, err
 		}
 	}
-	opts := []cloudify.Option{cloudify.WithTenant(cfg.CloudifyTenant), cloudify.WithUserAgent("cfybroker")}
+	s.metrics = metrics.New(metrics.Config{Operations: s.store, Logger: log.With("component", "metrics")})
+	opts := []cloudify.Option{cloudify.WithTenant(cfg.CloudifyTenant), cloudify.WithUserAgent("cfybroker"),
+		cloudify.WithAPIErrorHook(s.metrics.CloudifyError)}
 	if cfg.CloudifyToken != "" {
 		opts = append(opts, cloudify.WithToken(cfg.CloudifyToken))
 	} else {
@@ -240,7 +252,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		return nil, usageError{fmt.Errorf("cloudify url: %w", err)}
 	}
 
-	engine := &workflow.Engine{Store: s.store, Cloudify: client, Sealer: sealer, Logger: log, Backoff: workflow.Backoff{Min: cfg.PollMin}}
+	engine := &workflow.Engine{Store: s.store, Cloudify: client, Sealer: sealer, Logger: log, Backoff: workflow.Backoff{Min: cfg.PollMin},
+		Observer: s.metrics}
 	runner := workflow.NewRunner(engine, s.store, workflow.RunnerConfig{Concurrency: cfg.Concurrency, Logger: log, RetryMin: cfg.PollMin})
 	dashboard := func(deploymentID string) string {
 		r := strings.NewReplacer("{manager}", strings.TrimRight(managerURL, "/"), "{deployment_id}", deploymentID)
@@ -280,11 +293,15 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	mux := http.NewServeMux()
 	mux.Handle(admin.Prefix, admin.NewHandler(s.admin, admin.HandlerConfig{Credentials: creds, Logger: log.With("component", "admin")}))
 	mux.Handle("/", osb.NewHandler(s.useCases, osb.Config{Credentials: creds, Logger: log}))
+	health.Register(mux, log.With("component", "health"), s.readyCheck())
 	s.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute}
+	if err := s.startMetrics(); err != nil {
+		return nil, err
+	}
+	s.http = &http.Server{Handler: s.metrics.Middleware(mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute}
 	go func() {
 		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "error", err)
@@ -352,6 +369,9 @@ func (s *server) Shutdown(ctx context.Context) error {
 	var err error
 	if s.http != nil {
 		err = s.http.Shutdown(ctx)
+	}
+	if s.metricsHTTP != nil {
+		_ = s.metricsHTTP.Shutdown(ctx)
 	}
 	s.close()
 	return err

@@ -58,6 +58,8 @@ type Client struct {
 	userAgent string
 	// fixedVersion, when set, replaces GET /version for choosing behaviour.
 	fixedVersion string
+	// onAPIError, when set, sees every *APIError before it is returned.
+	onAPIError func(*APIError)
 
 	mu      sync.Mutex
 	version *VersionInfo // cached after the first successful GET /version
@@ -104,6 +106,14 @@ func WithHTTPClient(hc *http.Client) Option {
 // GET /version for that purpose. Client.Version still asks the manager.
 func WithManagerVersion(v string) Option {
 	return func(c *Client) { c.fixedVersion = strings.TrimSpace(v) }
+}
+
+// WithAPIErrorHook makes the client call hook with every *APIError it is about to
+// return (a non-2xx answer), for metrics. The hook runs on the caller's goroutine,
+// must be quick and must not keep or change the error. Transport errors are not
+// APIErrors and are not passed. A nil hook is ignored.
+func WithAPIErrorHook(hook func(*APIError)) Option {
+	return func(c *Client) { c.onAPIError = hook }
 }
 
 // WithUserAgent sets the User-Agent header. The default is DefaultUserAgent.
@@ -241,7 +251,11 @@ func (c *Client) do(ctx context.Context, r request) (int, error) {
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return resp.StatusCode, newAPIError(r.op, resp.StatusCode, raw)
+		apiErr := newAPIError(r.op, resp.StatusCode, raw)
+		if c.onAPIError != nil {
+			c.onAPIError(apiErr)
+		}
+		return resp.StatusCode, apiErr
 	}
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {

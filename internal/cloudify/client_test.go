@@ -573,3 +573,33 @@ func TestAPIErrorFromMethodsIsUnwrapped(t *testing.T) {
 		t.Fatalf("error %v: want a conflict *APIError from CreateDeployment", err)
 	}
 }
+
+func TestAPIErrorHook(t *testing.T) {
+	var seen []*APIError
+	hook := WithAPIErrorHook(func(e *APIError) { seen = append(seen, e) })
+
+	fm := newFakeManager(t, always(404, `{"message": "Requested deployment d1 not found", "error_code": "not_found_error"}`))
+	_, err := fm.client(t, hook).GetDeployment(testCtx(t), "d1")
+	if err == nil {
+		t.Fatal("GetDeployment of a 404: no error")
+	}
+	if len(seen) != 1 {
+		t.Fatalf("hook called %d times, want 1", len(seen))
+	}
+	var ae *APIError
+	if !errors.As(err, &ae) || ae != seen[0] {
+		t.Errorf("returned error %v is not the hooked one", err)
+	}
+	if seen[0].Code != "not_found_error" || seen[0].Op != "GetDeployment" || seen[0].Status != 404 {
+		t.Errorf("hooked %+v, want not_found_error from GetDeployment, 404", *seen[0])
+	}
+
+	// A success calls no hook.
+	ok := newFakeManager(t, always(200, `{"status": "running"}`))
+	if _, err := ok.client(t, hook).Status(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 1 {
+		t.Errorf("hook called on a 200: %d calls", len(seen))
+	}
+}

@@ -47,7 +47,7 @@ type TaskOutput struct {
 // Wait returns WaitSeconds as a duration.
 func (o TaskOutput) Wait() time.Duration { return time.Duration(o.WaitSeconds) * time.Second }
 
-// Engine advances operations. Every field but Logger and Now is required.
+// Engine advances operations. Every field but Logger, Now and Observer is required.
 type Engine struct {
 	Store    broker.Store
 	Cloudify *cloudify.Client
@@ -55,6 +55,30 @@ type Engine struct {
 	Backoff  Backoff
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Observer, when set, is told what every step did (for metrics).
+	Observer Observer
+}
+
+// Observer learns the outcome of every step of an operation that could be read and
+// was not already finished. ObserveStep runs on the step's goroutine, so it must be
+// quick; it cannot fail the step.
+type Observer interface {
+	ObserveStep(ctx context.Context, r StepReport)
+}
+
+// StepReport is what one step did, without ids or parameters: only values of a small
+// fixed set, so that an observer can count them.
+type StepReport struct {
+	// Type is the operation's type.
+	Type broker.OperationType
+	// First is set for the operation's first step.
+	First bool
+	// State is the operation's OSB state after the step.
+	State broker.OperationState
+	// Ended is set when this step finished the operation (State tells how).
+	Ended bool
+	// Fault is set when the step failed and will be retried by the driver.
+	Fault bool
 }
 
 func (e *Engine) now() time.Time {
@@ -91,7 +115,7 @@ func fail(message string) outcome                     { return outcome{done: tru
 // Errors: one matching broker.ErrNotFound when the operation does not exist (drop it);
 // any other error is a fault (Cloudify unreachable or in maintenance, the store
 // unavailable, a concurrent write) after which the step may simply be repeated.
-func (e *Engine) Step(ctx context.Context, operationID string) (TaskOutput, error) {
+func (e *Engine) Step(ctx context.Context, operationID string) (_ TaskOutput, err error) {
 	op, err := e.Store.GetOperation(ctx, operationID)
 	if err != nil {
 		return TaskOutput{}, fmt.Errorf("step %s: read operation: %w", operationID, err)
@@ -100,6 +124,16 @@ func (e *Engine) Step(ctx context.Context, operationID string) (TaskOutput, erro
 	if op.Done() {
 		out.Done = true
 		return out, nil
+	}
+	// report, when observed, is completed by the step's successful end; a step that
+	// ends early in error reports a fault.
+	var report *StepReport
+	if e.Observer != nil {
+		report = &StepReport{Type: op.Type, First: op.Steps == 0, State: op.State}
+		defer func() {
+			report.Fault = err != nil
+			e.Observer.ObserveStep(ctx, *report)
+		}()
 	}
 	log := e.logger().With("operation_id", op.ID, "instance_id", op.InstanceID, "deployment_id", op.DeploymentID,
 		"operation_type", string(op.Type), "request_id", op.RequestID)
@@ -156,6 +190,9 @@ func (e *Engine) Step(ctx context.Context, operationID string) (TaskOutput, erro
 	}
 	out.State = op.State
 	out.Done = res.done
+	if report != nil {
+		report.State, report.Ended = op.State, res.done
+	}
 	if !res.done {
 		out.WaitSeconds = int((res.wait + time.Second - 1) / time.Second)
 		out.WaitExact = res.wait
