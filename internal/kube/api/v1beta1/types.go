@@ -379,8 +379,8 @@ type PlanReference struct {
 //
 // +kubebuilder:validation:XValidation:rule="has(self.clusterServiceClassExternalName) || has(self.clusterServiceClassExternalID) || has(self.clusterServiceClassName)",message="name the class: clusterServiceClassExternalName, clusterServiceClassExternalID or clusterServiceClassName"
 // +kubebuilder:validation:XValidation:rule="has(self.clusterServicePlanExternalName) || has(self.clusterServicePlanExternalID) || has(self.clusterServicePlanName)",message="name the plan: clusterServicePlanExternalName, clusterServicePlanExternalID or clusterServicePlanName"
-// +kubebuilder:validation:XValidation:rule="!has(oldSelf.externalID) || oldSelf.externalID == ” || (has(self.externalID) && self.externalID == oldSelf.externalID)",message="externalID is immutable once set"
-// +kubebuilder:validation:XValidation:rule="(has(self.clusterServiceClassExternalName) ? self.clusterServiceClassExternalName : ”) == (has(oldSelf.clusterServiceClassExternalName) ? oldSelf.clusterServiceClassExternalName : ”) && (has(self.clusterServiceClassExternalID) ? self.clusterServiceClassExternalID : ”) == (has(oldSelf.clusterServiceClassExternalID) ? oldSelf.clusterServiceClassExternalID : ”) && (has(self.clusterServiceClassName) ? self.clusterServiceClassName : ”) == (has(oldSelf.clusterServiceClassName) ? oldSelf.clusterServiceClassName : ”)",message="the class is immutable; change the plan, or create another instance"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.externalID) || size(oldSelf.externalID) == 0 || (has(self.externalID) && self.externalID == oldSelf.externalID)",message="externalID is immutable once set"
+// +kubebuilder:validation:XValidation:rule="has(self.clusterServiceClassExternalName) == has(oldSelf.clusterServiceClassExternalName) && (!has(self.clusterServiceClassExternalName) || self.clusterServiceClassExternalName == oldSelf.clusterServiceClassExternalName) && has(self.clusterServiceClassExternalID) == has(oldSelf.clusterServiceClassExternalID) && (!has(self.clusterServiceClassExternalID) || self.clusterServiceClassExternalID == oldSelf.clusterServiceClassExternalID) && has(self.clusterServiceClassName) == has(oldSelf.clusterServiceClassName) && (!has(self.clusterServiceClassName) || self.clusterServiceClassName == oldSelf.clusterServiceClassName)",message="the class is immutable; change the plan, or create another instance"
 type ServiceInstanceSpec struct {
 	PlanReference `json:",inline"`
 
@@ -540,8 +540,8 @@ type ServiceInstanceList struct {
 // ServiceBindingSpec is a request for credentials to an instance.
 //
 // +kubebuilder:validation:XValidation:rule="self.instanceRef.name == oldSelf.instanceRef.name",message="instanceRef is immutable"
-// +kubebuilder:validation:XValidation:rule="!has(oldSelf.externalID) || oldSelf.externalID == ” || (has(self.externalID) && self.externalID == oldSelf.externalID)",message="externalID is immutable once set"
-// +kubebuilder:validation:XValidation:rule="(has(self.secretName) ? self.secretName : ”) == (has(oldSelf.secretName) ? oldSelf.secretName : ”) || !has(oldSelf.secretName) || oldSelf.secretName == ”",message="secretName is immutable once set"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.externalID) || size(oldSelf.externalID) == 0 || (has(self.externalID) && self.externalID == oldSelf.externalID)",message="externalID is immutable once set"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.secretName) || size(oldSelf.secretName) == 0 || (has(self.secretName) && self.secretName == oldSelf.secretName)",message="secretName is immutable once set"
 // +kubebuilder:validation:XValidation:rule="has(self.parameters) == has(oldSelf.parameters) && (!has(self.parameters) || self.parameters == oldSelf.parameters) && has(self.parametersFrom) == has(oldSelf.parametersFrom) && (!has(self.parametersFrom) || self.parametersFrom == oldSelf.parametersFrom)",message="a binding's parameters are immutable; create another binding"
 type ServiceBindingSpec struct {
 	// InstanceRef names the ServiceInstance in the binding's namespace.
