@@ -19,8 +19,12 @@ run: ## start the embedded broker (with the built-in Cloudify simulator when no 
 sim: ## run the Cloudify manager simulator alone on 127.0.0.1:8100
 	$(GO) run ./cmd/cfybroker dev cloudify-sim --listen 127.0.0.1:8100
 
-test: ## run every test (with the race detector)
-	$(GO) test -race -count=1 $(PKGS)
+test: ## run every test with the race detector, starting the local AWS and Kubernetes stand-ins first (the first run builds them: about 10 min)
+	@echo "== local stand-ins (built on first use; make local-aws-stop local-k8s-stop stops them)"
+	@bash .ci/local-aws.sh install
+	@bash .ci/local-k8s.sh install
+	@set -e; eval "$$(bash .ci/local-aws.sh start)"; eval "$$(bash .ci/local-k8s.sh start)"; \
+	  echo "== go test -race ./..."; $(GO) test -race -count=1 $(PKGS)
 
 chaos: ## the long fault campaign: 200 lifecycles against a faulty simulator (CHAOS_LIFECYCLES, CHAOS_SEED)
 	set -o pipefail; CHAOS_LIFECYCLES=$${CHAOS_LIFECYCLES:-200} $(GO) test -run 'TestChaos$$' -count=1 -v -timeout 30m ./cmd/cfybroker/ 2>&1 | grep -v 'handling failure responses'
@@ -28,8 +32,9 @@ chaos: ## the long fault campaign: 200 lifecycles against a faulty simulator (CH
 chaos-aws: ## the AWS-shape fault campaign on the local stand-ins, with step Lambda crashes (needs make local-aws)
 	AWS_CHAOS_LIFECYCLES=$${AWS_CHAOS_LIFECYCLES:-12} $(GO) test -run 'TestAWSChaos$$' -count=1 -v -timeout 20m ./internal/serverless/
 
-test-short: ## run the unit tests quickly, without the race detector
-	$(GO) test -short -count=1 $(PKGS)
+test-short: ## the quick loop: unit tests without the race detector and without any stand-in (their tests skip)
+	env -u CI -u KUBECONFIG -u KUBEBUILDER_ASSETS -u AWS_ENDPOINT_URL_DYNAMODB -u LOCAL_AWS_RIE -u LOCAL_AWS_NODE -u LOCAL_AWS_SFN_MODULES \
+	  $(GO) test -short -count=1 $(PKGS)
 
 tools: ## install the lint tools
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
