@@ -350,7 +350,7 @@ func (r *InstanceReconciler) update(ctx context.Context, in *v1beta1.ServiceInst
 			// No orphan mitigation for updates (OSB): ask again with backoff.
 			return r.brokerUnreachable(ctx, in, err)
 		default:
-			return r.failed(ctx, in, ReasonUpdateInstanceCallFailed, "Update call failed: "+describe(err))
+			return r.updateFailed(ctx, in, ReasonUpdateInstanceCallFailed, "Update call failed: "+describe(err), true) // refused: the instance is as it was
 		}
 	}
 	if resp.DashboardURL != nil && *resp.DashboardURL != "" {
