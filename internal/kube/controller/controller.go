@@ -24,7 +24,6 @@ package controller
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -40,6 +39,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/google/uuid"
 
 	"github.com/cfybroker/cfybroker/internal/kube/api/v1beta1"
 	"github.com/cfybroker/cfybroker/internal/kube/osbclient"
@@ -121,7 +122,7 @@ func (o *Options) defaults() {
 		o.Now = time.Now
 	}
 	if o.NewID == nil {
-		o.NewID = newUUID
+		o.NewID = uuid.NewString
 	}
 	if o.NewBroker == nil {
 		o.NewBroker = func(c osbclient.Config) (Broker, error) { return osbclient.New(c) }
@@ -374,17 +375,6 @@ func describe(err error) string {
 		return s
 	}
 	return err.Error()
-}
-
-func newUUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -311,7 +311,13 @@ func (r *InstanceReconciler) provision(ctx context.Context, in *v1beta1.ServiceI
 			return r.failed(ctx, in, ReasonProvisionCallFailed, "Provision call failed: "+describe(err))
 		}
 	}
-	if resp.DashboardURL != nil {
+	return r.accepted(ctx, in, resp)
+}
+
+// accepted records a provision or update the broker took: done (200, 201) or running
+// in the background (202, polled from now on).
+func (r *InstanceReconciler) accepted(ctx context.Context, in *v1beta1.ServiceInstance, resp *osbclient.Response) (ctrl.Result, error) {
+	if resp.DashboardURL != nil && *resp.DashboardURL != "" {
 		in.Status.DashboardURL = resp.DashboardURL
 	}
 	if resp.Async {
@@ -353,18 +359,7 @@ func (r *InstanceReconciler) update(ctx context.Context, in *v1beta1.ServiceInst
 			return r.updateFailed(ctx, in, ReasonUpdateInstanceCallFailed, "Update call failed: "+describe(err), true) // refused: the instance is as it was
 		}
 	}
-	if resp.DashboardURL != nil && *resp.DashboardURL != "" {
-		in.Status.DashboardURL = resp.DashboardURL
-	}
-	if resp.Async {
-		in.Status.AsyncOpInProgress = true
-		in.Status.LastOperation = ptr(resp.Operation)
-		if err := r.Status().Update(ctx, in); err != nil {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{RequeueAfter: r.schedulePoll(in.UID, r.Opts.PollMin)}, nil
-	}
-	return r.succeeded(ctx, in, "")
+	return r.accepted(ctx, in, resp)
 }
 
 // poll asks the broker about the operation in progress.

@@ -96,11 +96,8 @@ func (r *BindingReconciler) writeSecret(ctx context.Context, b *v1beta1.ServiceB
 		APIVersion: v1beta1.GroupVersion.String(), Kind: "ServiceBinding", Name: b.Name, UID: b.UID,
 		Controller: ptr(true), BlockOwnerDeletion: ptr(true),
 	}
-	var sec corev1.Secret
-	err = r.APIReader.Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: b.Spec.SecretName}, &sec)
-	switch {
-	case apierrors.IsNotFound(err):
-		sec = corev1.Secret{
+	fresh := func() *corev1.Secret {
+		return &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{
 				Name: b.Spec.SecretName, Namespace: b.Namespace,
 				Labels:          map[string]string{LabelBinding: b.Name},
@@ -109,7 +106,12 @@ func (r *BindingReconciler) writeSecret(ctx context.Context, b *v1beta1.ServiceB
 			Type: secType,
 			Data: data,
 		}
-		return r.Create(ctx, &sec)
+	}
+	var sec corev1.Secret
+	err = r.APIReader.Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: b.Spec.SecretName}, &sec)
+	switch {
+	case apierrors.IsNotFound(err):
+		return r.Create(ctx, fresh())
 	case err != nil:
 		return err
 	}
@@ -121,16 +123,7 @@ func (r *BindingReconciler) writeSecret(ctx context.Context, b *v1beta1.ServiceB
 		if err := r.Delete(ctx, &sec, client.Preconditions{UID: &sec.UID}); err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
-		sec = corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{
-				Name: b.Spec.SecretName, Namespace: b.Namespace,
-				Labels:          map[string]string{LabelBinding: b.Name},
-				OwnerReferences: []metav1.OwnerReference{owner},
-			},
-			Type: secType,
-			Data: data,
-		}
-		return r.Create(ctx, &sec)
+		return r.Create(ctx, fresh())
 	}
 	sec.Data = data
 	if sec.Labels == nil {

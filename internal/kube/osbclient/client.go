@@ -16,11 +16,9 @@ package osbclient
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +29,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // APIVersion is the X-Broker-API-Version the client sends.
@@ -473,7 +473,7 @@ func (c *Client) doHeader(ctx context.Context, method, path, route string, q url
 	if err != nil {
 		return 0, fmt.Errorf("osbclient: %s %s: %w", method, route, err)
 	}
-	reqID := newRequestID()
+	reqID := uuid.NewString()
 	req.Header.Set("X-Broker-API-Version", APIVersion)
 	req.Header.Set("X-Broker-API-Request-Identity", reqID)
 	req.Header.Set("Accept", "application/json")
@@ -529,14 +529,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// newRequestID is a random UUID (version 4) in its usual text form.
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
