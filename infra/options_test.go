@@ -87,6 +87,9 @@ func TestStackProductionOptions(t *testing.T) {
 		if _, ok := sg["SecurityGroupIngress"]; ok {
 			t.Errorf("the functions' security group takes inbound traffic: %v", sg["SecurityGroupIngress"])
 		}
+		if diff := cmp.Diff(getAtt(id(st, st.SecurityGroup), "GroupId"), doc.Outputs[OutputSecurityGroup].Value); diff != "" {
+			t.Errorf("%s output (-want +got):\n%s", OutputSecurityGroup, diff)
+		}
 	})
 
 	t.Run("private CA", func(t *testing.T) {

@@ -50,6 +50,7 @@ const (
 	OutputDashboardName = "DashboardName"
 	OutputDomainTarget  = "DomainTarget"
 	OutputDomainZone    = "DomainHostedZoneId"
+	OutputSecurityGroup = "FunctionsSecurityGroupId"
 )
 
 // Timeouts and sizes of the functions.
@@ -305,6 +306,9 @@ func NewBrokerStack(scope constructs.Construct, id string, props *BrokerStackPro
 		brokerURL = jsii.String("https://" + cfg.DomainName)
 		out(OutputDomainTarget, "The name the custom domain's DNS record (CNAME, or alias A/AAAA) points to.", s.DomainName.RegionalDomainName())
 		out(OutputDomainZone, "The hosted zone id of that name, for an alias record.", s.DomainName.RegionalHostedZoneId())
+	}
+	if s.SecurityGroup != nil {
+		out(OutputSecurityGroup, "The functions' security group: let it in on the manager's HTTPS port.", s.SecurityGroup.AttrGroupId())
 	}
 	out(OutputBrokerURL, "The broker's URL, to register with the platform (cf create-service-broker, a Kubernetes ClusterServiceBroker).", brokerURL)
 	out(OutputTableName, "The DynamoDB table of broker state (for the operator CLI).", s.Table.TableName())

@@ -389,6 +389,9 @@ func TestStackWithParameters(t *testing.T) {
 	// security group or gateway endpoint of the stack's; the Step Functions
 	// endpoint takes HTTPS from the given groups.
 	checkVPC(t, st, tmpl, doc, vpcWant{sgs: []any{"sg-0ccccccccccccccc3", "sg-0eeeeeeeeeeeeeee5"}, endpoints: []string{"states"}})
+	if _, ok := doc.Outputs[OutputSecurityGroup]; ok {
+		t.Errorf("a %s output although the context names the security groups", OutputSecurityGroup)
+	}
 	mustAssert(t, "endpoint security group", func() {
 		tmpl.HasResourceProperties(jsii.String("AWS::EC2::SecurityGroup"), &map[string]any{
 			"SecurityGroupIngress": []any{

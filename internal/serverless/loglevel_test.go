@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +101,32 @@ func TestMetricsSurviveLogLevel(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPastDeadlineWording guards the OperationsPastDeadline metric against drift:
+// Metrics.OperationEnded counts a failed operation as past its deadline when its
+// description starts "timed out:", the wording of internal/workflow's engine and of
+// the sweep. If this fails, change the prefix in metrics.go with the wording.
+func TestPastDeadlineWording(t *testing.T) {
+	for _, pattern := range []string{"../workflow/*.go", "../workflow/sfn/*.go"} {
+		files, err := filepath.Glob(pattern)
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no sources at %s: %v", pattern, err)
+		}
+		var found bool
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found = found || strings.Contains(string(b), `"timed out: `)
+		}
+		if !found {
+			t.Errorf("%s no longer fails operations as \"timed out: ...\", which the past-deadline metric relies on", pattern)
+		}
 	}
 }
