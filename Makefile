@@ -72,7 +72,7 @@ build-lambdas: ## build the Lambda bootstraps (provided.al2023, arm64) into bin/
 	bash .ci/build-lambdas.sh $(BIN)
 
 clean: ## remove build output
-	rm -rf $(BIN) cdk.out
+	rm -rf $(BIN) cdk.out cdk.out.options
 
 # The AWS CDK CLI is a tool, not a dependency of the project: it is installed into
 # .local-aws/cdk (hidden, so that the Go tooling never reads its Go templates).
@@ -92,12 +92,22 @@ deploy: build $(CDK_BIN) ## deploy the stack (needs AWS credentials and `cdk boo
 	$(CDK) deploy $(CDK_ARGS)
 
 CFN_LINT ?= $(shell command -v cfn-lint 2>/dev/null)
+# The production options (VPC, endpoints, custom domain, mutual TLS, a CA bundle), ids
+# only: lint-template also lints the stack made with them (cdk.out.options/).
+LINT_OPTIONS := -c stackName=CfyBroker-Options -c vpcId=vpc-0123456789abcdef0 \
+	-c subnetIds=subnet-0aaaaaaaaaaaaaaa1,subnet-0bbbbbbbbbbbbbbb2 -c routeTableIds=rtb-0ddddddddddddddd4 \
+	-c interfaceEndpoints=all -c domainName=broker.example.com \
+	-c certificateArn=arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0 \
+	-c mtlsTruststoreUri=s3://truststores/cfybroker.pem -c disableExecuteApiEndpoint=true \
+	-c cloudifyCaBundleSecretArn=arn:aws:secretsmanager:eu-west-1:123456789012:secret:cfybroker/ca-StUvWx
 
-lint-template: ## AWS's cfn-lint on the synthesised template (run make synth first): errors fail, warnings are shown
+lint-template: $(CDK_BIN) ## AWS's cfn-lint on the synthesised templates, as they are and with the production options (run make synth first): errors fail, warnings are shown
 	@test -n "$(CFN_LINT)" || { echo "lint-template: cfn-lint is not installed (pip install cfn-lint); template not linted"; exit 2; }
 	@ls cdk.out/*.template.json >/dev/null 2>&1 || { echo "lint-template: no cdk.out/*.template.json; run make synth first"; exit 1; }
 	$(CFN_LINT) --version
 	$(CFN_LINT) --non-zero-exit-code error cdk.out/*.template.json
+	$(CDK) synth -q -o cdk.out.options $(LINT_OPTIONS) $(CDK_ARGS)
+	$(CFN_LINT) --non-zero-exit-code error cdk.out.options/*.template.json
 
 test-infra: ## gofmt, vet and test the CDK app (infra/, its own Go module)
 	@out=$$(gofmt -l infra); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
