@@ -135,7 +135,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			cleanups[i]()
 		}
 	}()
-	say := func(format string, args ...any) { fmt.Fprintf(out, "run-aws: "+format+"\n", args...) }
+	logs := &lineWriter{w: out}
+	say := func(format string, args ...any) { logs.printf("run-aws: "+format+"\n", args...) }
 
 	say("building the api, step and catalog bootstraps for %s/%s", runtime.GOOS, runtime.GOARCH)
 	bins, err := buildBootstraps(ctx, o.workDir)
@@ -199,7 +200,6 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		serverless.EnvBrokerSecretARN + "=" + arnBroker, serverless.EnvStateMachineARN + "=" + stateMachineARN,
 		serverless.EnvMetricsNamespace + "=cfybroker/local",
 	}
-	logs := &lineWriter{w: out}
 	start := func(name string, env []string) (*awslocal.Emulator, error) {
 		e, err := awslocal.StartEmulator(s.rie, name, bins[name], env, logs.prefixed(name))
 		if err != nil {
@@ -264,7 +264,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	cleanups = append(cleanups, func() { _ = srv.Close() })
 
 	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(out, `
+	logs.printf(`
 cfybroker's AWS shape is serving the OSB API at %[1]s
   (API Gateway stand-in -> api function under the Lambda emulator -> DynamoDB Local,
    Step Functions engine -> step function -> Cloudify simulator at %[2]s)
@@ -329,6 +329,13 @@ func (c speedClock) Now() time.Time {
 type lineWriter struct {
 	mu sync.Mutex
 	w  io.Writer
+}
+
+// printf writes to the writer, between other lines.
+func (l *lineWriter) printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, format, args...)
 }
 
 func (l *lineWriter) prefixed(name string) io.Writer {
