@@ -459,6 +459,10 @@ func TestEndToEndAWSShape(t *testing.T) {
 	} else {
 		t.Logf("failed install: %s", description(r))
 	}
+	// It is the user's failure: a metric (and a dashboard panel), not the broker's.
+	if out := step.output(); !strings.Contains(out, `"UserFailures":1`) || strings.Contains(out, `"DriverFailures"`) {
+		t.Errorf("the failed install is not counted as the user's failure alone (UserFailures, no DriverFailures) in the step function's metrics")
+	}
 
 	// A Cloudify outage (503 maintenance mode for 4 s) is ridden out by the Retry.
 	outageStart := time.Now()
