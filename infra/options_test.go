@@ -136,6 +136,10 @@ func TestStackProductionOptions(t *testing.T) {
 		if got := res[id(st, st.HTTPAPI)]["DisableExecuteApiEndpoint"]; got != true {
 			t.Errorf("DisableExecuteApiEndpoint = %v, want true", got)
 		}
+		mustAssert(t, "no execute-api bypass warning", func() {
+			assertions.Annotations_FromStack(st.Stack).HasNoWarning(jsii.String("*"),
+				assertions.Match_StringLikeRegexp(jsii.String(CtxDisableExecuteAPIEndpoint)))
+		})
 	})
 
 	t.Run("throttling, capacity, tracing, protection, log level", func(t *testing.T) {

@@ -609,6 +609,11 @@ func (s *BrokerStack) newHTTPAPI() {
 		SecurityPolicy: awsapigatewayv2.SecurityPolicy_TLS_1_2,
 	}
 	if m := truststorePattern.FindStringSubmatch(c.MTLSTruststoreURI); m != nil {
+		if !c.DisableExecuteAPIEndpoint {
+			awscdk.Annotations_Of(s.Stack).AddWarningV2(jsii.String("cfybroker:mtls-bypass"), jsii.String(
+				"mutual TLS is on the custom domain only: the execute-api endpoint still takes requests without a "+
+					"client certificate; set the context "+CtxDisableExecuteAPIEndpoint+"=true"), nil)
+		}
 		props.Mtls = &awsapigatewayv2.MTLSConfig{
 			Bucket: awss3.Bucket_FromBucketName(s.Stack, jsii.String("Truststore"), jsii.String(m[1])),
 			Key:    jsii.String(m[2]),

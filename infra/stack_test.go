@@ -316,6 +316,9 @@ func TestStackWithParameters(t *testing.T) {
 		CtxSecurityGroupIDs:   "sg-0ccccccccccccccc3,sg-0eeeeeeeeeeeeeee5",
 		CtxDynamoDBEndpoint:   false,
 		CtxInterfaceEndpoints: "states",
+		CtxDomainName:         "broker.example.com",
+		CtxCertificateARN:     fakeCertificate,
+		CtxMTLSTruststoreURI:  "s3://truststores/platform-ca.pem",
 	})
 	for _, p := range []string{ParamCloudifyURL, ParamCloudifyTenant, ParamCloudifySecretARN, ParamBrokerSecretARN, ParamSealKeySecretARN} {
 		if _, ok := doc.Parameters[p]; !ok {
@@ -392,6 +395,21 @@ func TestStackWithParameters(t *testing.T) {
 	if _, ok := doc.Outputs[OutputSecurityGroup]; ok {
 		t.Errorf("a %s output although the context names the security groups", OutputSecurityGroup)
 	}
+
+	// Mutual TLS on the domain, no truststore version, the execute-api endpoint kept:
+	// the synth warns that it bypasses mutual TLS.
+	mustAssert(t, "mutual TLS without a version", func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::DomainName"), &map[string]any{
+			"MutualTlsAuthentication": map[string]any{"TruststoreUri": "s3://truststores/platform-ca.pem"},
+		})
+	})
+	if got := rawResources(t, tmpl)[id(st, st.HTTPAPI)]["DisableExecuteApiEndpoint"]; got != false {
+		t.Errorf("DisableExecuteApiEndpoint = %v, want false", got)
+	}
+	mustAssert(t, "execute-api bypass warning", func() {
+		assertions.Annotations_FromStack(st.Stack).HasWarning(jsii.String("*"),
+			assertions.Match_StringLikeRegexp(jsii.String(CtxDisableExecuteAPIEndpoint+"=true")))
+	})
 	mustAssert(t, "endpoint security group", func() {
 		tmpl.HasResourceProperties(jsii.String("AWS::EC2::SecurityGroup"), &map[string]any{
 			"SecurityGroupIngress": []any{
