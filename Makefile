@@ -8,13 +8,19 @@ PKGS      := ./...
 STATICCHECK_VERSION := v0.8.2
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: help run sim test test-short lint fmt bench build build-lambdas clean tools local-aws local-aws-stop local-k8s local-k8s-stop generate fuzz synth deploy test-infra chaos chaos-aws image test-k8s
+.PHONY: help run run-aws lint-template sim test test-short lint fmt bench build build-lambdas clean tools local-aws local-aws-stop local-k8s local-k8s-stop generate fuzz synth deploy test-infra chaos chaos-aws image test-k8s
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: ## start the embedded broker (with the built-in Cloudify simulator when no CLOUDIFY_URL is set)
 	$(GO) run ./cmd/cfybroker serve
+
+RUN_AWS_ARGS ?=
+
+run-aws: ## the AWS shape on this machine (like sam local start-api): the real bootstraps under the Lambda emulator, an API Gateway stand-in on 127.0.0.1:8090, the state machine on the local Step Functions engine, DynamoDB Local, the Cloudify simulator
+	bash .ci/local-aws.sh install
+	eval "$$(bash .ci/local-aws.sh start)" && $(GO) run ./internal/devtools/cmd/run-aws $(RUN_AWS_ARGS)
 
 sim: ## run the Cloudify manager simulator alone on 127.0.0.1:8100
 	$(GO) run ./cmd/cfybroker dev cloudify-sim --listen 127.0.0.1:8100
@@ -76,7 +82,7 @@ build-lambdas: ## build the Lambda bootstraps (provided.al2023, arm64) into bin/
 	bash .ci/build-lambdas.sh $(BIN)
 
 clean: ## remove build output
-	rm -rf $(BIN) cdk.out
+	rm -rf $(BIN) cdk.out cdk.out.options
 
 # The AWS CDK CLI is a tool, not a dependency of the project: it is installed into
 # .local-aws/cdk (hidden, so that the Go tooling never reads its Go templates).
@@ -94,6 +100,24 @@ synth: build $(CDK_BIN) ## synthesise the CDK stack offline into cdk.out/ (cdk.j
 
 deploy: build $(CDK_BIN) ## deploy the stack (needs AWS credentials and `cdk bootstrap` once; see infra/README.md)
 	$(CDK) deploy $(CDK_ARGS)
+
+CFN_LINT ?= $(shell command -v cfn-lint 2>/dev/null)
+# The production options (VPC, endpoints, custom domain, mutual TLS, a CA bundle), ids
+# only: lint-template also lints the stack made with them (cdk.out.options/).
+LINT_OPTIONS := -c stackName=CfyBroker-Options -c vpcId=vpc-0123456789abcdef0 \
+	-c subnetIds=subnet-0aaaaaaaaaaaaaaa1,subnet-0bbbbbbbbbbbbbbb2 -c routeTableIds=rtb-0ddddddddddddddd4 \
+	-c interfaceEndpoints=all -c domainName=broker.example.com \
+	-c certificateArn=arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0 \
+	-c mtlsTruststoreUri=s3://truststores/cfybroker.pem -c disableExecuteApiEndpoint=true \
+	-c cloudifyCaBundleSecretArn=arn:aws:secretsmanager:eu-west-1:123456789012:secret:cfybroker/ca-StUvWx
+
+lint-template: $(CDK_BIN) ## AWS's cfn-lint on the synthesised templates, as they are and with the production options (run make synth first): errors fail, warnings are shown
+	@test -n "$(CFN_LINT)" || { echo "lint-template: cfn-lint is not installed (pip install cfn-lint); template not linted"; exit 2; }
+	@ls cdk.out/*.template.json >/dev/null 2>&1 || { echo "lint-template: no cdk.out/*.template.json; run make synth first"; exit 1; }
+	$(CFN_LINT) --version
+	$(CFN_LINT) --non-zero-exit-code error cdk.out/*.template.json
+	$(CDK) synth -q -o cdk.out.options $(LINT_OPTIONS) $(CDK_ARGS)
+	$(CFN_LINT) --non-zero-exit-code error cdk.out.options/*.template.json
 
 test-infra: ## gofmt, vet and test the CDK app (infra/, its own Go module)
 	@out=$$(gofmt -l infra); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -137,6 +137,13 @@ dynamodb_start() {
     log "dynamodb: already running (pid $(cat "$pidfile"))"
   else
     if port_open "$DYNAMODB_PORT"; then
+      # Started elsewhere (another checkout's `start`): use it, and leave it to
+      # whoever started it.
+      if dynamodb_answers; then
+        log "dynamodb: already answering on port $DYNAMODB_PORT (started elsewhere); using it"
+        echo "export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT"
+        return 0
+      fi
       die "dynamodb: port $DYNAMODB_PORT is taken by another process; set DYNAMODB_PORT"
     fi
     # -sharedDb: one database whatever the credentials and region; -inMemory: nothing on
@@ -151,6 +158,15 @@ dynamodb_start() {
     log "dynamodb: running (pid $(cat "$pidfile")) on port $DYNAMODB_PORT"
   fi
   echo "export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT"
+}
+
+# dynamodb_answers: true when what listens on the port answers DynamoDB's ListTables.
+dynamodb_answers() {
+  command -v curl >/dev/null 2>&1 || return 1
+  curl -s -m 5 -X POST "http://127.0.0.1:$DYNAMODB_PORT/" \
+    -H 'Content-Type: application/x-amz-json-1.0' -H 'X-Amz-Target: DynamoDB_20120810.ListTables' \
+    -H 'Authorization: AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0' \
+    -d '{}' 2>/dev/null | grep -q '"TableNames"'
 }
 
 dynamodb_stop() {

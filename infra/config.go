@@ -1,9 +1,12 @@
 package main
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -38,6 +41,29 @@ const (
 	CtxSweepStaleSeconds  = "sweepStaleSeconds"
 	CtxStepInlineWait     = "stepInlineWaitSeconds"
 	CtxStepInlineBudget   = "stepInlineBudgetSeconds"
+
+	CtxAllowInsecureCloudify     = "allowInsecureCloudify"
+	CtxCABundleSecretARN         = "cloudifyCaBundleSecretArn"
+	CtxCABundleFile              = "cloudifyCaBundleFile"
+	CtxVPCID                     = "vpcId"
+	CtxSubnetIDs                 = "subnetIds"
+	CtxSecurityGroupIDs          = "securityGroupIds"
+	CtxRouteTableIDs             = "routeTableIds"
+	CtxDynamoDBEndpoint          = "dynamoDbEndpoint"
+	CtxInterfaceEndpoints        = "interfaceEndpoints"
+	CtxDomainName                = "domainName"
+	CtxCertificateARN            = "certificateArn"
+	CtxMTLSTruststoreURI         = "mtlsTruststoreUri"
+	CtxMTLSTruststoreVersion     = "mtlsTruststoreVersion"
+	CtxDisableExecuteAPIEndpoint = "disableExecuteApiEndpoint"
+	CtxPollRateLimit             = "pollRateLimit"
+	CtxPollBurstLimit            = "pollBurstLimit"
+	CtxChangeRateLimit           = "changeRateLimit"
+	CtxChangeBurstLimit          = "changeBurstLimit"
+	CtxAPIReservedConcurrency    = "apiReservedConcurrency"
+	CtxStepMaxConcurrency        = "stepMaxConcurrency"
+	CtxTracing                   = "tracing"
+	CtxTerminationProtection     = "terminationProtection"
 )
 
 // Defaults of Config.
@@ -47,8 +73,25 @@ const (
 	DefaultCatalogRate      = 5 * time.Minute
 	DefaultLogRetentionDays = 30
 	DefaultLogLevel         = "info"
-	DefaultAPIRateLimit     = 50
-	DefaultAPIBurstLimit    = 100
+	// DefaultAPIRateLimit and DefaultAPIBurstLimit throttle the routes that are
+	// neither polls nor changes: fetching an instance or a binding, and every path
+	// the broker does not serve.
+	DefaultAPIRateLimit  = 10
+	DefaultAPIBurstLimit = 20
+	// DefaultPollRateLimit and DefaultPollBurstLimit throttle last_operation and the
+	// catalog: a platform polls every operation in progress every few seconds.
+	DefaultPollRateLimit  = 50
+	DefaultPollBurstLimit = 100
+	// DefaultChangeRateLimit and DefaultChangeBurstLimit throttle provision, update,
+	// deprovision, bind and unbind.
+	DefaultChangeRateLimit  = 20
+	DefaultChangeBurstLimit = 40
+	// DefaultAPIReservedConcurrency is the api function's reserved concurrency:
+	// requests per second × seconds per request, with room (README: Capacity).
+	DefaultAPIReservedConcurrency = 20
+	// DefaultStepMaxConcurrency caps the step function: about one invocation per
+	// operation in flight (README: Capacity).
+	DefaultStepMaxConcurrency = 50
 	// DefaultStepInlineWaitSeconds and DefaultStepInlineBudgetSeconds are the step
 	// function's own defaults (serverless.DefaultStepInlineWait, ...Budget).
 	DefaultStepInlineWaitSeconds   = int(serverless.DefaultStepInlineWait / time.Second)
@@ -113,6 +156,63 @@ type Config struct {
 	// step function's timeout is the budget plus stepWorkSeconds.
 	StepInlineWaitSeconds   int
 	StepInlineBudgetSeconds int
+
+	// AllowInsecureCloudify allows a CloudifyURL (or parameter) on plain http;
+	// without it the manager's URL must be https.
+	AllowInsecureCloudify bool
+	// CABundleSecretARN names a secret holding PEM CA certificates that the
+	// functions' Cloudify client trusts besides the system's (a private CA); the
+	// functions get CLOUDIFY_CA_BUNDLE_SECRET_ARN and may read it.
+	CABundleSecretARN string
+	// CABundleFile is a PEM file (relative to the app's directory, the repository
+	// root) copied into each function's asset as cloudify-ca.pem, which the
+	// functions read through CLOUDIFY_CA_BUNDLE. Either or both may be set.
+	CABundleFile string
+	// VPCID, when set, places the functions in that VPC, in SubnetIDs (private
+	// subnets, at least one; two or more across availability zones) with
+	// SecurityGroupIDs, or a security group of their own (outbound HTTPS only) when
+	// none is given. Ids only: nothing is looked up, so the synth stays offline.
+	VPCID            string
+	SubnetIDs        []string
+	SecurityGroupIDs []string
+	// RouteTableIDs are the subnets' route tables, which the DynamoDB gateway
+	// endpoint is added to; required with DynamoDBEndpoint.
+	RouteTableIDs []string
+	// DynamoDBEndpoint adds a DynamoDB gateway endpoint (free) to the VPC; turn it
+	// off when the VPC's route tables already have one.
+	DynamoDBEndpoint bool
+	// InterfaceEndpoints are the interface endpoints to create in the subnets, from
+	// states, secretsmanager, logs and xray (or "all"); none when the subnets reach
+	// AWS through a NAT gateway or the VPC already has them.
+	InterfaceEndpoints []string
+	// DomainName and CertificateARN give the API a custom domain (the certificate
+	// an ACM certificate in the stack's region); BrokerUrl is then
+	// https://DomainName.
+	DomainName     string
+	CertificateARN string
+	// MTLSTruststoreURI (s3://bucket/key of a PEM bundle) turns on mutual TLS on
+	// the custom domain, with MTLSTruststoreVersion the object's version, if any.
+	MTLSTruststoreURI     string
+	MTLSTruststoreVersion string
+	// DisableExecuteAPIEndpoint turns off the API's execute-api endpoint, so that
+	// the custom domain (and its mutual TLS) is the only way in.
+	DisableExecuteAPIEndpoint bool
+	// PollRateLimit and PollBurstLimit throttle the last_operation and catalog
+	// routes; ChangeRateLimit and ChangeBurstLimit the routes that change state
+	// (provision, update, deprovision, bind, unbind). APIRateLimit and APIBurstLimit
+	// throttle every other route.
+	PollRateLimit    float64
+	PollBurstLimit   float64
+	ChangeRateLimit  float64
+	ChangeBurstLimit float64
+	// APIReservedConcurrency is the api function's reserved concurrency;
+	// StepMaxConcurrency the step function's, which caps it. 0: none.
+	APIReservedConcurrency int
+	StepMaxConcurrency     int
+	// Tracing turns on X-Ray active tracing of the functions and the state machine.
+	Tracing bool
+	// TerminationProtection turns on the stack's termination protection.
+	TerminationProtection bool
 }
 
 // DefaultConfig returns the configuration of a stack with no context: every value
@@ -130,6 +230,16 @@ func DefaultConfig() Config {
 
 		StepInlineWaitSeconds:   DefaultStepInlineWaitSeconds,
 		StepInlineBudgetSeconds: DefaultStepInlineBudgetSeconds,
+
+		DynamoDBEndpoint:       true,
+		PollRateLimit:          DefaultPollRateLimit,
+		PollBurstLimit:         DefaultPollBurstLimit,
+		ChangeRateLimit:        DefaultChangeRateLimit,
+		ChangeBurstLimit:       DefaultChangeBurstLimit,
+		APIReservedConcurrency: DefaultAPIReservedConcurrency,
+		StepMaxConcurrency:     DefaultStepMaxConcurrency,
+		Tracing:                true,
+		TerminationProtection:  true,
 	}
 }
 
@@ -219,6 +329,62 @@ func ConfigFromContext(get func(key string) any) (Config, error) {
 	integer(CtxSweepStaleSeconds, &cfg.SweepStaleSeconds)
 	integer(CtxStepInlineWait, &cfg.StepInlineWaitSeconds)
 	integer(CtxStepInlineBudget, &cfg.StepInlineBudgetSeconds)
+	// list reads comma-separated ids ("a,b" from -c) or a JSON list of strings.
+	list := func(key string, dst *[]string) {
+		var items []string
+		switch v := get(key).(type) {
+		case nil:
+			return
+		case string:
+			items = strings.Split(v, ",")
+		case []any:
+			for _, x := range v {
+				s, ok := x.(string)
+				if !ok {
+					errs = append(errs, fmt.Errorf("context %s: want strings, got %v", key, x))
+					return
+				}
+				items = append(items, s)
+			}
+		default:
+			errs = append(errs, fmt.Errorf("context %s: want a comma-separated list, got %v", key, v))
+			return
+		}
+		*dst = nil
+		for _, it := range items {
+			if it = strings.TrimSpace(it); it != "" {
+				*dst = append(*dst, it)
+			}
+		}
+	}
+	boolean(CtxAllowInsecureCloudify, &cfg.AllowInsecureCloudify)
+	str(CtxCABundleSecretARN, &cfg.CABundleSecretARN)
+	str(CtxCABundleFile, &cfg.CABundleFile)
+	str(CtxVPCID, &cfg.VPCID)
+	list(CtxSubnetIDs, &cfg.SubnetIDs)
+	list(CtxSecurityGroupIDs, &cfg.SecurityGroupIDs)
+	list(CtxRouteTableIDs, &cfg.RouteTableIDs)
+	boolean(CtxDynamoDBEndpoint, &cfg.DynamoDBEndpoint)
+	list(CtxInterfaceEndpoints, &cfg.InterfaceEndpoints)
+	if slices.Equal(cfg.InterfaceEndpoints, []string{"all"}) {
+		cfg.InterfaceEndpoints = slices.Clone(interfaceEndpointNames)
+	}
+	if slices.Equal(cfg.InterfaceEndpoints, []string{"none"}) {
+		cfg.InterfaceEndpoints = nil
+	}
+	str(CtxDomainName, &cfg.DomainName)
+	str(CtxCertificateARN, &cfg.CertificateARN)
+	str(CtxMTLSTruststoreURI, &cfg.MTLSTruststoreURI)
+	str(CtxMTLSTruststoreVersion, &cfg.MTLSTruststoreVersion)
+	boolean(CtxDisableExecuteAPIEndpoint, &cfg.DisableExecuteAPIEndpoint)
+	num(CtxPollRateLimit, &cfg.PollRateLimit)
+	num(CtxPollBurstLimit, &cfg.PollBurstLimit)
+	num(CtxChangeRateLimit, &cfg.ChangeRateLimit)
+	num(CtxChangeBurstLimit, &cfg.ChangeBurstLimit)
+	integer(CtxAPIReservedConcurrency, &cfg.APIReservedConcurrency)
+	integer(CtxStepMaxConcurrency, &cfg.StepMaxConcurrency)
+	boolean(CtxTracing, &cfg.Tracing)
+	boolean(CtxTerminationProtection, &cfg.TerminationProtection)
 
 	var rate string
 	switch v := get(CtxCatalogRate).(type) {
@@ -270,7 +436,24 @@ var (
 	namespacePattern = regexp.MustCompile(`^[A-Za-z0-9._/#:-]{1,255}$`)
 	// stackNamePattern is the form of a CloudFormation stack name.
 	stackNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
+	// Forms of EC2 ids.
+	vpcIDPattern        = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
+	subnetIDPattern     = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
+	securityGroupIDPat  = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
+	routeTableIDPattern = regexp.MustCompile(`^rtb-[0-9a-f]{8,17}$`)
+	// certificateARNPattern is the form of an ACM certificate ARN.
+	certificateARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
+	// domainNamePattern is the form of a DNS name (lowercase, at least two labels).
+	domainNamePattern = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	// truststorePattern is the form of an S3 URI of a truststore: s3://bucket/key.
+	truststorePattern = regexp.MustCompile(`^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.+)$`)
 )
+
+// interfaceEndpointNames are the interface endpoints the stack can create, by the
+// service name's last part: Step Functions (the api and catalog functions start and
+// describe executions), Secrets Manager (every function's cold start), CloudWatch
+// Logs and X-Ray.
+var interfaceEndpointNames = []string{"states", "secretsmanager", "logs", "xray"}
 
 // SecretARNPattern is secretARNPattern's source, the AllowedPattern of the secret ARN
 // parameters.
@@ -295,8 +478,36 @@ func (c Config) Validate() error {
 	}
 	if c.CloudifyURL != "" {
 		u, err := url.Parse(c.CloudifyURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
 			bad(CtxCloudifyURL, "%q is not an http(s) URL", c.CloudifyURL)
+		case u.Scheme == "http" && !c.AllowInsecureCloudify:
+			bad(CtxCloudifyURL, "%q is plain http: use https, or set %s=true", c.CloudifyURL, CtxAllowInsecureCloudify)
+		}
+	}
+	if c.CABundleSecretARN != "" && !secretARNPattern.MatchString(c.CABundleSecretARN) {
+		bad(CtxCABundleSecretARN, "%q is not the complete ARN of a Secrets Manager secret", c.CABundleSecretARN)
+	}
+	if c.CABundleFile != "" {
+		if err := checkPEMFile(c.CABundleFile); err != nil {
+			bad(CtxCABundleFile, "%v", err)
+		}
+	}
+	c.validateNetwork(bad)
+	c.validateDomain(bad)
+	for key, n := range map[string]float64{CtxPollRateLimit: c.PollRateLimit, CtxChangeRateLimit: c.ChangeRateLimit} {
+		if n <= 0 {
+			bad(key, "%v is not a positive number of requests per second", n)
+		}
+	}
+	for key, n := range map[string]float64{CtxPollBurstLimit: c.PollBurstLimit, CtxChangeBurstLimit: c.ChangeBurstLimit} {
+		if n < 1 || n != float64(int(n)) {
+			bad(key, "%v is not a positive whole number", n)
+		}
+	}
+	for key, n := range map[string]int{CtxAPIReservedConcurrency: c.APIReservedConcurrency, CtxStepMaxConcurrency: c.StepMaxConcurrency} {
+		if n < 0 {
+			bad(key, "%d is negative", n)
 		}
 	}
 	for key, arn := range map[string]string{
@@ -361,4 +572,112 @@ func (c Config) metricsNamespace() string {
 		return c.MetricsNamespace
 	}
 	return "cfybroker/" + c.StackName
+}
+
+// validateNetwork checks the VPC settings.
+func (c Config) validateNetwork(bad func(key, format string, args ...any)) {
+	ids := func(key string, list []string, p *regexp.Regexp, kind string) {
+		for _, id := range list {
+			if !p.MatchString(id) {
+				bad(key, "%q is not a %s id", id, kind)
+			}
+		}
+	}
+	ids(CtxSubnetIDs, c.SubnetIDs, subnetIDPattern, "subnet")
+	ids(CtxSecurityGroupIDs, c.SecurityGroupIDs, securityGroupIDPat, "security group")
+	ids(CtxRouteTableIDs, c.RouteTableIDs, routeTableIDPattern, "route table")
+	for _, e := range c.InterfaceEndpoints {
+		if !slices.Contains(interfaceEndpointNames, e) {
+			bad(CtxInterfaceEndpoints, "%q: use %s, all or none", e, strings.Join(interfaceEndpointNames, ", "))
+		}
+	}
+	if c.VPCID == "" {
+		for key, set := range map[string]bool{
+			CtxSubnetIDs: len(c.SubnetIDs) > 0, CtxSecurityGroupIDs: len(c.SecurityGroupIDs) > 0,
+			CtxRouteTableIDs: len(c.RouteTableIDs) > 0, CtxInterfaceEndpoints: len(c.InterfaceEndpoints) > 0,
+		} {
+			if set {
+				bad(key, "set without %s", CtxVPCID)
+			}
+		}
+		return
+	}
+	if !vpcIDPattern.MatchString(c.VPCID) {
+		bad(CtxVPCID, "%q is not a VPC id", c.VPCID)
+	}
+	if len(c.SubnetIDs) == 0 {
+		bad(CtxSubnetIDs, "required with %s: the private subnets of the functions", CtxVPCID)
+	}
+	if c.DynamoDBEndpoint && len(c.RouteTableIDs) == 0 {
+		bad(CtxRouteTableIDs, "required with %s for the DynamoDB gateway endpoint (or set %s=false)", CtxVPCID, CtxDynamoDBEndpoint)
+	}
+}
+
+// validateDomain checks the custom domain settings.
+func (c Config) validateDomain(bad func(key, format string, args ...any)) {
+	if c.DomainName == "" {
+		for key, set := range map[string]bool{
+			CtxCertificateARN: c.CertificateARN != "", CtxMTLSTruststoreURI: c.MTLSTruststoreURI != "",
+			CtxDisableExecuteAPIEndpoint: c.DisableExecuteAPIEndpoint,
+		} {
+			if set {
+				bad(key, "set without %s", CtxDomainName)
+			}
+		}
+		return
+	}
+	if !domainNamePattern.MatchString(c.DomainName) {
+		bad(CtxDomainName, "%q is not a DNS name", c.DomainName)
+	}
+	if !certificateARNPattern.MatchString(c.CertificateARN) {
+		bad(CtxCertificateARN, "%q is not an ACM certificate ARN (required with %s)", c.CertificateARN, CtxDomainName)
+	}
+	if c.MTLSTruststoreURI != "" && !truststorePattern.MatchString(c.MTLSTruststoreURI) {
+		bad(CtxMTLSTruststoreURI, "%q is not s3://BUCKET/KEY", c.MTLSTruststoreURI)
+	}
+	if c.MTLSTruststoreVersion != "" && c.MTLSTruststoreURI == "" {
+		bad(CtxMTLSTruststoreVersion, "set without %s", CtxMTLSTruststoreURI)
+	}
+}
+
+// checkPEMFile checks that path is a file holding at least one PEM certificate.
+func checkPEMFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	for rest := b; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return fmt.Errorf("%s holds no PEM certificate", path)
+		}
+		if block.Type == "CERTIFICATE" {
+			if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			return nil
+		}
+	}
+}
+
+// cloudifyPort returns the port of CloudifyURL when it names one other than 443,
+// or 0.
+func (c Config) cloudifyPort() int {
+	u, err := url.Parse(c.CloudifyURL)
+	if err != nil || c.CloudifyURL == "" {
+		return 0
+	}
+	port := u.Port()
+	if port == "" {
+		if u.Scheme == "http" {
+			return 80
+		}
+		return 0
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n == 443 {
+		return 0
+	}
+	return n
 }

@@ -36,6 +36,15 @@ func TestConfigFromContext(t *testing.T) {
 				CtxAlarmTopicARN: fakeTopic, CtxMetricsNamespace: "cfy/staging", CtxDashboardURL: "none",
 				CtxDefaultDeadline: "4h", CtxPollMinSeconds: "3", CtxPollMaxSeconds: "30", CtxSweepStaleSeconds: "600",
 				CtxStepInlineWait: "20", CtxStepInlineBudget: "0",
+				CtxAllowInsecureCloudify: "false", CtxCABundleSecretARN: fakeCASecret, CtxCABundleFile: "",
+				CtxVPCID: "vpc-0123456789abcdef0", CtxSubnetIDs: "subnet-0aaaaaaaaaaaaaaa1, subnet-0bbbbbbbbbbbbbbb2",
+				CtxSecurityGroupIDs: "sg-0ccccccccccccccc3", CtxRouteTableIDs: "rtb-0ddddddddddddddd4",
+				CtxDynamoDBEndpoint: "true", CtxInterfaceEndpoints: "all",
+				CtxDomainName: "broker.example.com", CtxCertificateARN: fakeCertificate,
+				CtxMTLSTruststoreURI: "s3://truststores/cfybroker.pem", CtxMTLSTruststoreVersion: "v3",
+				CtxDisableExecuteAPIEndpoint: "true", CtxPollRateLimit: "80", CtxPollBurstLimit: "160",
+				CtxChangeRateLimit: "5", CtxChangeBurstLimit: "10", CtxAPIReservedConcurrency: "0",
+				CtxStepMaxConcurrency: "200", CtxTracing: "false", CtxTerminationProtection: "false",
 			},
 			want: Config{
 				StackName: "Broker-Staging", AssetDir: "dist", CloudifyURL: "https://cfy.example.com", CloudifyTenant: "t1",
@@ -44,7 +53,42 @@ func TestConfigFromContext(t *testing.T) {
 				APIRateLimit: 12.5, APIBurstLimit: 20, AlarmTopicARN: fakeTopic, MetricsNamespace: "cfy/staging",
 				DashboardURL: "none", DefaultDeadline: "4h", PollMinSeconds: 3, PollMaxSeconds: 30, SweepStaleSeconds: 600,
 				StepInlineWaitSeconds: 20, StepInlineBudgetSeconds: 0,
+				CABundleSecretARN: fakeCASecret, VPCID: "vpc-0123456789abcdef0",
+				SubnetIDs: []string{"subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"}, SecurityGroupIDs: []string{"sg-0ccccccccccccccc3"},
+				RouteTableIDs: []string{"rtb-0ddddddddddddddd4"}, DynamoDBEndpoint: true,
+				InterfaceEndpoints: []string{"states", "secretsmanager", "logs", "xray"},
+				DomainName:         "broker.example.com", CertificateARN: fakeCertificate,
+				MTLSTruststoreURI: "s3://truststores/cfybroker.pem", MTLSTruststoreVersion: "v3", DisableExecuteAPIEndpoint: true,
+				PollRateLimit: 80, PollBurstLimit: 160, ChangeRateLimit: 5, ChangeBurstLimit: 10,
+				APIReservedConcurrency: 0, StepMaxConcurrency: 200, Tracing: false, TerminationProtection: false,
 			},
+		},
+		{
+			name: "JSON lists from cdk.json, http allowed",
+			ctx: map[string]any{CtxVPCID: "vpc-0123456789abcdef0", CtxSubnetIDs: []any{"subnet-0aaaaaaaaaaaaaaa1"},
+				CtxDynamoDBEndpoint: false, CtxInterfaceEndpoints: []any{"states", "secretsmanager"},
+				CtxCloudifyURL: "http://10.0.0.5:8080", CtxAllowInsecureCloudify: true},
+			want: withDefaults(func(c *Config) {
+				c.VPCID, c.SubnetIDs, c.DynamoDBEndpoint = "vpc-0123456789abcdef0", []string{"subnet-0aaaaaaaaaaaaaaa1"}, false
+				c.InterfaceEndpoints = []string{"states", "secretsmanager"}
+				c.CloudifyURL, c.AllowInsecureCloudify = "http://10.0.0.5:8080", true
+			}),
+		},
+		{
+			name: "network and domain errors",
+			ctx: map[string]any{CtxVPCID: "vpc-1", CtxSubnetIDs: "subnet-xyz", CtxSecurityGroupIDs: "default",
+				CtxInterfaceEndpoints: "states,sqs", CtxDomainName: "Broker_Example", CtxMTLSTruststoreURI: "https://bucket/key",
+				CtxCloudifyURL: "http://cfy.example.com", CtxCABundleSecretARN: "ca", CtxCABundleFile: "no-such.pem",
+				CtxPollBurstLimit: "1.5", CtxChangeRateLimit: "0", CtxStepMaxConcurrency: "-1"},
+			wantErr: []string{CtxVPCID, CtxSubnetIDs, CtxSecurityGroupIDs, CtxRouteTableIDs, CtxInterfaceEndpoints, CtxDomainName,
+				CtxCertificateARN, CtxMTLSTruststoreURI, CtxCloudifyURL, CtxCABundleSecretARN, CtxCABundleFile,
+				CtxPollBurstLimit, CtxChangeRateLimit, CtxStepMaxConcurrency},
+		},
+		{
+			name: "settings without the setting they belong to",
+			ctx: map[string]any{CtxSubnetIDs: "subnet-0aaaaaaaaaaaaaaa1", CtxRouteTableIDs: "rtb-0ddddddddddddddd4",
+				CtxCertificateARN: fakeCertificate, CtxDisableExecuteAPIEndpoint: "true"},
+			wantErr: []string{CtxSubnetIDs, CtxRouteTableIDs, CtxCertificateARN, CtxDisableExecuteAPIEndpoint},
 		},
 		{
 			name: "JSON values from cdk.json",
@@ -159,6 +203,11 @@ func contextKeys() []string {
 		CtxAPIRateLimit, CtxAPIBurstLimit, CtxAlarmTopicARN, CtxMetricsNamespace, CtxDashboardURL,
 		CtxDefaultDeadline, CtxPollMinSeconds, CtxPollMaxSeconds, CtxSweepStaleSeconds,
 		CtxStepInlineWait, CtxStepInlineBudget,
+		CtxAllowInsecureCloudify, CtxCABundleSecretARN, CtxCABundleFile, CtxVPCID, CtxSubnetIDs, CtxSecurityGroupIDs,
+		CtxRouteTableIDs, CtxDynamoDBEndpoint, CtxInterfaceEndpoints, CtxDomainName, CtxCertificateARN,
+		CtxMTLSTruststoreURI, CtxMTLSTruststoreVersion, CtxDisableExecuteAPIEndpoint, CtxPollRateLimit,
+		CtxPollBurstLimit, CtxChangeRateLimit, CtxChangeBurstLimit, CtxAPIReservedConcurrency, CtxStepMaxConcurrency,
+		CtxTracing, CtxTerminationProtection,
 	}
 	if n := reflect.TypeFor[Config]().NumField(); n != len(keys) {
 		panic("Config has a field without a context key, or the reverse")

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
@@ -29,6 +27,8 @@ const (
 	fakeSealKeySecret  = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cfybroker/seal-MnOpQr"
 	fakeTopic          = "arn:aws:sns:eu-west-1:123456789012:cfybroker-alarms"
 	fakeSecret         = "s3cr3t-Do-Not-Leak-7f3a9c"
+	fakeCASecret       = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cfybroker/ca-StUvWx"
+	fakeCertificate    = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 )
 
 // fullContext configures every deployment value through the context.
@@ -62,14 +62,19 @@ func TestStackFromContext(t *testing.T) {
 			"AWS::StepFunctions::StateMachine": 1,
 			"AWS::ApiGatewayV2::Api":           1,
 			"AWS::ApiGatewayV2::Stage":         1,
-			"AWS::ApiGatewayV2::Route":         1,
+			"AWS::ApiGatewayV2::Route":         1 + len(pollRoutes) + len(changeRoutes),
+			"AWS::ApiGatewayV2::Integration":   1,
+			"AWS::ApiGatewayV2::DomainName":    0,
+			"AWS::ApiGatewayV2::ApiMapping":    0,
 			"AWS::Events::Rule":                1,
-			"AWS::Logs::LogGroup":              4,
-			"AWS::Logs::MetricFilter":          3,
-			"AWS::CloudWatch::Alarm":           10,
+			"AWS::Logs::LogGroup":              5, // three functions, the access logs, the state machine
+			"AWS::Logs::MetricFilter":          0,
+			"AWS::CloudWatch::Alarm":           len(Alarms),
 			"AWS::CloudWatch::Dashboard":       1,
 			"AWS::IAM::Role":                   4, // three functions, the state machine
 			"AWS::SecretsManager::Secret":      0,
+			"AWS::EC2::SecurityGroup":          0,
+			"AWS::EC2::VPCEndpoint":            0,
 		} {
 			mustAssert(t, typ, func() { tmpl.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
 		}
@@ -93,12 +98,14 @@ func TestStackFromContext(t *testing.T) {
 			slices.Sort(got)
 			want := map[string][]string{
 				FunctionAPI: {serverless.EnvBrokerSecretARN, serverless.EnvCloudifySecretARN, serverless.EnvCloudifyTenant, serverless.EnvCloudifyURL,
-					serverless.EnvMetricsNamespace, serverless.EnvSealKeySecretARN, serverless.EnvStateMachineARN, serverless.EnvTableName},
+					serverless.EnvLogLevel, serverless.EnvMetricsNamespace, serverless.EnvSealKeySecretARN, serverless.EnvStateMachineARN,
+					serverless.EnvTableName},
 				FunctionStep: {serverless.EnvCloudifySecretARN, serverless.EnvCloudifyTenant, serverless.EnvCloudifyURL,
-					serverless.EnvMetricsNamespace, serverless.EnvSealKeySecretARN, serverless.EnvStepInlineBudget,
+					serverless.EnvLogLevel, serverless.EnvMetricsNamespace, serverless.EnvSealKeySecretARN, serverless.EnvStepInlineBudget,
 					serverless.EnvStepInlineWait, serverless.EnvTableName},
 				FunctionCatalog: {serverless.EnvCloudifySecretARN, serverless.EnvCloudifyTenant, serverless.EnvCloudifyURL,
-					serverless.EnvMetricsNamespace, serverless.EnvSealKeySecretARN, serverless.EnvStateMachineARN, serverless.EnvTableName},
+					serverless.EnvLogLevel, serverless.EnvMetricsNamespace, serverless.EnvSealKeySecretARN, serverless.EnvStateMachineARN,
+					serverless.EnvTableName},
 			}[name]
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("%s environment (-want +got):\n%s", name, diff)
@@ -191,6 +198,7 @@ func TestStackFromContext(t *testing.T) {
 				grants([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, getAtt(id(st, st.LogGroups[fn]), "Arn")),
 				grants(items, table),
 				grants([]string{"dynamodb:Query"}, index),
+				grants([]string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "*"), // tracing, on by default
 			)
 		}
 		want := map[string][]string{
@@ -206,8 +214,11 @@ func TestStackFromContext(t *testing.T) {
 					"arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${Name}:*",
 					map[string]any{"Name": getAtt(id(st, st.StateMachine), "Name")},
 				}})),
-			"state machine": grants([]string{"lambda:InvokeFunction"}, getAtt(id(st, st.Step), "Arn"),
+			"state machine": slices.Concat(grants([]string{"lambda:InvokeFunction"}, getAtt(id(st, st.Step), "Arn"),
 				map[string]any{"Fn::Join": []any{"", []any{getAtt(id(st, st.Step), "Arn"), ":*"}}}),
+				grants([]string{"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"}, "*"),
+				grants([]string{"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+					"logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"}, "*")),
 		}
 		roles := map[string]string{
 			FunctionAPI:     roleOf(t, doc, id(st, st.API)),
@@ -263,29 +274,11 @@ func TestStackFromContext(t *testing.T) {
 	})
 
 	t.Run("alarms", func(t *testing.T) {
-		type alarm struct{ Namespace, Metric string }
-		var got []alarm
-		for _, r := range doc.Resources {
-			if r.Type == "AWS::CloudWatch::Alarm" {
-				got = append(got, alarm{r.Properties.Namespace, r.Properties.MetricName})
-				if r.Properties.AlarmActions != nil {
-					t.Errorf("alarm %s has actions without an alarm topic", r.Properties.MetricName)
-				}
-			}
-		}
-		want := []alarm{
-			{"AWS/States", "ExecutionsFailed"}, {"AWS/States", "ExecutionsTimedOut"},
-			{"AWS/Lambda", "Errors"}, {"AWS/Lambda", "Errors"}, {"AWS/Lambda", "Errors"},
-			{"AWS/Lambda", "Throttles"}, {"AWS/Lambda", "Throttles"}, {"AWS/Lambda", "Throttles"},
-			{"AWS/ApiGateway", "5xx"},
-			{"cfybroker/" + DefaultStackName, MetricOperationsPastDeadline},
-		}
-		less := func(a, b alarm) int { return strings.Compare(a.Namespace+a.Metric, b.Namespace+b.Metric) }
-		slices.SortFunc(want, less)
-		slices.SortFunc(got, less)
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("alarms (-want +got):\n%s", diff)
-		}
+		checkAlarms(t, st, doc, rawResources(t, tmpl), "cfybroker/"+DefaultStackName)
+	})
+
+	t.Run("without the options", func(t *testing.T) {
+		checkDefaults(t, st, tmpl, doc)
 	})
 
 	t.Run("no secret in the template", func(t *testing.T) {
@@ -311,13 +304,21 @@ func TestStackWithParameters(t *testing.T) {
 		CtxCatalogRate:        "15m",
 		CtxLogRetentionDays:   7.0,
 		CtxLogLevel:           "debug",
-		CtxAPIRateLimit:       "10",
+		CtxAPIRateLimit:       "7",
 		CtxAlarmTopicARN:      fakeTopic,
 		CtxMetricsNamespace:   "brokers/test",
 		CtxPollMinSeconds:     "5",
 		CtxDashboardURL:       "none",
 		CtxStepInlineWait:     "0",
 		CtxStepInlineBudget:   20.0,
+		CtxVPCID:              "vpc-0123456789abcdef0",
+		CtxSubnetIDs:          []any{"subnet-0aaaaaaaaaaaaaaa1"},
+		CtxSecurityGroupIDs:   "sg-0ccccccccccccccc3,sg-0eeeeeeeeeeeeeee5",
+		CtxDynamoDBEndpoint:   false,
+		CtxInterfaceEndpoints: "states",
+		CtxDomainName:         "broker.example.com",
+		CtxCertificateARN:     fakeCertificate,
+		CtxMTLSTruststoreURI:  "s3://truststores/platform-ca.pem",
 	})
 	for _, p := range []string{ParamCloudifyURL, ParamCloudifyTenant, ParamCloudifySecretARN, ParamBrokerSecretARN, ParamSealKeySecretARN} {
 		if _, ok := doc.Parameters[p]; !ok {
@@ -369,7 +370,7 @@ func TestStackWithParameters(t *testing.T) {
 	})
 	mustAssert(t, "throttling", func() {
 		tmpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), &map[string]any{
-			"DefaultRouteSettings": map[string]any{"ThrottlingRateLimit": 10, "ThrottlingBurstLimit": DefaultAPIBurstLimit},
+			"DefaultRouteSettings": map[string]any{"ThrottlingRateLimit": 7, "ThrottlingBurstLimit": DefaultAPIBurstLimit},
 		})
 	})
 	mustAssert(t, "alarm actions", func() {
@@ -377,9 +378,44 @@ func TestStackWithParameters(t *testing.T) {
 			"AlarmActions": []any{fakeTopic}, "OKActions": []any{fakeTopic},
 		})
 	})
-	mustAssert(t, "metrics namespace", func() {
-		tmpl.AllResourcesProperties(jsii.String("AWS::Logs::MetricFilter"), &map[string]any{
-			"MetricTransformations": []any{assertions.Match_ObjectLike(&map[string]any{"MetricNamespace": "brokers/test"})},
+	checkAlarms(t, st, doc, rawResources(t, tmpl), "brokers/test")
+	if got := doc.Resources[id(st, st.API)].Properties.Environment.Variables[serverless.EnvMetricsNamespace]; got != "brokers/test" {
+		t.Errorf("api %s = %v, want brokers/test", serverless.EnvMetricsNamespace, got)
+	}
+	// Without allowInsecureCloudify, the URL parameter takes https only.
+	var url struct{ AllowedPattern string }
+	if err := json.Unmarshal(doc.Parameters[ParamCloudifyURL], &url); err != nil || !strings.HasPrefix(url.AllowedPattern, "^https://") {
+		t.Errorf("%s parameter: AllowedPattern %q (%v), want https only", ParamCloudifyURL, url.AllowedPattern, err)
+	}
+
+	// In a VPC with the platform's own security groups and DynamoDB endpoint: no
+	// security group or gateway endpoint of the stack's; the Step Functions
+	// endpoint takes HTTPS from the given groups.
+	checkVPC(t, st, tmpl, doc, vpcWant{sgs: []any{"sg-0ccccccccccccccc3", "sg-0eeeeeeeeeeeeeee5"}, endpoints: []string{"states"}})
+	if _, ok := doc.Outputs[OutputSecurityGroup]; ok {
+		t.Errorf("a %s output although the context names the security groups", OutputSecurityGroup)
+	}
+
+	// Mutual TLS on the domain, no truststore version, the execute-api endpoint kept:
+	// the synth warns that it bypasses mutual TLS.
+	mustAssert(t, "mutual TLS without a version", func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::DomainName"), &map[string]any{
+			"MutualTlsAuthentication": map[string]any{"TruststoreUri": "s3://truststores/platform-ca.pem"},
+		})
+	})
+	if got := rawResources(t, tmpl)[id(st, st.HTTPAPI)]["DisableExecuteApiEndpoint"]; got != false {
+		t.Errorf("DisableExecuteApiEndpoint = %v, want false", got)
+	}
+	mustAssert(t, "execute-api bypass warning", func() {
+		assertions.Annotations_FromStack(st.Stack).HasWarning(jsii.String("*"),
+			assertions.Match_StringLikeRegexp(jsii.String(CtxDisableExecuteAPIEndpoint+"=true")))
+	})
+	mustAssert(t, "endpoint security group", func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::EC2::SecurityGroup"), &map[string]any{
+			"SecurityGroupIngress": []any{
+				assertions.Match_ObjectLike(&map[string]any{"FromPort": 443, "ToPort": 443, "SourceSecurityGroupId": "sg-0ccccccccccccccc3"}),
+				assertions.Match_ObjectLike(&map[string]any{"FromPort": 443, "ToPort": 443, "SourceSecurityGroupId": "sg-0eeeeeeeeeeeeeee5"}),
+			},
 		})
 	})
 }
@@ -521,7 +557,8 @@ type resource struct {
 }
 
 // grantsByRole returns, for each role's logical id, its grants as "action resource"
-// strings (resource as JSON), sorted. A statement on "*" or not Allow fails the test.
+// strings (resource as JSON), sorted. A statement not Allow, or on "*" for an action
+// IAM can scope (not in noResourceLevelActions), fails the test.
 func (d *template) grantsByRole(t *testing.T) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
@@ -536,7 +573,7 @@ func (d *template) grantsByRole(t *testing.T) map[string][]string {
 			var g []string
 			for _, a := range list(s.Action) {
 				for _, res := range list(s.Resource) {
-					if res == "*" {
+					if res == "*" && !slices.Contains(noResourceLevelActions, a.(string)) {
 						t.Errorf("%s: %v on every resource", name, a)
 					}
 					g = append(g, grant(a.(string), res))
@@ -598,6 +635,9 @@ func list(v any) []any {
 
 // id returns the logical id of a construct's CloudFormation resource.
 func id(st *BrokerStack, c interface{ Node() constructs.Node }) string {
+	if el, ok := c.(awscdk.CfnElement); ok {
+		return *st.GetLogicalId(el)
+	}
 	el, ok := c.Node().DefaultChild().(awscdk.CfnElement)
 	if !ok {
 		panic(fmt.Sprintf("%s has no CloudFormation resource", *c.Node().Path()))
@@ -608,50 +648,6 @@ func id(st *BrokerStack, c interface{ Node() constructs.Node }) string {
 func getAtt(id, attr string) map[string]any { return map[string]any{"Fn::GetAtt": []any{id, attr}} }
 
 func ref(id string) map[string]any { return map[string]any{"Ref": id} }
-
-// TestPastDeadlineLogRecord guards the log metric filter of OperationsPastDeadline
-// (observability.go) against drift: internal/workflow must still log an "operation
-// ended" record with state and description, and fail operations past their deadline
-// with a description starting "timed out:"; Lambda's slog handler must still name the
-// message "message". If this fails, change pastDeadlinePattern with the log record.
-func TestPastDeadlineLogRecord(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "internal", "workflow", "*.go"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no internal/workflow sources: %v", err)
-	}
-	var src strings.Builder
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src.Write(b)
-	}
-	for _, s := range []string{`"operation ended"`, `"state", string(op.State)`, `"description", op.Description`, `"timed out: `} {
-		if !strings.Contains(src.String(), s) {
-			t.Errorf("internal/workflow no longer contains %s, which pastDeadlinePattern relies on", s)
-		}
-	}
-	for _, s := range []string{`$.message = "operation ended"`, `$.state = "failed"`, `$.description = "timed out:*"`} {
-		if !strings.Contains(pastDeadlinePattern, s) {
-			t.Errorf("pastDeadlinePattern lacks %s", s)
-		}
-	}
-
-	var buf strings.Builder
-	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr}))
-	log.Info("operation ended", "state", "failed", "description", "timed out: the provision did not end by its deadline (2h0m0s)")
-	var rec map[string]any
-	if err := json.Unmarshal([]byte(buf.String()), &rec); err != nil {
-		t.Fatal(err)
-	}
-	if rec["message"] != "operation ended" || rec["state"] != "failed" || !strings.HasPrefix(rec["description"].(string), "timed out:") {
-		t.Errorf("Lambda's slog record %v does not match pastDeadlinePattern", rec)
-	}
-}
 
 // checkStep checks the step function's inline settings, timeout and memory, and the
 // state machine's timeout of the step task.

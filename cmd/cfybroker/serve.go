@@ -59,6 +59,8 @@ type serveConfig struct {
 	CatalogTTL time.Duration
 	// MetricsListen is the address of the Prometheus metrics (and probes); "" serves none.
 	MetricsListen string
+	// CloudifyCABundle is a PEM file of CAs to trust for the manager (a private CA).
+	CloudifyCABundle string
 }
 
 func envOr(key, def string) string {
@@ -115,6 +117,7 @@ Every flag has an environment variable; a flag given on the command line wins.`,
 	f.StringVar(&cfg.CloudifyUsername, "cloudify-username", envOr("CLOUDIFY_USERNAME", "admin"), "Cloudify username (CLOUDIFY_USERNAME)")
 	f.StringVar(&cfg.CloudifyPassword, "cloudify-password", "", "Cloudify password (CLOUDIFY_PASSWORD)")
 	f.StringVar(&cfg.CloudifyToken, "cloudify-token", "", "Cloudify API token instead of a password (CLOUDIFY_TOKEN)")
+	f.StringVar(&cfg.CloudifyCABundle, "cloudify-ca-bundle", envOr("CLOUDIFY_CA_BUNDLE", ""), "PEM file of CA certificates to trust for the manager, besides the system's (CLOUDIFY_CA_BUNDLE)")
 	f.StringVar(&cfg.DataDir, "data-dir", envOr("CFYBROKER_DATA_DIR", "data"), "directory of the broker's state and sealing key (CFYBROKER_DATA_DIR)")
 	f.StringVar(&cfg.LogLevel, "log-level", envOr("CFYBROKER_LOG_LEVEL", "info"), "debug, info, warn or error (CFYBROKER_LOG_LEVEL)")
 	f.StringVar(&cfg.LogFormat, "log-format", envOr("CFYBROKER_LOG_FORMAT", "text"), "text or json (CFYBROKER_LOG_FORMAT)")
@@ -246,6 +249,13 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		opts = append(opts, cloudify.WithToken(cfg.CloudifyToken))
 	} else {
 		opts = append(opts, cloudify.WithBasicAuth(cfyUser, cfyPass))
+	}
+	if cfg.CloudifyCABundle != "" {
+		pem, err := os.ReadFile(cfg.CloudifyCABundle)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("cloudify CA bundle: %w", err)}
+		}
+		opts = append(opts, cloudify.WithCABundle(pem))
 	}
 	client, err := cloudify.New(managerURL, opts...)
 	if err != nil {

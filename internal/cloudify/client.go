@@ -3,6 +3,8 @@ package cloudify
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,6 +62,8 @@ type Client struct {
 	fixedVersion string
 	// onAPIError, when set, sees every *APIError before it is returned.
 	onAPIError func(*APIError)
+	// caBundle, when set, is PEM that New adds to the trusted roots (WithCABundle).
+	caBundle []byte
 
 	mu      sync.Mutex
 	version *VersionInfo // cached after the first successful GET /version
@@ -116,6 +120,16 @@ func WithAPIErrorHook(hook func(*APIError)) Option {
 	return func(c *Client) { c.onAPIError = hook }
 }
 
+// WithCABundle makes the client trust, besides the system's roots, the
+// certificates in pem (one or more PEM "CERTIFICATE" blocks): the CA of a manager
+// whose certificate a private CA issued. New applies it to the HTTP client in use
+// (the default one, or a copy of the one WithHTTPClient gave, whose transport must
+// then be an *http.Transport; the caller's client is left unchanged). New fails
+// when pem holds no certificate. Empty pem is ignored.
+func WithCABundle(pem []byte) Option {
+	return func(c *Client) { c.caBundle = pem }
+}
+
 // WithUserAgent sets the User-Agent header. The default is DefaultUserAgent.
 func WithUserAgent(ua string) Option {
 	return func(c *Client) { c.userAgent = ua }
@@ -162,7 +176,46 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 			o(c)
 		}
 	}
+	if len(c.caBundle) > 0 {
+		hc, err := withRootCAs(c.hc, c.caBundle)
+		if err != nil {
+			return nil, fmt.Errorf("cloudify: CA bundle: %w", err)
+		}
+		c.hc = hc
+	}
 	return c, nil
+}
+
+// withRootCAs returns a copy of hc whose transport trusts the system's roots and
+// the certificates in pem.
+func withRootCAs(hc *http.Client, pem []byte) (*http.Client, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errors.New("no PEM certificate found")
+	}
+	var tr *http.Transport
+	switch t := hc.Transport.(type) {
+	case nil:
+		dt, ok := http.DefaultTransport.(*http.Transport)
+		if !ok {
+			return nil, errors.New("the default transport is not an *http.Transport")
+		}
+		tr = dt.Clone()
+	case *http.Transport:
+		tr = t.Clone()
+	default:
+		return nil, fmt.Errorf("cannot add roots to a transport of type %T", hc.Transport)
+	}
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	tr.TLSClientConfig.RootCAs = pool
+	cp := *hc
+	cp.Transport = tr
+	return &cp, nil
 }
 
 // BaseURL returns the URL every path is appended to; it ends in "/api/v3.1".

@@ -32,12 +32,22 @@ type Config struct {
 	// SealKeySecretARN names the secret holding the 32-byte sealing key, hex-encoded
 	// (SEAL_KEY_SECRET_ARN).
 	SealKeySecretARN string
+	// CloudifyCABundleSecretARN names a secret holding PEM CA certificates the
+	// Cloudify client trusts besides the system's: a manager whose certificate a
+	// private CA issued (CLOUDIFY_CA_BUNDLE_SECRET_ARN).
+	CloudifyCABundleSecretARN string
+	// CloudifyCABundle is a PEM file of such certificates, shipped with the function;
+	// a relative path is relative to the function's directory, LAMBDA_TASK_ROOT
+	// (CLOUDIFY_CA_BUNDLE). Either or both may be set.
+	CloudifyCABundle string
 	// DashboardURL is the dashboard_url template; {manager} and {deployment_id} are
 	// replaced (DASHBOARD_URL, default {manager}/console/deployments/{deployment_id};
 	// "none" gives no dashboard_url).
 	DashboardURL string
 	// LogLevel is debug, info, warn or error (LOG_LEVEL). Empty leaves the level to
-	// the Lambda log configuration (AWS_LAMBDA_LOG_LEVEL, default info).
+	// the Lambda log configuration (AWS_LAMBDA_LOG_LEVEL, default info). The
+	// functions filter their records themselves at LOG_LEVEL, so that Lambda's own
+	// filter can stay at LambdaApplicationLogLevel, which keeps the metrics.
 	LogLevel string
 	// DefaultDeadline bounds operations of plans without maximum_polling_duration
 	// (DEFAULT_DEADLINE, a Go duration, default 2h).
@@ -72,6 +82,8 @@ const (
 	EnvCloudifySecretARN = "CLOUDIFY_SECRET_ARN"
 	EnvBrokerSecretARN   = "BROKER_SECRET_ARN"
 	EnvSealKeySecretARN  = "SEAL_KEY_SECRET_ARN"
+	EnvCABundleSecretARN = "CLOUDIFY_CA_BUNDLE_SECRET_ARN"
+	EnvCABundle          = "CLOUDIFY_CA_BUNDLE"
 	EnvDashboardURL      = "DASHBOARD_URL"
 	EnvLogLevel          = "LOG_LEVEL"
 	EnvDefaultDeadline   = "DEFAULT_DEADLINE"
@@ -104,16 +116,18 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return def
 	}
 	cfg := Config{
-		TableName:         get(EnvTableName, ""),
-		StateMachineARN:   get(EnvStateMachineARN, ""),
-		CloudifyURL:       get(EnvCloudifyURL, ""),
-		CloudifyTenant:    get(EnvCloudifyTenant, "default_tenant"),
-		CloudifySecretARN: get(EnvCloudifySecretARN, ""),
-		BrokerSecretARN:   get(EnvBrokerSecretARN, ""),
-		SealKeySecretARN:  get(EnvSealKeySecretARN, ""),
-		DashboardURL:      get(EnvDashboardURL, "{manager}/console/deployments/{deployment_id}"),
-		LogLevel:          get(EnvLogLevel, ""),
-		MetricsNamespace:  get(EnvMetricsNamespace, "cfybroker"),
+		TableName:                 get(EnvTableName, ""),
+		StateMachineARN:           get(EnvStateMachineARN, ""),
+		CloudifyURL:               get(EnvCloudifyURL, ""),
+		CloudifyTenant:            get(EnvCloudifyTenant, "default_tenant"),
+		CloudifySecretARN:         get(EnvCloudifySecretARN, ""),
+		BrokerSecretARN:           get(EnvBrokerSecretARN, ""),
+		SealKeySecretARN:          get(EnvSealKeySecretARN, ""),
+		CloudifyCABundleSecretARN: get(EnvCABundleSecretARN, ""),
+		CloudifyCABundle:          get(EnvCABundle, ""),
+		DashboardURL:              get(EnvDashboardURL, "{manager}/console/deployments/{deployment_id}"),
+		LogLevel:                  get(EnvLogLevel, ""),
+		MetricsNamespace:          get(EnvMetricsNamespace, "cfybroker"),
 	}
 	var errs []error
 	seconds := func(k string, def int) time.Duration {
@@ -189,6 +203,20 @@ func (c Config) dashboard() func(string) string {
 	return func(deploymentID string) string {
 		return strings.NewReplacer("{manager}", manager, "{deployment_id}", deploymentID).Replace(c.DashboardURL)
 	}
+}
+
+// LambdaApplicationLogLevel is the application log level to give Lambda's log
+// filter (its ApplicationLogLevel, in Lambda's spelling) for a function whose
+// LOG_LEVEL is level. Lambda reads the "level" of every JSON line the function
+// writes and drops the lines under its level; a line without one counts as INFO.
+// The Embedded Metric Format lines carry no level, so at WARN or ERROR Lambda would
+// drop every metric: Lambda filters at INFO (DEBUG for debug) and the function's
+// logger applies LOG_LEVEL itself (see NewLogger). An invalid level gives INFO.
+func LambdaApplicationLogLevel(level string) string {
+	if lv, err := parseLevel(level); err == nil && lv < slog.LevelInfo {
+		return "DEBUG"
+	}
+	return "INFO"
 }
 
 func parseLevel(s string) (slog.Level, error) {

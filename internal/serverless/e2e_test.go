@@ -11,7 +11,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,9 +26,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unicode/utf8"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -37,6 +34,7 @@ import (
 	osbc "sigs.k8s.io/go-open-service-broker-client/v2"
 
 	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
+	"github.com/cfybroker/cfybroker/internal/devtools/awslocal"
 	"github.com/cfybroker/cfybroker/internal/serverless"
 	"github.com/cfybroker/cfybroker/internal/store/dynamostore"
 	"github.com/cfybroker/cfybroker/internal/workflow/sfn"
@@ -236,80 +234,19 @@ func (r *rie) initDurations() []string {
 	return regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`).FindAllString(r.output(), -1)
 }
 
-// apiGateway is an HTTP API stand-in: it turns each request into a payload 2.0 event,
-// invokes the api function and turns its answer back into a response.
+// apiGateway is the HTTP API stand-in of make run-aws (awslocal.FrontDoor) in front
+// of the api function.
 func apiGateway(t *testing.T, fn *rie) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		headers := map[string]string{}
-		for k, v := range r.Header {
-			headers[strings.ToLower(k)] = strings.Join(v, ",")
-		}
-		query := map[string]string{}
-		for k, v := range r.URL.Query() {
-			query[k] = strings.Join(v, ",")
-		}
-		ev := events.APIGatewayV2HTTPRequest{
-			Version: "2.0", RouteKey: "$default", RawPath: r.URL.EscapedPath(), RawQueryString: r.URL.RawQuery,
-			Headers: headers, QueryStringParameters: query,
-			RequestContext: events.APIGatewayV2HTTPRequestContext{
-				AccountID: "000000000000", APIID: "local", DomainName: r.Host, RequestID: uuid.NewString(),
-				RouteKey: "$default", Stage: "$default", TimeEpoch: time.Now().UnixMilli(),
-				HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
-					Method: r.Method, Path: r.URL.Path, Protocol: r.Proto, SourceIP: "127.0.0.1", UserAgent: r.UserAgent(),
-				},
-			},
-		}
-		if utf8.Valid(body) {
-			ev.Body = string(body)
-		} else {
-			ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
-		}
-		payload, _ := json.Marshal(ev)
-		out, err := fn.invoke(payload)
-		if err != nil {
-			t.Logf("api gateway: %v", err)
-			http.Error(w, `{"message":"Internal Server Error"}`, http.StatusBadGateway)
-			return
-		}
-		var resp events.APIGatewayV2HTTPResponse
-		if err := json.Unmarshal(out, &resp); err != nil {
-			http.Error(w, `{"message":"Internal Server Error"}`, http.StatusBadGateway)
-			return
-		}
-		for k, v := range resp.Headers {
-			w.Header().Set(k, v)
-		}
-		for k, vs := range resp.MultiValueHeaders {
-			for _, v := range vs {
-				w.Header().Add(k, v)
-			}
-		}
-		b := []byte(resp.Body)
-		if resp.IsBase64Encoded {
-			b, _ = base64.StdEncoding.DecodeString(resp.Body)
-		}
-		w.WriteHeader(resp.StatusCode)
-		_, _ = w.Write(b)
-	}))
+	srv := httptest.NewServer(awslocal.FrontDoor(func(_ context.Context, event []byte) ([]byte, error) {
+		return fn.invoke(event)
+	}, t.Logf))
 	t.Cleanup(srv.Close)
 	return srv
 }
 
 // secretsStandIn serves GetSecretValue (AWS JSON 1.1) from a map of secret ids.
 func secretsStandIn(t *testing.T, values map[string]string) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ SecretId string }
-		_ = json.NewDecoder(r.Body).Decode(&in)
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		v, ok := values[in.SecretId]
-		if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" || !ok {
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = fmt.Fprintf(w, `{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}`)
-			return
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"ARN": in.SecretId, "Name": in.SecretId, "SecretString": v, "VersionId": "v1", "CreatedDate": float64(time.Now().Unix())})
-	}))
+	srv := httptest.NewServer(awslocal.SecretsManager(values))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -521,6 +458,10 @@ func TestEndToEndAWSShape(t *testing.T) {
 		t.Fatalf("failed install reported as %+v (%s), %v", r, description(r), err)
 	} else {
 		t.Logf("failed install: %s", description(r))
+	}
+	// It is the user's failure: a metric (and a dashboard panel), not the broker's.
+	if out := step.output(); !strings.Contains(out, `"UserFailures":1`) || strings.Contains(out, `"DriverFailures"`) {
+		t.Errorf("the failed install is not counted as the user's failure alone (UserFailures, no DriverFailures) in the step function's metrics")
 	}
 
 	// A Cloudify outage (503 maintenance mode for 4 s) is ridden out by the Retry.

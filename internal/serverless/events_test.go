@@ -232,10 +232,15 @@ func TestReplayEvents(t *testing.T) {
 	if len(all) < 20 {
 		t.Errorf("only %d events found under %s", len(all), eventsDir)
 	}
-	for _, m := range []string{`"OperationsStarted":1`, `"OperationsSucceeded":1`, `"OperationsFailed":1`, `"DetectionDelay"`, `"StepDuration"`} {
+	for _, m := range []string{`"OperationsStarted":1`, `"OperationsSucceeded":1`, `"OperationsFailed":1`, `"DetectionDelay"`, `"StepDuration"`,
+		`"DriverFailures":1`} {
 		if !strings.Contains(e.metrics.String(), m) {
 			t.Errorf("metrics have no %s", m)
 		}
+	}
+	// The one failure is the state machine's (MarkFailed), not the user's.
+	if strings.Contains(e.metrics.String(), `"UserFailures"`) {
+		t.Errorf("a driver failure counted as the user's: %s", e.metrics.String())
 	}
 	for _, secret := range []string{testBrokerPass, testCloudifyPw, testSealKeyHex, "Sample-passw0rd"} {
 		if strings.Contains(e.logs.String(), secret) || strings.Contains(e.metrics.String(), secret) {

@@ -3,6 +3,7 @@ package serverless
 import (
 	"encoding/json"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,8 +34,19 @@ const (
 	// for transport failures).
 	MetricCloudifyErrors = "CloudifyErrors"
 	// MetricStartFailures counts StartExecution calls that failed (the sweep restarts
-	// those operations).
+	// those operations), in all (no dimension) and by OperationType.
 	MetricStartFailures = "StartFailures"
+	// MetricDriverFailures counts operations failed by the state machine: its Catch
+	// gave up on a step (retries exhausted, or an error not retried) and the step
+	// function marked the operation failed. A broker fault: it pages.
+	MetricDriverFailures = "DriverFailures"
+	// MetricUserFailures counts operations that failed in Cloudify (an install,
+	// update or uninstall workflow that failed, a blueprint's inputs the manager
+	// refused): the user's problem, not the broker's. In all and by OperationType.
+	MetricUserFailures = "UserFailures"
+	// MetricOperationsPastDeadline counts operations the step function failed as
+	// timed out: Cloudify did not finish within the plan's deadline.
+	MetricOperationsPastDeadline = "OperationsPastDeadline"
 	// MetricSweepRestarted and MetricSweepFailed count what the sweep did.
 	MetricSweepRestarted = "SweepRestarted"
 	MetricSweepFailed    = "SweepFailed"
@@ -145,14 +157,20 @@ func (m *Metrics) OperationStarted(op broker.Operation) {
 
 // StartFailed counts a failed StartExecution.
 func (m *Metrics) StartFailed(op broker.Operation) {
-	dims, sets := operationDims(op)
-	m.Emit(dims, sets[:1], map[string]any{"operation_id": op.ID, "instance_id": op.InstanceID},
+	m.Emit(map[string]string{DimOperationType: string(op.Type)}, [][]string{{}, {DimOperationType}},
+		map[string]any{"operation_id": op.ID, "instance_id": op.InstanceID},
 		Value{MetricStartFailures, "Count", 1})
 }
 
+// pastDeadlinePrefix starts the description of an operation failed past its
+// deadline (internal/workflow and the sweep write it).
+const pastDeadlinePrefix = "timed out:"
+
 // OperationEnded counts an ended operation and records its steps, duration and
-// detection delay.
-func (m *Metrics) OperationEnded(op broker.Operation) {
+// detection delay. A failed operation is also counted by its cause: byDriver (the
+// state machine gave up on it: DriverFailures), past its deadline
+// (OperationsPastDeadline), or else failed in Cloudify (UserFailures).
+func (m *Metrics) OperationEnded(op broker.Operation, byDriver bool) {
 	dims, sets := operationDims(op)
 	name := MetricOperationsSucceeded
 	if op.State == broker.StateFailed {
@@ -160,6 +178,17 @@ func (m *Metrics) OperationEnded(op broker.Operation) {
 	}
 	props := map[string]any{"operation_id": op.ID, "instance_id": op.InstanceID, "deployment_id": op.DeploymentID, "state": string(op.State)}
 	m.Emit(dims, sets, props, Value{name, "Count", 1})
+	if op.State == broker.StateFailed {
+		typ := map[string]string{DimOperationType: string(op.Type)}
+		switch {
+		case byDriver:
+			m.Emit(typ, [][]string{{}, {DimOperationType}}, props, Value{MetricDriverFailures, "Count", 1})
+		case strings.HasPrefix(op.Description, pastDeadlinePrefix):
+			m.Emit(typ, [][]string{{}, {DimOperationType}}, props, Value{MetricOperationsPastDeadline, "Count", 1})
+		default:
+			m.Emit(typ, [][]string{{}, {DimOperationType}}, props, Value{MetricUserFailures, "Count", 1})
+		}
+	}
 	values := []Value{
 		{MetricOperationSteps, "Count", float64(op.Steps)},
 		{MetricOperationDuration, "Milliseconds", float64(op.EndedAt.Sub(op.CreatedAt).Milliseconds())},

@@ -34,6 +34,9 @@ type Secrets struct {
 	CloudifyToken    string
 	// SealKey is the AES-256 key of the sealer.
 	SealKey []byte
+	// CloudifyCABundle is PEM CA certificates the Cloudify client trusts (not a
+	// secret, but kept beside the credentials it protects).
+	CloudifyCABundle []byte
 }
 
 // String names what is set and hides every value.
@@ -60,12 +63,14 @@ type secretSet struct {
 //   - CloudifySecretARN: {"username": ..., "password": ...} or {"token": ...};
 //   - BrokerSecretARN: {"credentials": [{"username": ..., "password": ...}, ...]},
 //     at least one pair, none empty;
-//   - SealKeySecretARN: the 32-byte key, hex-encoded (64 hex digits).
+//   - SealKeySecretARN: the 32-byte key, hex-encoded (64 hex digits);
+//   - CloudifyCABundleSecretARN (with the Cloudify secret): PEM CA certificates.
 //
 // Errors name the secret's ARN and what is wrong with its form, never its content.
 func LoadSecrets(ctx context.Context, client SecretsAPI, cfg Config) (Secrets, error) {
 	return loadSecrets(ctx, client, cfg, secretSet{
-		broker: cfg.BrokerSecretARN != "", cloudify: cfg.CloudifySecretARN != "", sealKey: cfg.SealKeySecretARN != "",
+		broker: cfg.BrokerSecretARN != "", cloudify: cfg.CloudifySecretARN != "" || cfg.CloudifyCABundleSecretARN != "",
+		sealKey: cfg.SealKeySecretARN != "",
 	})
 }
 
@@ -74,7 +79,17 @@ func loadSecrets(ctx context.Context, client SecretsAPI, cfg Config, want secret
 	if client == nil {
 		return s, fmt.Errorf("serverless: secrets: no Secrets Manager client")
 	}
-	if want.cloudify {
+	if want.cloudify && cfg.CloudifyCABundleSecretARN != "" {
+		raw, err := getSecret(ctx, client, cfg.CloudifyCABundleSecretARN)
+		if err != nil {
+			return Secrets{}, err
+		}
+		if !strings.Contains(raw, "-----BEGIN CERTIFICATE-----") {
+			return Secrets{}, fmt.Errorf("serverless: secret %s holds no PEM certificate", cfg.CloudifyCABundleSecretARN)
+		}
+		s.CloudifyCABundle = []byte(raw)
+	}
+	if want.cloudify && cfg.CloudifySecretARN != "" {
 		raw, err := getSecret(ctx, client, cfg.CloudifySecretARN)
 		if err != nil {
 			return Secrets{}, err

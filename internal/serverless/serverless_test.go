@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,16 +130,16 @@ func TestMetricsEMF(t *testing.T) {
 	m := serverless.NewMetrics(&buf, "cfybroker", func() time.Time { return now })
 	op := broker.Operation{ID: "provision-1", Type: broker.OpProvision, ServiceID: "svc", PlanID: "plan", State: broker.StateFailed,
 		Steps: 7, CreatedAt: now.Add(-time.Minute), EndedAt: now, CloudifyEndedAt: now.Add(-1500 * time.Millisecond)}
-	m.OperationEnded(op)
+	m.OperationEnded(op, false)
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 2 {
+	if len(lines) != 3 {
 		t.Fatalf("%d lines: %s", len(lines), buf.String())
 	}
 	var first, second map[string]any
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal([]byte(lines[1]), &second); err != nil {
+	if err := json.Unmarshal([]byte(lines[2]), &second); err != nil {
 		t.Fatal(err)
 	}
 	wantAWS := map[string]any{
@@ -159,7 +160,83 @@ func TestMetricsEMF(t *testing.T) {
 		t.Errorf("second line %v", second)
 	}
 	var nilMetrics *serverless.Metrics
-	nilMetrics.OperationEnded(op) // a nil emitter discards
+	nilMetrics.OperationEnded(op, false) // a nil emitter discards
+}
+
+// TestMetricsFailureCause checks that a failed operation is counted by its cause, in
+// all (no dimension: what the alarms watch) and by operation type, and that a
+// StartExecution failure is counted in all too.
+func TestMetricsFailureCause(t *testing.T) {
+	failed := broker.Operation{ID: "op", Type: broker.OpUpdate, State: broker.StateFailed, Description: "install failed: boom"}
+	tests := []struct {
+		name     string
+		emit     func(*serverless.Metrics)
+		want     string
+		dontWant []string
+	}{
+		{"in Cloudify", func(m *serverless.Metrics) { m.OperationEnded(failed, false) },
+			serverless.MetricUserFailures, []string{serverless.MetricDriverFailures, serverless.MetricOperationsPastDeadline}},
+		{"by the driver", func(m *serverless.Metrics) { m.OperationEnded(failed, true) },
+			serverless.MetricDriverFailures, []string{serverless.MetricUserFailures, serverless.MetricOperationsPastDeadline}},
+		{"past the deadline", func(m *serverless.Metrics) {
+			op := failed
+			op.Description = "timed out: Cloudify did not finish the update within the plan's maximum polling duration (1h0m0s, at 12:00)"
+			m.OperationEnded(op, false)
+		}, serverless.MetricOperationsPastDeadline, []string{serverless.MetricUserFailures, serverless.MetricDriverFailures}},
+		{"succeeded", func(m *serverless.Metrics) {
+			op := failed
+			op.State = broker.StateSucceeded
+			m.OperationEnded(op, false)
+		}, serverless.MetricOperationsSucceeded, []string{serverless.MetricUserFailures, serverless.MetricDriverFailures, serverless.MetricOperationsPastDeadline}},
+		{"StartExecution failed", func(m *serverless.Metrics) { m.StartFailed(failed) }, serverless.MetricStartFailures, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			tt.emit(serverless.NewMetrics(&buf, "ns", nil))
+			got := emfMetrics(t, buf.String())
+			sets, ok := got[tt.want]
+			if !ok {
+				t.Fatalf("no %s in %s", tt.want, buf.String())
+			}
+			if tt.want != serverless.MetricOperationsSucceeded && !slices.Contains(sets, "") {
+				t.Errorf("%s has no dimensionless set (the alarms' metric): %v", tt.want, sets)
+			}
+			for _, n := range tt.dontWant {
+				if _, ok := got[n]; ok {
+					t.Errorf("%s emitted too", n)
+				}
+			}
+		})
+	}
+}
+
+// emfMetrics returns, for each metric in the EMF lines, its dimension sets (names
+// joined by commas; "" for the empty set).
+func emfMetrics(t *testing.T, out string) map[string][]string {
+	t.Helper()
+	got := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var v struct {
+			AWS struct {
+				CloudWatchMetrics []struct {
+					Dimensions [][]string
+					Metrics    []struct{ Name string }
+				}
+			} `json:"_aws"`
+		}
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		for _, d := range v.AWS.CloudWatchMetrics {
+			for _, m := range d.Metrics {
+				for _, set := range d.Dimensions {
+					got[m.Name] = append(got[m.Name], strings.Join(set, ","))
+				}
+			}
+		}
+	}
+	return got
 }
 
 func TestLoggerLevel(t *testing.T) {

@@ -103,7 +103,7 @@ func (p *parts) step(ctx context.Context, in sfn.Input) (workflow.TaskOutput, er
 		}
 		log.WarnContext(ctx, "the state machine gave up on the operation", "error_name", in.Fail.Error, "description", desc)
 		out := workflow.TaskOutput{OperationID: id, Done: true, State: broker.StateFailed}
-		p.endedMetrics(ctx, id, start, &out)
+		p.endedMetrics(ctx, id, start, &out, true)
 		return out, nil
 	}
 
@@ -128,7 +128,7 @@ func (p *parts) step(ctx context.Context, in sfn.Input) (workflow.TaskOutput, er
 			break
 		}
 		if out.Done {
-			p.endedMetrics(ctx, id, stepStart, &out)
+			p.endedMetrics(ctx, id, stepStart, &out, false)
 			stop = stopDone
 			break
 		}
@@ -190,8 +190,9 @@ func (p *parts) inlineStop(wait, slept, left time.Duration, bounded bool, steps 
 
 // endedMetrics records an operation's end metrics when this invocation ended it (a
 // second execution driving the same operation, or a repeated task, finds it ended
-// and records nothing).
-func (p *parts) endedMetrics(ctx context.Context, id string, start time.Time, out *workflow.TaskOutput) {
+// and records nothing); byDriver when it marked the operation failed for the state
+// machine's Catch.
+func (p *parts) endedMetrics(ctx context.Context, id string, start time.Time, out *workflow.TaskOutput, byDriver bool) {
 	op, err := p.deps.Store.GetOperation(ctx, id)
 	if err != nil {
 		p.log.WarnContext(ctx, "cannot read the ended operation for its metrics", "operation_id", id, "error", err)
@@ -199,7 +200,7 @@ func (p *parts) endedMetrics(ctx context.Context, id string, start time.Time, ou
 	}
 	out.State = op.State
 	if op.Done() && !op.EndedAt.Before(start.Add(-time.Second)) {
-		p.metrics.OperationEnded(op)
+		p.metrics.OperationEnded(op, byDriver)
 	}
 }
 

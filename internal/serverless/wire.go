@@ -1,9 +1,12 @@
 package serverless
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/cfybroker/cfybroker/internal/cloudify"
 	"github.com/cfybroker/cfybroker/internal/seal"
@@ -47,6 +50,13 @@ func build(ctx context.Context, cfg Config, deps Deps, want secretSet, required 
 	} else {
 		opts = append(opts, cloudify.WithBasicAuth(p.secrets.CloudifyUsername, p.secrets.CloudifyPassword))
 	}
+	ca, err := caBundle(cfg, p.secrets)
+	if err != nil {
+		return nil, err
+	}
+	if len(ca) > 0 {
+		opts = append(opts, cloudify.WithCABundle(ca))
+	}
 	if p.cloudify, err = cloudify.New(cfg.CloudifyURL, opts...); err != nil {
 		return nil, fmt.Errorf("serverless: %s: %w", EnvCloudifyURL, err)
 	}
@@ -62,4 +72,26 @@ func build(ctx context.Context, cfg Config, deps Deps, want secretSet, required 
 		Now:      deps.Now,
 	}
 	return p, nil
+}
+
+// caBundle returns the CA certificates the Cloudify client trusts besides the
+// system's: those of the CLOUDIFY_CA_BUNDLE file (relative to LAMBDA_TASK_ROOT, the
+// function's directory, when it is set) and of the CLOUDIFY_CA_BUNDLE_SECRET_ARN
+// secret, read by loadSecrets.
+func caBundle(cfg Config, s Secrets) ([]byte, error) {
+	var out [][]byte
+	if f := cfg.CloudifyCABundle; f != "" {
+		if root := os.Getenv("LAMBDA_TASK_ROOT"); root != "" && !filepath.IsAbs(f) {
+			f = filepath.Join(root, f)
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("serverless: %s: %w", EnvCABundle, err)
+		}
+		out = append(out, b)
+	}
+	if len(s.CloudifyCABundle) > 0 {
+		out = append(out, s.CloudifyCABundle)
+	}
+	return bytes.Join(out, []byte("\n")), nil
 }
