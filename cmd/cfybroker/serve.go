@@ -33,11 +33,14 @@ import (
 
 // serveConfig is the embedded server's configuration: flags win over the environment.
 type serveConfig struct {
-	Listen            string
-	Username          string
-	Password          string
-	ExtraCredentials  string // "user:pass,user:pass": more accepted pairs, for rotation
-	CloudifyURL       string
+	Listen           string
+	Username         string
+	Password         string
+	ExtraCredentials string // "user:pass,user:pass": more accepted pairs, for rotation
+	CloudifyURL      string
+	// CloudifySim asks for the built-in simulator instead of a manager: it must be
+	// explicit, so that a production host missing CLOUDIFY_URL never "deploys" into memory.
+	CloudifySim       bool
 	CloudifyTenant    string
 	CloudifyUsername  string
 	CloudifyPassword  string
@@ -89,8 +92,9 @@ func newServeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the embedded broker (the OSB API, its state and its workflow driver in one process)",
-		Long: `Run the embedded broker. Without a Cloudify URL it starts a built-in Cloudify manager
-simulator with the sample blueprints, so that the broker works on a fresh machine.
+		Long: `Run the embedded broker against the Cloudify manager at --cloudify-url, or, with
+--cloudify-sim, against a built-in Cloudify manager simulator with the sample blueprints
+(a demo on a fresh machine: nothing real is deployed). One of the two is required.
 
 Every flag has an environment variable; a flag given on the command line wins.`,
 		Args: cobra.NoArgs,
@@ -110,7 +114,8 @@ Every flag has an environment variable; a flag given on the command line wins.`,
 	f.StringVar(&cfg.Username, "username", envOr("CFYBROKER_USERNAME", ""), "broker Basic-auth username (CFYBROKER_USERNAME; default \"broker\")")
 	f.StringVar(&cfg.Password, "password", "", "broker Basic-auth password (CFYBROKER_PASSWORD; default: random, printed at start)")
 	f.StringVar(&cfg.ExtraCredentials, "extra-credentials", "", "more accepted user:password pairs, comma-separated, for rotation (CFYBROKER_EXTRA_CREDENTIALS)")
-	f.StringVar(&cfg.CloudifyURL, "cloudify-url", envOr("CLOUDIFY_URL", ""), "Cloudify manager URL, e.g. https://manager (CLOUDIFY_URL; empty: built-in simulator)")
+	f.StringVar(&cfg.CloudifyURL, "cloudify-url", envOr("CLOUDIFY_URL", ""), "Cloudify manager URL, e.g. https://manager (CLOUDIFY_URL; required unless --cloudify-sim)")
+	f.BoolVar(&cfg.CloudifySim, "cloudify-sim", envOr("CFYBROKER_CLOUDIFY_SIM", "") == "true", "use the built-in Cloudify simulator with the sample blueprints instead of a manager: a demo, nothing real is deployed (CFYBROKER_CLOUDIFY_SIM=true)")
 	f.StringVar(&cfg.CloudifyTenant, "cloudify-tenant", envOr("CLOUDIFY_TENANT", "default_tenant"), "Cloudify tenant (CLOUDIFY_TENANT)")
 	f.StringVar(&cfg.CloudifyUsername, "cloudify-username", envOr("CLOUDIFY_USERNAME", "admin"), "Cloudify username (CLOUDIFY_USERNAME)")
 	f.StringVar(&cfg.CloudifyPassword, "cloudify-password", "", "Cloudify password (CLOUDIFY_PASSWORD)")
@@ -195,6 +200,9 @@ func (s *server) Addr() string { return s.ln.Addr().String() }
 // startServer wires and starts the embedded broker: store, Cloudify client (or the
 // built-in simulator), workflow engine and runner, catalog sync, OSB handler.
 func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *server, err error) {
+	if err := cfg.checkManager(); err != nil {
+		return nil, err
+	}
 	s := &server{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
@@ -233,7 +241,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 
 	managerURL := cfg.CloudifyURL
 	cfyUser, cfyPass := cfg.CloudifyUsername, cfg.CloudifyPassword
-	if managerURL == "" {
+	if cfg.CloudifySim {
 		managerURL, cfyUser, cfyPass, err = s.startSimulator(cfg, log)
 		if err != nil {
 			return nil, err
@@ -328,9 +336,20 @@ func (s *server) startSimulator(cfg serveConfig, log *slog.Logger) (url, user, p
 	s.simSrv = &http.Server{Handler: s.sim, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.simSrv.Serve(ln) }()
 	url = "http://" + ln.Addr().String()
-	log.Warn("NO CLOUDIFY URL CONFIGURED: using the built-in Cloudify simulator with the sample blueprints; nothing real is deployed",
+	log.Warn("--cloudify-sim: using the built-in Cloudify simulator with the sample blueprints; nothing real is deployed",
 		"simulator_url", url, "manager_version", cfg.SimVersion)
 	return url, user, pass, nil
+}
+
+// checkManager requires exactly one of a manager URL and the built-in simulator.
+func (c serveConfig) checkManager() error {
+	switch {
+	case c.CloudifyURL == "" && !c.CloudifySim:
+		return usageError{errors.New("no Cloudify manager: set --cloudify-url (CLOUDIFY_URL), or pass --cloudify-sim for the built-in simulator (a demo: nothing real is deployed)")}
+	case c.CloudifyURL != "" && c.CloudifySim:
+		return usageError{errors.New("--cloudify-url and --cloudify-sim exclude each other: pass one")}
+	}
+	return nil
 }
 
 // syncCatalog rebuilds the catalog from the manager; on failure the previous one stays.

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeNeedsAManager: serve without a Cloudify URL and without --cloudify-sim
+// refuses to start (exit 2) and names both ways out; both at once are refused too.
+func TestServeNeedsAManager(t *testing.T) {
+	t.Setenv("CLOUDIFY_URL", "")
+	t.Setenv("CFYBROKER_CLOUDIFY_SIM", "")
+	t.Setenv("CFYBROKER_PASSWORD", "serve-test-pw")
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"neither", nil},
+		{"both", []string{"--cloudify-url", "http://127.0.0.1:1", "--cloudify-sim"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)
+			r := runCLI(t, args...)
+			if r.code != exitUsage {
+				t.Fatalf("exit %d, want %d", r.code, exitUsage)
+			}
+			for _, want := range []string{"--cloudify-url", "--cloudify-sim"} {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("stderr %q does not name %s", r.stderr, want)
+				}
+			}
+		})
+	}
+}
+
+// TestServeWithSimulator: --cloudify-sim starts the built-in simulator, whose sample
+// blueprints make the catalog.
+func TestServeWithSimulator(t *testing.T) {
+	srv, err := startServer(context.Background(), serveConfig{
+		Listen: "127.0.0.1:0", Username: testUser, Password: testPass, CloudifySim: true,
+		CloudifyTenant: "default_tenant", DataDir: t.TempDir(), SimVersion: "7.0.4", SimSpeed: 10,
+		DefaultDeadline: time.Minute, Concurrency: 2, PollMin: 100 * time.Millisecond,
+	}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	req, _ := http.NewRequest(http.MethodGet, "http://"+srv.Addr()+"/v2/catalog", nil)
+	req.Header.Set("X-Broker-API-Version", "2.17")
+	req.SetBasicAuth(testUser, testPass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var cat osbCatalog
+	if err := json.NewDecoder(resp.Body).Decode(&cat); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("catalog: %d %v", resp.StatusCode, err)
+	}
+	if len(cat.Services) == 0 {
+		t.Error("the built-in simulator's sample blueprints made no service")
+	}
+}
