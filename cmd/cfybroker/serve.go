@@ -37,7 +37,13 @@ type serveConfig struct {
 	Username         string
 	Password         string
 	ExtraCredentials string // "user:pass,user:pass": more accepted pairs, for rotation
-	CloudifyURL      string
+	// AdminUsername, AdminPassword and AdminExtraCredentials are the operator's
+	// credentials for the admin API (/admin/v1/), distinct from the platform's. Without
+	// a password the admin API is off.
+	AdminUsername         string
+	AdminPassword         string
+	AdminExtraCredentials string
+	CloudifyURL           string
 	// CloudifySim asks for the built-in simulator instead of a manager: it must be
 	// explicit, so that a production host missing CLOUDIFY_URL never "deploys" into memory.
 	CloudifySim       bool
@@ -103,6 +109,8 @@ Every flag has an environment variable; a flag given on the command line wins.`,
 			// --help never prints them.
 			secretFromEnv(&cfg.Password, "CFYBROKER_PASSWORD")
 			secretFromEnv(&cfg.ExtraCredentials, "CFYBROKER_EXTRA_CREDENTIALS")
+			secretFromEnv(&cfg.AdminPassword, "CFYBROKER_ADMIN_PASSWORD")
+			secretFromEnv(&cfg.AdminExtraCredentials, "CFYBROKER_ADMIN_EXTRA_CREDENTIALS")
 			secretFromEnv(&cfg.CloudifyPassword, "CLOUDIFY_PASSWORD")
 			secretFromEnv(&cfg.CloudifyToken, "CLOUDIFY_TOKEN")
 			return runServe(cmd.Context(), cfg, cmd.ErrOrStderr())
@@ -114,6 +122,9 @@ Every flag has an environment variable; a flag given on the command line wins.`,
 	f.StringVar(&cfg.Username, "username", envOr("CFYBROKER_USERNAME", ""), "broker Basic-auth username (CFYBROKER_USERNAME; default \"broker\")")
 	f.StringVar(&cfg.Password, "password", "", "broker Basic-auth password (CFYBROKER_PASSWORD; default: random, printed at start)")
 	f.StringVar(&cfg.ExtraCredentials, "extra-credentials", "", "more accepted user:password pairs, comma-separated, for rotation (CFYBROKER_EXTRA_CREDENTIALS)")
+	f.StringVar(&cfg.AdminUsername, "admin-username", envOr("CFYBROKER_ADMIN_USERNAME", ""), "operator's Basic-auth username for the admin API, /admin/v1/ (CFYBROKER_ADMIN_USERNAME; default \"operator\")")
+	f.StringVar(&cfg.AdminPassword, "admin-password", "", "operator's Basic-auth password for the admin API (CFYBROKER_ADMIN_PASSWORD; none: the admin API is off)")
+	f.StringVar(&cfg.AdminExtraCredentials, "admin-extra-credentials", "", "more accepted operator user:password pairs, comma-separated, for rotation (CFYBROKER_ADMIN_EXTRA_CREDENTIALS)")
 	f.StringVar(&cfg.CloudifyURL, "cloudify-url", envOr("CLOUDIFY_URL", ""), "Cloudify manager URL, e.g. https://manager (CLOUDIFY_URL; required unless --cloudify-sim)")
 	f.BoolVar(&cfg.CloudifySim, "cloudify-sim", envOr("CFYBROKER_CLOUDIFY_SIM", "") == "true", "use the built-in Cloudify simulator with the sample blueprints instead of a manager: a demo, nothing real is deployed (CFYBROKER_CLOUDIFY_SIM=true)")
 	f.StringVar(&cfg.CloudifyTenant, "cloudify-tenant", envOr("CLOUDIFY_TENANT", "default_tenant"), "Cloudify tenant (CLOUDIFY_TENANT)")
@@ -222,6 +233,10 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		return nil, err
 	}
 	creds = append(creds, extra...)
+	adminCreds, err := s.cfg.adminCredentials(creds)
+	if err != nil {
+		return nil, err
+	}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
@@ -299,7 +314,9 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	go func() { defer s.wg.Done(); s.catalogLoop(runCtx) }()
 
 	mux := http.NewServeMux()
-	mux.Handle(admin.Prefix, admin.NewHandler(s.admin, admin.HandlerConfig{Credentials: creds, Logger: log.With("component", "admin")}))
+	// The admin API has the operator's credentials, never the platform's; without
+	// them it is off (it answers that it is).
+	mux.Handle(admin.Prefix, admin.NewHandler(s.admin, admin.HandlerConfig{Credentials: adminCreds, Logger: log.With("component", "admin")}))
 	mux.Handle("/", osb.NewHandler(s.useCases, osb.Config{Credentials: creds, Logger: log}))
 	health.Register(mux, log.With("component", "health"), s.readyCheck())
 	s.ln, err = net.Listen("tcp", cfg.Listen)
@@ -315,7 +332,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 			log.Error("http server stopped", "error", err)
 		}
 	}()
-	log.Info("broker started", "listen", s.Addr(), "cloudify_url", managerURL, "tenant", cfg.CloudifyTenant, "data_dir", cfg.DataDir)
+	log.Info("broker started", "listen", s.Addr(), "cloudify_url", managerURL, "tenant", cfg.CloudifyTenant, "data_dir", cfg.DataDir,
+		"admin_api", len(adminCreds) > 0)
 	return s, nil
 }
 
@@ -339,6 +357,34 @@ func (s *server) startSimulator(cfg serveConfig, log *slog.Logger) (url, user, p
 	log.Warn("--cloudify-sim: using the built-in Cloudify simulator with the sample blueprints; nothing real is deployed",
 		"simulator_url", url, "manager_version", cfg.SimVersion)
 	return url, user, pass, nil
+}
+
+// adminCredentials are the operator's pairs (none: the admin API is off). A pair that
+// the OSB API also accepts is refused: the two roles must not share a credential.
+func (c *serveConfig) adminCredentials(osbCreds []osb.Credential) ([]osb.Credential, error) {
+	if c.AdminPassword == "" {
+		if c.AdminExtraCredentials != "" {
+			return nil, usageError{errors.New("--admin-extra-credentials needs --admin-password (CFYBROKER_ADMIN_PASSWORD)")}
+		}
+		return nil, nil
+	}
+	if c.AdminUsername == "" {
+		c.AdminUsername = "operator"
+	}
+	out := []osb.Credential{{Username: c.AdminUsername, Password: c.AdminPassword}}
+	extra, err := parseCredentials(c.AdminExtraCredentials)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("admin %w", err)}
+	}
+	out = append(out, extra...)
+	for _, a := range out {
+		for _, o := range osbCreds {
+			if a == o {
+				return nil, usageError{fmt.Errorf("the admin credential of user %q is also an OSB credential: the operator's and the platform's credentials must differ", a.Username)}
+			}
+		}
+	}
+	return out, nil
 }
 
 // checkManager requires exactly one of a manager URL and the built-in simulator.

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -292,5 +294,31 @@ func TestCatalogSweepRestartsLostOperations(t *testing.T) {
 	op, _ := e.deps.Store.GetOperation(ctx, id)
 	if op.State != broker.StateFailed || !strings.HasPrefix(op.Description, "timed out") {
 		t.Errorf("operation after the late sweep: %s %q", op.State, op.Description)
+	}
+}
+
+// TestAdminAPINotRouted: the AWS shape serves no admin API (the operator uses the CLI
+// with --table and an AWS identity): /admin/v1/ answers as any unknown OSB route, even
+// with the platform's credentials, and nothing it would have done is done.
+func TestAdminAPINotRouted(t *testing.T) {
+	e := newEnv(t)
+	h, err := serverless.NewOSBHandler(context.Background(), e.cfg, e.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ method, path string }{
+		{http.MethodGet, "/admin/v1/instances"},
+		{http.MethodGet, "/admin/v1/catalog"},
+		{http.MethodPost, "/admin/v1/reconcile"},
+		{http.MethodPost, "/admin/v1/catalog/rebuild"},
+	} {
+		req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(`{}`))
+		req.Header.Set("X-Broker-API-Version", "2.17")
+		req.SetBasicAuth(testBrokerUser, testBrokerPass)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNotFound || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+			t.Errorf("%s %s: %d %s %q, want a JSON 404", tc.method, tc.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
 	}
 }
