@@ -68,6 +68,19 @@ type serveConfig struct {
 	CatalogTTL time.Duration
 	// MetricsListen is the address of the Prometheus metrics (and probes); "" serves none.
 	MetricsListen string
+	// SecretFlags are the secret flags given on the command line, which other users
+	// of the host see in ps: serve warns about each.
+	SecretFlags []string
+}
+
+// secretFlags are the flags whose values are secrets, each with its variable.
+var secretFlags = [][2]string{
+	{"password", "CFYBROKER_PASSWORD"},
+	{"extra-credentials", "CFYBROKER_EXTRA_CREDENTIALS"},
+	{"admin-password", "CFYBROKER_ADMIN_PASSWORD"},
+	{"admin-extra-credentials", "CFYBROKER_ADMIN_EXTRA_CREDENTIALS"},
+	{"cloudify-password", "CLOUDIFY_PASSWORD"},
+	{"cloudify-token", "CLOUDIFY_TOKEN"},
 }
 
 func envOr(key, def string) string {
@@ -107,6 +120,11 @@ Every flag has an environment variable; a flag given on the command line wins.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Secrets are read from the environment here, not as flag defaults, so that
 			// --help never prints them.
+			for _, f := range secretFlags {
+				if cmd.Flags().Changed(f[0]) {
+					cfg.SecretFlags = append(cfg.SecretFlags, f[0])
+				}
+			}
 			secretFromEnv(&cfg.Password, "CFYBROKER_PASSWORD")
 			secretFromEnv(&cfg.ExtraCredentials, "CFYBROKER_EXTRA_CREDENTIALS")
 			secretFromEnv(&cfg.AdminPassword, "CFYBROKER_ADMIN_PASSWORD")
@@ -164,6 +182,14 @@ func runServe(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err
+	}
+	for _, name := range cfg.SecretFlags {
+		for _, f := range secretFlags {
+			if f[0] == name {
+				log.Warn("a secret on the command line is visible to every user of the host (ps, /proc): set the environment variable instead",
+					"flag", "--"+name, "variable", f[1])
+			}
+		}
 	}
 	srv, err := startServer(ctx, cfg, log)
 	if err != nil {

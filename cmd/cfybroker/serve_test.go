@@ -3,10 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cfybroker/cfybroker/internal/seal"
 )
 
 // TestServeNeedsAManager: serve without a Cloudify URL and without --cloudify-sim
@@ -63,5 +69,54 @@ func TestServeWithSimulator(t *testing.T) {
 	}
 	if len(cat.Services) == 0 {
 		t.Error("the built-in simulator's sample blueprints made no service")
+	}
+}
+
+// TestServeRefusesOpenSealKey: a seal.key that the group or others may read stops
+// serve at start, with a message that says how to fix it.
+func TestServeRefusesOpenSealKey(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix file modes")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "seal.key")
+	if _, err := seal.LoadOrCreateKeyFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := startServer(context.Background(), serveConfig{
+		Listen: "127.0.0.1:0", Username: testUser, Password: testPass, CloudifySim: true,
+		CloudifyTenant: "default_tenant", DataDir: dir, SimVersion: "7.0.4", SimSpeed: 10,
+		DefaultDeadline: time.Minute, Concurrency: 2, PollMin: 100 * time.Millisecond,
+	}, testLogger(t))
+	if err == nil {
+		_ = srv.Shutdown(context.Background())
+	}
+	if !errors.Is(err, seal.ErrKeyFileMode) || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("start with a seal.key of mode 0644: %v, want ErrKeyFileMode naming chmod 600", err)
+	}
+}
+
+// TestServeWarnsSecretFlags: a secret given as a flag (visible in ps) is warned about,
+// naming the flag and its environment variable, never the value.
+func TestServeWarnsSecretFlags(t *testing.T) {
+	t.Setenv("CLOUDIFY_URL", "")
+	// --cloudify-url with --cloudify-sim stops serve right after the warnings.
+	r := runCLI(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--cloudify-url", "http://127.0.0.1:1", "--cloudify-sim",
+		"--password", "Cmdline-Broker-Pw-1", "--admin-password", "Cmdline-Admin-Pw-2")
+	for _, want := range []string{"flag=--password variable=CFYBROKER_PASSWORD", "flag=--admin-password variable=CFYBROKER_ADMIN_PASSWORD"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr does not warn %q:\n%s", want, r.stderr)
+		}
+	}
+	for _, secret := range []string{"Cmdline-Broker-Pw-1", "Cmdline-Admin-Pw-2"} {
+		if strings.Contains(r.stderr, secret) {
+			t.Errorf("stderr holds a secret given on the command line")
+		}
+	}
+	if strings.Contains(r.stderr, "flag=--cloudify-password") {
+		t.Errorf("warned about a flag that was not given:\n%s", r.stderr)
 	}
 }
