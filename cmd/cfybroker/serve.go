@@ -339,12 +339,13 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	go func() { defer s.wg.Done(); _ = runner.Run(runCtx) }()
 	go func() { defer s.wg.Done(); s.catalogLoop(runCtx) }()
 
-	mux := http.NewServeMux()
 	// The admin API has the operator's credentials, never the platform's; without
 	// them it is off (it answers that it is).
-	mux.Handle(admin.Prefix, admin.NewHandler(s.admin, admin.HandlerConfig{Credentials: adminCreds, Logger: log.With("component", "admin")}))
-	mux.Handle("/", osb.NewHandler(s.useCases, osb.Config{Credentials: creds, Logger: log}))
-	health.Register(mux, log.With("component", "health"), s.readyCheck())
+	hlog := log.With("component", "health")
+	routes := osbRoutes(
+		osb.NewHandler(s.useCases, osb.Config{Credentials: creds, Logger: log}),
+		admin.NewHandler(s.admin, admin.HandlerConfig{Credentials: adminCreds, Logger: log.With("component", "admin")}),
+		health.Live(), health.Ready(hlog, s.readyCheck()))
 	s.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
@@ -352,7 +353,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	if err := s.startMetrics(); err != nil {
 		return nil, err
 	}
-	s.http = &http.Server{Handler: s.metrics.Middleware(mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute}
+	s.http = &http.Server{Handler: s.metrics.Middleware(routes), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute}
 	go func() {
 		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "error", err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cfybroker/cfybroker/internal/admin"
 	"github.com/cfybroker/cfybroker/internal/seal"
 )
 
@@ -118,5 +119,74 @@ func TestServeWarnsSecretFlags(t *testing.T) {
 	}
 	if strings.Contains(r.stderr, "flag=--cloudify-password") {
 		t.Errorf("warned about a flag that was not given:\n%s", r.stderr)
+	}
+}
+
+// TestUncleanPaths: paths that are not clean ("//", "/./", "/../", a trailing "/.",
+// "/admin/v1" without its slash) are never redirected: on the OSB listener they go
+// through the version and credential checks like any path, then get a JSON 404; on
+// the metrics listener, a JSON 404.
+func TestUncleanPaths(t *testing.T) {
+	e := newE2E(t, "7.0.4")
+	e.stop()
+	e.cfg.MetricsListen = "127.0.0.1:0"
+	e.start()
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(url string, header http.Header, user, pass string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = header
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Content-Type")
+	}
+	version := http.Header{"X-Broker-Api-Version": {"2.17"}}
+	for _, p := range []string{
+		"//v2/catalog", "/v2/./catalog", "/v2/../v2/catalog", "/v2/catalog/.", "/v2/catalog/..",
+		"/admin/v1", "/admin/v1/.", "/admin/v1//instances", "/admin/v1/./instances", "/admin/v1/../v2/catalog",
+		"//healthz", "/healthz/.", "/./readyz",
+	} {
+		for _, tc := range []struct {
+			name       string
+			header     http.Header
+			user, pass string
+			want       int
+		}{
+			{"no version", http.Header{}, testUser, testPass, http.StatusPreconditionFailed},
+			{"no credentials", version, "", "", http.StatusUnauthorized},
+			{"operator credentials", version, testAdminUser, testAdminPass, http.StatusUnauthorized},
+			{"platform credentials", version, testUser, testPass, http.StatusNotFound},
+		} {
+			code, ctype := get(e.url+p, tc.header.Clone(), tc.user, tc.pass)
+			if code != tc.want || !strings.HasPrefix(ctype, "application/json") {
+				t.Errorf("GET %s, %s: %d %q, want %d JSON", p, tc.name, code, ctype, tc.want)
+			}
+		}
+	}
+	metricsURL := "http://" + e.srv.MetricsAddr()
+	for _, p := range []string{"//metrics", "/metrics/.", "/./metrics", "//healthz", "/readyz/..", "/x/../metrics"} {
+		if code, ctype := get(metricsURL+p, http.Header{}, "", ""); code != http.StatusNotFound || !strings.HasPrefix(ctype, "application/json") {
+			t.Errorf("metrics listener GET %s: %d %q, want a JSON 404", p, code, ctype)
+		}
+	}
+	for _, p := range []string{"/metrics", "/healthz"} {
+		if code, _ := get(metricsURL+p, http.Header{}, "", ""); code != http.StatusOK {
+			t.Errorf("metrics listener GET %s: %d, want 200", p, code)
+		}
+	}
+	if code, _ := get(e.url+"/healthz", http.Header{}, "", ""); code != http.StatusOK {
+		t.Errorf("GET /healthz: %d, want 200", code)
+	}
+	if code, _ := get(e.url+admin.Prefix+"instances", version, testAdminUser, testAdminPass); code != http.StatusOK {
+		t.Errorf("GET %sinstances as the operator: %d, want 200", admin.Prefix, code)
 	}
 }
