@@ -240,6 +240,9 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	if err := cfg.checkManager(); err != nil {
 		return nil, err
 	}
+	if err := broker.CheckDeadline(cfg.DefaultDeadline); err != nil {
+		return nil, usageError{fmt.Errorf("--default-deadline: %w", err)}
+	}
 	s := &server{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {

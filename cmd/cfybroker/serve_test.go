@@ -190,3 +190,16 @@ func TestUncleanPaths(t *testing.T) {
 		t.Errorf("GET %sinstances as the operator: %d, want 200", admin.Prefix, code)
 	}
 }
+
+// TestServeDeadlineBounded: a --default-deadline past what an operation may run, or
+// not positive, stops serve at start (exit 2) naming the flag.
+func TestServeDeadlineBounded(t *testing.T) {
+	t.Setenv("CLOUDIFY_URL", "")
+	t.Setenv("CFYBROKER_PASSWORD", "serve-test-pw")
+	for _, d := range []string{"25h", "100h", "0s", "-1h"} {
+		r := runCLI(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--cloudify-sim", "--default-deadline", d)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "--default-deadline") {
+			t.Errorf("--default-deadline %s: exit %d %q, want exit 2 naming the flag", d, r.code, r.stderr)
+		}
+	}
+}

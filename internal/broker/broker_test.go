@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -126,5 +127,30 @@ func TestMapCredentials(t *testing.T) {
 				t.Errorf("(-want +got)\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestDeadlineBounded: an operation's deadline is the plan's maximum_polling_duration
+// or the default, never past MaxOperationDeadline, whatever the stored catalog says.
+func TestDeadlineBounded(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := &UseCases{cfg: Config{DefaultDeadline: 2 * time.Hour, Now: func() time.Time { return t0 }}}
+	for _, tc := range []struct {
+		mpd  int
+		want time.Duration
+	}{
+		{0, 2 * time.Hour},
+		{600, 10 * time.Minute},
+		{int(MaxOperationDeadline / time.Second), MaxOperationDeadline},
+		{10 * 365 * 24 * 3600, MaxOperationDeadline},
+	} {
+		if got := s.deadline(Plan{MaximumPollingDuration: tc.mpd}).Sub(t0); got != tc.want {
+			t.Errorf("maximum_polling_duration %d: deadline in %s, want %s", tc.mpd, got, tc.want)
+		}
+	}
+	for d, ok := range map[time.Duration]bool{time.Minute: true, MaxOperationDeadline: true, MaxOperationDeadline + time.Second: false, 0: false, -time.Hour: false} {
+		if err := CheckDeadline(d); (err == nil) != ok {
+			t.Errorf("CheckDeadline(%s) = %v", d, err)
+		}
 	}
 }

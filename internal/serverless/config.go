@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cfybroker/cfybroker/internal/broker"
 )
 
 // Config is the functions' configuration, read from the environment by
@@ -144,6 +146,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration such as 2h", EnvDefaultDeadline, v))
+		} else if err := broker.CheckDeadline(d); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvDefaultDeadline, err))
 		}
 		cfg.DefaultDeadline = d
 	}

@@ -59,6 +59,18 @@ func TestConfigFromEnv(t *testing.T) {
 			t.Errorf("%s=%s: err %v, want one naming the variable", k, v, err)
 		}
 	}
+	// A deadline past what one execution of the state machine can hold.
+	for _, v := range []string{"25h", "73h"} {
+		_, err := serverless.ConfigFromEnv(func(key string) string {
+			if key == "DEFAULT_DEADLINE" {
+				return v
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), "DEFAULT_DEADLINE") || !strings.Contains(err.Error(), "longer than") {
+			t.Errorf("DEFAULT_DEADLINE=%s: err %v, want one naming the variable and the limit", v, err)
+		}
+	}
 }
 
 func TestConstructorsRequireSettings(t *testing.T) {
