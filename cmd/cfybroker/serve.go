@@ -31,6 +31,16 @@ import (
 	"github.com/cfybroker/cfybroker/internal/workflow"
 )
 
+// Bounds of the embedded shape's waits on the manager: each call ends after
+// CloudifyCallTimeout, or callReserve before the step's own timeout, so that a hung
+// manager gives the runner a clean error to retry, never a step cut short.
+const (
+	defaultCloudifyCallTimeout = 60 * time.Second
+	maxCloudifyCallTimeout     = 2 * time.Minute
+	stepTimeout                = 3 * time.Minute
+	callReserve                = 5 * time.Second
+)
+
 // serveConfig is the embedded server's configuration: flags win over the environment.
 type serveConfig struct {
 	Listen           string
@@ -46,18 +56,21 @@ type serveConfig struct {
 	CloudifyURL           string
 	// CloudifySim asks for the built-in simulator instead of a manager: it must be
 	// explicit, so that a production host missing CLOUDIFY_URL never "deploys" into memory.
-	CloudifySim       bool
-	CloudifyTenant    string
-	CloudifyUsername  string
-	CloudifyPassword  string
-	CloudifyToken     string
-	DataDir           string
-	LogLevel          string
-	LogFormat         string
-	CatalogInterval   time.Duration
-	DashboardTemplate string
-	DefaultDeadline   time.Duration
-	Concurrency       int
+	CloudifySim      bool
+	CloudifyTenant   string
+	CloudifyUsername string
+	CloudifyPassword string
+	CloudifyToken    string
+	// CloudifyCallTimeout bounds each call to the manager, below the runner's step
+	// timeout, so that a hung manager gives a clean, retried error.
+	CloudifyCallTimeout time.Duration
+	DataDir             string
+	LogLevel            string
+	LogFormat           string
+	CatalogInterval     time.Duration
+	DashboardTemplate   string
+	DefaultDeadline     time.Duration
+	Concurrency         int
 	// PollMin is the shortest wait between two looks at a running execution.
 	PollMin time.Duration
 	// SimVersion and SimSpeed tune the built-in simulator (no Cloudify URL).
@@ -149,6 +162,7 @@ Every flag has an environment variable; a flag given on the command line wins.`,
 	f.StringVar(&cfg.CloudifyUsername, "cloudify-username", envOr("CLOUDIFY_USERNAME", "admin"), "Cloudify username (CLOUDIFY_USERNAME)")
 	f.StringVar(&cfg.CloudifyPassword, "cloudify-password", "", "Cloudify password (CLOUDIFY_PASSWORD)")
 	f.StringVar(&cfg.CloudifyToken, "cloudify-token", "", "Cloudify API token instead of a password (CLOUDIFY_TOKEN)")
+	f.DurationVar(&cfg.CloudifyCallTimeout, "cloudify-call-timeout", envDuration("CLOUDIFY_CALL_TIMEOUT", defaultCloudifyCallTimeout), "longest wait for one answer of the manager, at most 2m (CLOUDIFY_CALL_TIMEOUT)")
 	f.StringVar(&cfg.DataDir, "data-dir", envOr("CFYBROKER_DATA_DIR", "data"), "directory of the broker's state and sealing key (CFYBROKER_DATA_DIR)")
 	f.StringVar(&cfg.LogLevel, "log-level", envOr("CFYBROKER_LOG_LEVEL", "info"), "debug, info, warn or error (CFYBROKER_LOG_LEVEL)")
 	f.StringVar(&cfg.LogFormat, "log-format", envOr("CFYBROKER_LOG_FORMAT", "text"), "text or json (CFYBROKER_LOG_FORMAT)")
@@ -240,6 +254,12 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	if err := cfg.checkManager(); err != nil {
 		return nil, err
 	}
+	if cfg.CloudifyCallTimeout == 0 {
+		cfg.CloudifyCallTimeout = defaultCloudifyCallTimeout
+	}
+	if cfg.CloudifyCallTimeout < 0 || cfg.CloudifyCallTimeout > maxCloudifyCallTimeout {
+		return nil, usageError{fmt.Errorf("--cloudify-call-timeout %s: want more than 0 and at most %s (a step may take %s)", cfg.CloudifyCallTimeout, maxCloudifyCallTimeout, stepTimeout)}
+	}
 	if err := broker.CheckDeadline(cfg.DefaultDeadline); err != nil {
 		return nil, usageError{fmt.Errorf("--default-deadline: %w", err)}
 	}
@@ -293,6 +313,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	}
 	s.metrics = metrics.New(metrics.Config{Operations: s.store, Logger: log.With("component", "metrics")})
 	opts := []cloudify.Option{cloudify.WithTenant(cfg.CloudifyTenant), cloudify.WithUserAgent("cfybroker"),
+		cloudify.WithCallTimeout(cfg.CloudifyCallTimeout, callReserve),
 		cloudify.WithAPIErrorHook(s.metrics.CloudifyError)}
 	if cfg.CloudifyToken != "" {
 		opts = append(opts, cloudify.WithToken(cfg.CloudifyToken))
@@ -306,7 +327,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 
 	engine := &workflow.Engine{Store: s.store, Cloudify: client, Sealer: sealer, Logger: log, Backoff: workflow.Backoff{Min: cfg.PollMin},
 		Observer: s.metrics}
-	runner := workflow.NewRunner(engine, s.store, workflow.RunnerConfig{Concurrency: cfg.Concurrency, Logger: log, RetryMin: cfg.PollMin})
+	runner := workflow.NewRunner(engine, s.store, workflow.RunnerConfig{Concurrency: cfg.Concurrency, Logger: log, RetryMin: cfg.PollMin,
+		StepTimeout: stepTimeout})
 	dashboard := func(deploymentID string) string {
 		r := strings.NewReplacer("{manager}", strings.TrimRight(managerURL, "/"), "{deployment_id}", deploymentID)
 		return r.Replace(cfg.DashboardTemplate)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	osbc "sigs.k8s.io/go-open-service-broker-client/v2"
+
 	"github.com/cfybroker/cfybroker/internal/admin"
+	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
 	"github.com/cfybroker/cfybroker/internal/seal"
 )
 
@@ -202,4 +206,33 @@ func TestServeDeadlineBounded(t *testing.T) {
 			t.Errorf("--default-deadline %s: exit %d %q, want exit 2 naming the flag", d, r.code, r.stderr)
 		}
 	}
+}
+
+// TestServeHungManager: a manager that accepts requests and never answers them holds
+// up no step past the call timeout: each call ends with a clean, retried fault, the
+// operation stays in progress (not failed), and it succeeds once the manager answers.
+func TestServeHungManager(t *testing.T) {
+	var logs syncBuffer
+	e := newE2E(t, "7.0.4")
+	e.stop()
+	e.cfg.CloudifyCallTimeout = 200 * time.Millisecond
+	e.logTo = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.start()
+	svc, plan := e.plan("mariadb")
+	hang := e.sim.AddFault(cloudifysim.Fault{Kind: cloudifysim.FaultLatency, Latency: time.Hour, Match: cloudifysim.FaultMatch{PathPrefix: "/executions", Method: http.MethodGet}})
+	prov, err := e.client.ProvisionInstance(&osbc.ProvisionRequest{InstanceID: "hung-1", AcceptsIncomplete: true, ServiceID: svc, PlanID: plan,
+		OrganizationGUID: "o", SpaceGUID: "s", Parameters: map[string]any{"admin_password": "Passw0rd-ok"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(logs.String(), "no answer in time") {
+		resp, err := e.client.PollLastOperation(&osbc.LastOperationRequest{InstanceID: "hung-1", OperationKey: prov.OperationKey})
+		if err != nil || resp.State != osbc.StateInProgress {
+			t.Fatalf("while the manager hangs: %+v, %v; want in progress", resp, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.sim.RemoveFault(hang)
+	resp, err := e.poll("hung-1", prov.OperationKey)
+	mustSucceed(t, resp, err)
 }

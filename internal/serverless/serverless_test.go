@@ -37,7 +37,7 @@ func TestConfigFromEnv(t *testing.T) {
 		TableName: "t", StateMachineARN: "arn:sm", CloudifyURL: "https://mgr", CloudifyTenant: "default_tenant",
 		DashboardURL: "none", LogLevel: "debug", DefaultDeadline: 30 * time.Minute,
 		PollMin: time.Second, PollMax: time.Minute, StaleAfter: 5 * time.Minute, MetricsNamespace: "cfybroker",
-		StepInlineWait: 30 * time.Second, StepInlineBudget: 40 * time.Second,
+		StepInlineWait: 30 * time.Second, StepInlineBudget: 40 * time.Second, CloudifyCallTimeout: 20 * time.Second,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -332,5 +332,50 @@ func TestAdminAPINotRouted(t *testing.T) {
 		if rec.Code != http.StatusNotFound || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
 			t.Errorf("%s %s: %d %s %q, want a JSON 404", tc.method, tc.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body)
 		}
+	}
+}
+
+// TestStepHungManager: a manager that accepts requests and never answers gives a
+// StepFault that says so, ended by the call timeout, or by the reserve before the
+// invocation's deadline while the invocation still runs; the operation is not failed
+// and goes on once the manager answers again.
+func TestStepHungManager(t *testing.T) {
+	e := newEnv(t)
+	id := provisionDirect(t, e, "i-hung")
+	hang := e.sim.AddFault(cloudifysim.Fault{Kind: cloudifysim.FaultLatency, Latency: time.Hour})
+	for _, tc := range []struct {
+		name        string
+		callTimeout time.Duration
+		invocation  time.Duration
+	}{
+		{"call timeout", 200 * time.Millisecond, time.Hour},
+		{"reserve before the invocation deadline", time.Hour, serverless.CallReserve + 200*time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := e.cfg
+			cfg.CloudifyCallTimeout = tc.callTimeout
+			step, err := serverless.NewStepHandler(context.Background(), cfg, e.deps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), tc.invocation)
+			defer cancel()
+			_, err = step(ctx, sfn.Input{TaskInput: workflow.TaskInput{OperationID: id}})
+			var sf *sfn.StepFault
+			if !errors.As(err, &sf) || sf.Message != "the Cloudify manager did not answer in time" {
+				t.Fatalf("step against a hung manager: %v (%T)", err, err)
+			}
+			if ctx.Err() != nil {
+				t.Errorf("the step answered after its invocation's deadline")
+			}
+		})
+	}
+	e.sim.RemoveFault(hang)
+	step, err := serverless.NewStepHandler(context.Background(), e.cfg, e.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := step(context.Background(), sfn.Input{TaskInput: workflow.TaskInput{OperationID: id}}); err != nil || out.State == broker.StateFailed {
+		t.Fatalf("step once the manager answers = %+v, %v", out, err)
 	}
 }
