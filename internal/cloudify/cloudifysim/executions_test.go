@@ -353,7 +353,8 @@ func TestDeploymentUpdates(t *testing.T) {
 	t.Run("6.2 PUT with conflicts", func(t *testing.T) {
 		ts := newTestSim(t, "6.2")
 		ts.installed("db1")
-		expectError(t, ts.do("POST", "/deployment-updates/db1/update/initiate", map[string]any{}), 400, "bad_parameters_error", "")
+		// POST without a JSON body is the legacy archive upload
+		expectError(t, ts.do("POST", "/deployment-updates/db1/update/initiate", nil), 400, "bad_parameters_error", "blueprint archive")
 		r := ts.do("PUT", "/deployment-updates/db1/update/initiate", map[string]any{"inputs": map[string]any{"flavor": "large"}})
 		expectStatus(t, r, 200)
 		first := r.JSON(t)["id"].(string)
@@ -366,6 +367,28 @@ func TestDeploymentUpdates(t *testing.T) {
 		expectError(t, ts.do("PUT", "/deployment-updates/db1/update/initiate", map[string]any{"inputs": map[string]any{"flavor": "huge"}}),
 			400, "constraint_error", "Value huge of input flavor")
 		expectStatus(t, ts.do("PUT", "/deployment-updates/db1/update/initiate", map[string]any{"inputs": map[string]any{"flavor": "medium"}}), 200)
+	})
+	// The manager accepts the JSON POST from 6.2.0 (the 6.2 client sends it), PUT
+	// too until 7.0; before 6.2 POST is the archive upload only.
+	for _, v := range []string{"6.2", "6.3.1"} {
+		t.Run(v+" accepts the JSON POST", func(t *testing.T) {
+			ts := newTestSim(t, v)
+			ts.installed("db1")
+			r := ts.do("POST", "/deployment-updates/db1/update/initiate", map[string]any{"inputs": map[string]any{"flavor": "large"}})
+			expectStatus(t, r, 200)
+			if e := ts.waitEnd(r.JSON(t)["execution_id"].(string)); e["status"] != "terminated" {
+				t.Errorf("update execution: %v", e["status"])
+			}
+			if got := ts.dep("db1")["inputs"].(map[string]any)["flavor"]; got != "large" {
+				t.Errorf("flavor after the update = %v", got)
+			}
+		})
+	}
+	t.Run("6.1 POST is the archive upload", func(t *testing.T) {
+		ts := newTestSim(t, "6.1")
+		ts.installed("db1")
+		expectError(t, ts.do("POST", "/deployment-updates/db1/update/initiate", map[string]any{"inputs": map[string]any{"flavor": "large"}}),
+			400, "bad_parameters_error", "blueprint archive")
 	})
 	t.Run("6.4 accepts both", func(t *testing.T) {
 		ts := newTestSim(t, "6.4")
