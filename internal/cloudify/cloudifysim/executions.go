@@ -113,7 +113,8 @@ func (s *Simulator) handleStartExecution(rq *request) *response {
 			status = stQueued
 		}
 	}
-	if s.ver.atLeast(6, 4, 0) && !flags["force"] && !d.workflowAvailable(asMap(def)) {
+	// A queued execution's availability is checked when it leaves the queue (dequeue).
+	if s.ver.atLeast(6, 4, 0) && !flags["force"] && status != stQueued && !d.workflowAvailable(asMap(def)) {
 		msg := "Workflow not available: " + wf
 		e := s.newExecution(d, wf, merged, rq.user, rq.now, stFailed)
 		e.errText = "Error preparing execution: " + msg

@@ -17,7 +17,8 @@ func TestExecutionExclusivity(t *testing.T) {
 		fmt.Sprintf("The following executions are currently running for this deployment: ['%s']. To execute this workflow anyway, pass \"force=true\"", first))
 
 	// queue=true (as the Python client's string) queues it
-	r := ts.start("db1", "start", map[string]any{"queue": "True"})
+	// (check_status: available once install has ended, when the queue lets it go)
+	r := ts.start("db1", "check_status", map[string]any{"queue": "True"})
 	expectStatus(t, r, 201)
 	queued := r.JSON(t)
 	if queued["status"] != "queued" {
@@ -76,7 +77,7 @@ func TestDequeueCreateEnvironmentFirst(t *testing.T) {
 	ts := newTestSim(t, "7.0.4")
 	ts.create("d", "required-input", map[string]any{"name": "x"}, false)
 	a := ts.mustStart("d", "install", nil)
-	b := ts.mustStart("d", "start", map[string]any{"queue": true})
+	b := ts.mustStart("d", "check_status", map[string]any{"queue": true})
 	ts.advance(10 * time.Millisecond)
 	c := ts.mustStart("d", "execute_operation", map[string]any{"queue": true, "parameters": map[string]any{"operation": "op"}})
 	ts.advance(5300 * time.Millisecond)
@@ -233,6 +234,32 @@ func TestAvailabilityRules(t *testing.T) {
 		}
 		expectError(t, ts.start("db1", "install", nil), 400, "unavailable_workflow_error", "Workflow not available: install")
 		expectStatus(t, ts.start("db1", "install", map[string]any{"force": "true"}), 201)
+	})
+	// With queue=true the manager queues first and checks availability when the
+	// execution leaves the queue, failing it then.
+	t.Run("6.4 queued: checked when dequeued", func(t *testing.T) {
+		ts := newTestSim(t, "6.4")
+		ts.installed("db1")
+		running := ts.mustStart("db1", "uninstall", nil)
+		// install is not available now (installed) but will be once uninstall ends
+		later := ts.start("db1", "install", map[string]any{"queue": true})
+		expectStatus(t, later, 201)
+		if got := later.JSON(t)["status"]; got != "queued" {
+			t.Fatalf("queued install: status %v", got)
+		}
+		ts.waitEnd(running)
+		if e := ts.waitEnd(later.JSON(t)["id"].(string)); e["status"] != "terminated" {
+			t.Errorf("install queued while unavailable, available when dequeued: %v %v", e["status"], e["error"])
+		}
+		// uninstall is available now, not once the first one ends: the second fails
+		first := ts.mustStart("db1", "uninstall", nil)
+		second := ts.start("db1", "uninstall", map[string]any{"queue": true})
+		expectStatus(t, second, 201)
+		ts.waitEnd(first)
+		e := ts.waitEnd(second.JSON(t)["id"].(string))
+		if e["status"] != "failed" || e["error"] != "Error preparing execution: Workflow not available: uninstall" {
+			t.Errorf("uninstall unavailable when dequeued: %v %v", e["status"], e["error"])
+		}
 	})
 	t.Run("6.2 has no rules", func(t *testing.T) {
 		ts := newTestSim(t, "6.2")
