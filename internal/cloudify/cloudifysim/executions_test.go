@@ -427,3 +427,44 @@ func TestDeploymentUpdates(t *testing.T) {
 			415, "unsupported_content_type_error", "")
 	})
 }
+
+// TestSystemWorkflows: from 6.0 a blueprint upload leaves an upload_blueprint system
+// execution (no deployment); GET /executions leaves system executions out unless
+// _include_system_workflows=true, as the manager does; a single GET finds them.
+func TestSystemWorkflows(t *testing.T) {
+	ts := newTestSim(t, "7.0.4")
+	ts.create("db1", "mariadb", mariadbInputs(), false)
+	workflows := func(path string) map[string]int {
+		t.Helper()
+		r := ts.do("GET", path, nil)
+		expectStatus(t, r, 200)
+		out := map[string]int{}
+		for _, it := range r.JSON(t)["items"].([]any) {
+			e := it.(map[string]any)
+			out[e["workflow_id"].(string)]++
+			if (e["workflow_id"] == "upload_blueprint") != (e["is_system_workflow"] == true) {
+				t.Errorf("%s: is_system_workflow %v", e["workflow_id"], e["is_system_workflow"])
+			}
+		}
+		return out
+	}
+	for _, path := range []string{"/executions", "/executions?_include_system_workflows=false"} {
+		if got := workflows(path); got["upload_blueprint"] != 0 || got["create_deployment_environment"] != 1 {
+			t.Errorf("GET %s: %v, want no system execution", path, got)
+		}
+	}
+	all := ts.do("GET", "/executions?_include_system_workflows=true&workflow_id=upload_blueprint", nil)
+	expectStatus(t, all, 200)
+	items := all.JSON(t)["items"].([]any)
+	if len(items) != len(SampleBlueprints()) {
+		t.Fatalf("upload_blueprint executions: %d, want one per sample blueprint (%d)", len(items), len(SampleBlueprints()))
+	}
+	sys := items[0].(map[string]any)
+	if sys["deployment_id"] != nil || sys["is_system_workflow"] != true {
+		t.Errorf("system execution = %v", sys)
+	}
+	expectStatus(t, ts.do("GET", "/executions/"+sys["id"].(string), nil), 200)
+	if got := workflows("/executions?_include_system_workflows=true"); got["upload_blueprint"] == 0 || got["create_deployment_environment"] != 1 {
+		t.Errorf("with system workflows: %v", got)
+	}
+}
