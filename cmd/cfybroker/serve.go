@@ -389,6 +389,9 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	return s, nil
 }
 
+// simStateFile is the built-in simulator's state in the data directory.
+const simStateFile = "cloudify-sim.json"
+
 // startSimulator starts the built-in Cloudify simulator on a loopback port.
 func (s *server) startSimulator(cfg serveConfig, log *slog.Logger) (url, user, pass string, err error) {
 	user, pass = "admin", randomPassword()
@@ -398,7 +401,13 @@ func (s *server) startSimulator(cfg serveConfig, log *slog.Logger) (url, user, p
 		LoadSamples: true,
 		Clock:       newSpeedClock(cfg.SimSpeed),
 		Logger:      log.With("component", "cloudify-sim"),
+		// The demo's manager keeps its state beside the broker's, so that a restart
+		// (after kill -9 too) finds the deployments the broker's instances name.
+		StateFile: filepath.Join(cfg.DataDir, simStateFile),
 	})
+	if err := s.sim.LoadState(); err != nil {
+		return "", "", "", fmt.Errorf("built-in simulator: %w (move the file away to start with an empty manager)", err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", "", "", fmt.Errorf("simulator listen: %w", err)
