@@ -154,3 +154,34 @@ func TestDeadlineBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestValidationNamesRuleNotValue: a parameter that fails its schema is described by
+// its field and the schema's rule, never by its value, whatever the field's name.
+func TestValidationNamesRuleNotValue(t *testing.T) {
+	schema := json.RawMessage(`{"$schema":"http://json-schema.org/draft-04/schema#","type":"object",
+		"properties":{"node_count":{"type":"integer","minimum":1,"maximum":9},"name":{"type":"string","pattern":"^(?:[a-z]+)","maxLength":12},
+		"size":{"enum":["s","m"]},"rate":{"type":"number","multipleOf":0.5}}}`)
+	var c schemaCache
+	for _, tc := range []struct {
+		params, value string
+		want          []string
+	}{
+		{`{"node_count":987654}`, "987654", []string{"node_count: must be at most 9"}},
+		{`{"node_count":-77777}`, "77777", []string{"node_count: must be at least 1"}},
+		{`{"name":"Secret-Value-1"}`, "Secret-Value-1", []string{`name: must match the pattern "^(?:[a-z]+)"`, "name: must have at most 12 characters"}},
+		{`{"size":"Hidden-Size-2"}`, "Hidden-Size-2", []string{`size: must be one of ["s","m"]`}},
+		{`{"rate":0.3333}`, "0.3333", []string{"rate: must be a multiple of 1/2"}},
+		{`{"name":12345678}`, "12345678", []string{"name: must be of type string"}},
+	} {
+		err := c.validateParameters("parameters", schema, json.RawMessage(tc.params))
+		msg := ErrorMessage(err)
+		if strings.Contains(msg, tc.value) {
+			t.Errorf("%s: message %q holds the value", tc.params, msg)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%s: message %q does not say %q", tc.params, msg, w)
+			}
+		}
+	}
+}
