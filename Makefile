@@ -13,8 +13,8 @@ GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: ## start the embedded broker (with the built-in Cloudify simulator when no CLOUDIFY_URL is set)
-	$(GO) run ./cmd/cfybroker serve
+run: ## start the embedded broker with the built-in Cloudify simulator (a demo: nothing real is deployed)
+	$(GO) run ./cmd/cfybroker serve --cloudify-sim
 
 RUN_AWS_ARGS ?=
 

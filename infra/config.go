@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/cfybroker/cfybroker/internal/serverless"
 )
 
@@ -241,6 +242,32 @@ func DefaultConfig() Config {
 		Tracing:                true,
 		TerminationProtection:  true,
 	}
+}
+
+// The state machine's history: an execution holds at most 25,000 events; a loop of
+// Step, Check and Wait adds about ten, and the budget leaves room for retries.
+const (
+	eventsPerLoop = 10
+	historyBudget = 20000
+)
+
+// pollMaxOf is the longest wait between two looks at an execution.
+func pollMaxOf(c Config) time.Duration {
+	if c.PollMaxSeconds > 0 {
+		return time.Duration(c.PollMaxSeconds) * time.Second
+	}
+	return time.Minute
+}
+
+// historyLoops is how many loops of the state machine an operation running until the
+// deadline d may take at most: one per longest wait, or per inline budget when the
+// step function sleeps every wait itself.
+func historyLoops(c Config, d time.Duration) int {
+	loop := pollMaxOf(c)
+	if budget := time.Duration(c.StepInlineBudgetSeconds) * time.Second; c.StepInlineWaitSeconds > 0 && time.Duration(c.StepInlineWaitSeconds)*time.Second >= loop && budget > loop {
+		loop = budget
+	}
+	return int(d/loop) + 1
 }
 
 // ConfigFromContext reads the configuration from the app's context through get
@@ -543,6 +570,10 @@ func (c Config) Validate() error {
 	if c.DefaultDeadline != "" {
 		if d, err := time.ParseDuration(c.DefaultDeadline); err != nil || d <= 0 {
 			bad(CtxDefaultDeadline, "%q is not a positive duration such as 2h", c.DefaultDeadline)
+		} else if err := broker.CheckDeadline(d); err != nil {
+			bad(CtxDefaultDeadline, "%v", err)
+		} else if loops := historyLoops(c, d); loops*eventsPerLoop > historyBudget {
+			bad(CtxDefaultDeadline, "%s would take up to %d loops of the state machine at %s polling (%d history events; at most %d fit): shorten it or raise %s", d, loops, pollMaxOf(c), loops*eventsPerLoop, historyBudget, CtxPollMaxSeconds)
 		}
 	}
 	for key, n := range map[string]int{

@@ -119,6 +119,16 @@ func TestConfigFromContext(t *testing.T) {
 			wantErr: []string{CtxCatalogRate, CtxPollMinSeconds, CtxDefaultDeadline, CtxAPIBurstLimit, CtxStepInlineWait, CtxStepInlineBudget},
 		},
 		{
+			name:    "deadline past the longest operation",
+			ctx:     map[string]any{CtxDefaultDeadline: "25h"},
+			wantErr: []string{CtxDefaultDeadline},
+		},
+		{
+			name:    "deadline past the state machine's history at fast polling",
+			ctx:     map[string]any{CtxDefaultDeadline: "20h", CtxPollMaxSeconds: "5", CtxStepInlineWait: "0"},
+			wantErr: []string{CtxDefaultDeadline},
+		},
+		{
 			name:    "wrong JSON types",
 			ctx:     map[string]any{CtxCloudifyURL: 3.0, CtxDeletionProtection: 1.0, CtxAPIRateLimit: true, CtxCatalogRate: false},
 			wantErr: []string{CtxCloudifyURL, CtxDeletionProtection, CtxAPIRateLimit, CtxCatalogRate},

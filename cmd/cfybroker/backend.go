@@ -87,10 +87,10 @@ type backendFlags struct {
 func addBackendFlags(cmd *cobra.Command, f *backendFlags) {
 	p := cmd.PersistentFlags()
 	p.StringVar(&f.url, "url", envOr("CFYBROKER_URL", ""), "URL of a running broker, e.g. http://127.0.0.1:8080 (CFYBROKER_URL)")
-	p.StringVar(&f.username, "username", envOr("CFYBROKER_USERNAME", "broker"), "broker Basic-auth username, with --url (CFYBROKER_USERNAME)")
+	p.StringVar(&f.username, "username", envOr("CFYBROKER_ADMIN_USERNAME", "operator"), "operator's admin API username, with --url (CFYBROKER_ADMIN_USERNAME)")
 	// The password's default is not shown in the help: it is read from the environment
 	// when the command runs.
-	p.StringVar(&f.password, "password", "", "broker Basic-auth password, with --url (CFYBROKER_PASSWORD)")
+	p.StringVar(&f.password, "password", "", "operator's admin API password, with --url (CFYBROKER_ADMIN_PASSWORD; not the platform's)")
 	p.StringVar(&f.dataDir, "data-dir", envOr("CFYBROKER_DATA_DIR", "data"), "data directory of a stopped embedded broker (CFYBROKER_DATA_DIR)")
 	p.StringVar(&f.table, "table", envOr("CFYBROKER_TABLE", ""), "DynamoDB table of the AWS deployment; AWS settings from the environment (CFYBROKER_TABLE)")
 	p.StringVarP(&f.output, "output", "o", "table", "output format: table, json or yaml")
@@ -141,10 +141,10 @@ func (f *backendFlags) open(ctx context.Context, cmd *cobra.Command) (backend, f
 	switch kind {
 	case kindURL:
 		if f.password == "" {
-			f.password = envOr("CFYBROKER_PASSWORD", "")
+			f.password = envOr("CFYBROKER_ADMIN_PASSWORD", "")
 		}
 		if f.password == "" {
-			return nil, nil, usageError{errors.New("--url needs the broker's password: --password or CFYBROKER_PASSWORD")}
+			return nil, nil, usageError{errors.New("--url needs the operator's admin API password: --password or CFYBROKER_ADMIN_PASSWORD (serve's --admin-password)")}
 		}
 		c, err := admin.NewClient(f.url, f.username, f.password, nil)
 		if err != nil {

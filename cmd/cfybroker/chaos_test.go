@@ -400,6 +400,7 @@ func newChaos(t *testing.T, set chaosSettings) *chaos {
 	}
 	e := &e2e{t: t, sim: sim, simURL: ts.URL, cfg: serveConfig{
 		Listen: "127.0.0.1:0", Username: testUser, Password: testPass,
+		AdminUsername: testAdminUser, AdminPassword: testAdminPass,
 		CloudifyURL: ts.URL, CloudifyTenant: "default_tenant", CloudifyUsername: "admin", CloudifyPassword: "cfy-pw",
 		DataDir: t.TempDir(), DashboardTemplate: "{manager}/console/deployments/{deployment_id}",
 		DefaultDeadline: set.Deadline, Concurrency: 16, PollMin: 100 * time.Millisecond,

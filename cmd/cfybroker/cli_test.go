@@ -63,7 +63,7 @@ func runCLI(t *testing.T, args ...string) cliRun {
 // cli runs the CLI against the running broker (--url).
 func (e *e2e) cli(args ...string) cliRun {
 	e.t.Helper()
-	return runCLI(e.t, append(args, "--url", e.url, "--username", testUser, "--password", testPass)...)
+	return runCLI(e.t, append(args, "--url", e.url, "--username", testAdminUser, "--password", testAdminPass)...)
 }
 
 // mustCLI runs the CLI against the running broker and fails the test unless it exits 0.
@@ -656,7 +656,7 @@ func TestCLIUsage(t *testing.T) {
 		{[]string{"catalog", "list", "-o", "xml"}, exitUsage, `-o "xml"`},
 		{[]string{"catalog", "list", "--bogus"}, exitUsage, "unknown flag"},
 		{[]string{"ops", "list", "--url", "http://x", "--data-dir", "d"}, exitUsage, "give only one of"},
-		{[]string{"ops", "list", "--url", "http://127.0.0.1:1"}, exitUsage, "needs the broker's password"},
+		{[]string{"ops", "list", "--url", "http://127.0.0.1:1"}, exitUsage, "needs the operator's admin API password"},
 		{[]string{"catalog", "annotate", "mariadb", "--url", "http://127.0.0.1:1", "--password", "p"}, exitUsage, "nothing to change"},
 		{[]string{"completion", "bash"}, exitOK, "bash completion"},
 	} {
@@ -670,26 +670,81 @@ func TestCLIUsage(t *testing.T) {
 // TestCLICompletion: SERVICE arguments complete with the running broker's services.
 func TestCLICompletion(t *testing.T) {
 	e := newCLIE2E(t)
-	r := runCLI(t, "__complete", "catalog", "show", "--url", e.url, "--username", testUser, "--password", testPass, "")
+	r := runCLI(t, "__complete", "catalog", "show", "--url", e.url, "--username", testAdminUser, "--password", testAdminPass, "")
 	if r.code != exitOK || !strings.Contains(r.stdout, "mariadb\n") || !strings.Contains(r.stdout, "s3-bucket\n") {
 		t.Errorf("completion: exit %d\n%s", r.code, r.stdout)
 	}
 }
 
-// TestCLIAdminAuth: the admin API takes the OSB credentials, and no others.
+// TestCLIAdminAuth: the admin API takes the operator's credentials (any pair of a
+// rotation) and no others: the platform's get 401 there, as the operator's do on the
+// OSB API; without operator credentials the API is off and the CLI says how to turn it
+// on; a pair shared by both roles is refused at start.
 func TestCLIAdminAuth(t *testing.T) {
 	e := newCLIE2E(t)
-	r := runCLI(t, "instances", "list", "--url", e.url, "--username", testUser, "--password", "wrong")
-	if r.code != exitFailure || !strings.Contains(r.stderr, "refused the credentials") {
-		t.Errorf("wrong password: exit %d %q", r.code, r.stderr)
+	e.stop()
+	e.cfg.AdminExtraCredentials = "operator2:rotated-operator-pw"
+	e.start()
+	status := func(path, user, pass string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", e.url+path, nil)
+		req.Header.Set("X-Broker-API-Version", "2.17")
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
 	}
-	req, _ := http.NewRequest("GET", e.url+admin.Prefix+"instances", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		path, user, pass string
+		want             int
+	}{
+		{admin.Prefix + "instances", "", "", http.StatusUnauthorized},
+		{admin.Prefix + "instances", testUser, testPass, http.StatusUnauthorized},
+		{admin.Prefix + "instances", testAdminUser, testAdminPass, http.StatusOK},
+		{admin.Prefix + "instances", "operator2", "rotated-operator-pw", http.StatusOK},
+		{"/v2/catalog", testAdminUser, testAdminPass, http.StatusUnauthorized},
+		{"/v2/catalog", "operator2", "rotated-operator-pw", http.StatusUnauthorized},
+		{"/v2/catalog", testUser, testPass, http.StatusOK},
+	} {
+		if got := status(tc.path, tc.user, tc.pass); got != tc.want {
+			t.Errorf("GET %s as %q: %d, want %d", tc.path, tc.user, got, tc.want)
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
-		t.Errorf("no credentials: %d %v", resp.StatusCode, resp.Header)
+	r := runCLI(t, "instances", "list", "--url", e.url, "--username", testUser, "--password", testPass)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "refused the credentials") || !strings.Contains(r.stderr, "CFYBROKER_ADMIN_PASSWORD") {
+		t.Errorf("platform credentials: exit %d %q", r.code, r.stderr)
+	}
+	t.Setenv("CFYBROKER_ADMIN_USERNAME", "")
+	t.Setenv("CFYBROKER_ADMIN_PASSWORD", testAdminPass)
+	if r := runCLI(t, "instances", "list", "--url", e.url); r.code != 0 {
+		t.Errorf("CFYBROKER_ADMIN_PASSWORD with the default username: exit %d %q", r.code, r.stderr)
+	}
+
+	// Off without operator credentials.
+	e.stop()
+	e.cfg.AdminUsername, e.cfg.AdminPassword, e.cfg.AdminExtraCredentials = "", "", ""
+	e.start()
+	if got := status(admin.Prefix+"instances", testUser, testPass); got != http.StatusNotFound {
+		t.Errorf("admin API off, platform credentials: %d, want 404", got)
+	}
+	r = runCLI(t, "instances", "list", "--url", e.url, "--username", testUser, "--password", testPass)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "admin API is off") || !strings.Contains(r.stderr, "--admin-password") {
+		t.Errorf("admin API off: exit %d %q", r.code, r.stderr)
+	}
+
+	// One pair for both roles.
+	e.stop()
+	cfg := e.cfg
+	cfg.AdminUsername, cfg.AdminPassword = testUser, testPass
+	if srv, err := startServer(context.Background(), cfg, testLogger(t)); err == nil || exitCode(err) != exitUsage {
+		if srv != nil {
+			_ = srv.Shutdown(context.Background())
+		}
+		t.Errorf("admin credential = OSB credential: %v, want a usage error", err)
 	}
 }

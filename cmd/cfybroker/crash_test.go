@@ -22,7 +22,14 @@ import (
 // TestCrashSafety kills the broker process (SIGKILL) at random moments while
 // provisions and deprovisions run, starts it again on the same data directory, and
 // checks that every operation completes and the manager holds exactly what it should.
-func TestCrashSafety(t *testing.T) {
+func TestCrashSafety(t *testing.T) { crashSafety(t, false) }
+
+// TestCrashSafetyDemo is TestCrashSafety in demo mode: the manager is the built-in
+// simulator (--cloudify-sim), killed with the broker; its state in the data directory
+// must bring back every deployment the broker's instances name.
+func TestCrashSafetyDemo(t *testing.T) { crashSafety(t, true) }
+
+func crashSafety(t *testing.T, demo bool) {
 	if testing.Short() {
 		t.Skip("builds and kills a broker process; skipped with -short")
 	}
@@ -30,18 +37,23 @@ func TestCrashSafety(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	sim := cloudifysim.New(cloudifysim.Config{Users: map[string]string{"admin": "cfy-pw"}, LoadSamples: true, Clock: newSpeedClock(5)})
-	ts := httptest.NewServer(sim)
-	defer ts.Close()
 	dataDir := t.TempDir()
+	manager := []string{"--cloudify-sim", "--sim-speed", "5"}
+	var sim *cloudifysim.Simulator
+	if !demo {
+		sim = cloudifysim.New(cloudifysim.Config{Users: map[string]string{"admin": "cfy-pw"}, LoadSamples: true, Clock: newSpeedClock(5)})
+		ts := httptest.NewServer(sim)
+		defer ts.Close()
+		manager = []string{"--cloudify-url", ts.URL, "--cloudify-password", "cfy-pw"}
+	}
 	addr := freeAddr(t)
 	rng := rand.New(rand.NewPCG(7, 7))
 
 	var proc *exec.Cmd
 	start := func() {
-		proc = exec.Command(bin, "serve", "--listen", addr, "--data-dir", dataDir, "--cloudify-url", ts.URL,
-			"--cloudify-password", "cfy-pw", "--poll-min", "100ms", "--log-level", "warn")
-		proc.Env = append(os.Environ(), "CFYBROKER_PASSWORD="+testPass, "CFYBROKER_USERNAME="+testUser)
+		proc = exec.Command(bin, append([]string{"serve", "--listen", addr, "--data-dir", dataDir,
+			"--poll-min", "100ms", "--log-level", "warn"}, manager...)...)
+		proc.Env = append(os.Environ(), "CFYBROKER_PASSWORD="+testPass, "CFYBROKER_USERNAME="+testUser, "CLOUDIFY_URL=")
 		proc.Stderr = os.Stderr
 		if err := proc.Start(); err != nil {
 			t.Fatal(err)
@@ -115,6 +127,22 @@ func TestCrashSafety(t *testing.T) {
 				t.Fatalf("%s still not done after restarts", id)
 			}
 			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// The instances that stay are usable: a bind reads their deployment's capabilities.
+	for i, id := range ids {
+		if i%2 == 0 {
+			if _, err := client.Bind(&osbc.BindRequest{InstanceID: id, BindingID: id + "-b", ServiceID: svc, PlanID: plan}); err != nil {
+				t.Errorf("bind %s after the restarts: %v", id, err)
+			}
+		}
+	}
+	if demo {
+		// The manager died with the broker: read what it kept.
+		kill()
+		sim = cloudifysim.New(cloudifysim.Config{LoadSamples: true, StateFile: filepath.Join(dataDir, simStateFile)})
+		if err := sim.LoadState(); err != nil {
+			t.Fatal(err)
 		}
 	}
 	live := map[string]int{}

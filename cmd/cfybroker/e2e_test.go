@@ -19,6 +19,9 @@ import (
 const (
 	testUser = "platform"
 	testPass = "e2e-secret-pw"
+	// testAdminUser and testAdminPass are the operator's credentials (the admin API).
+	testAdminUser = "operator"
+	testAdminPass = "e2e-operator-pw"
 )
 
 // e2e is one broker under test, listening on loopback, against a simulator.
@@ -45,6 +48,7 @@ func newE2E(t *testing.T, version string) *e2e {
 	t.Cleanup(ts.Close)
 	e := &e2e{t: t, sim: sim, simURL: ts.URL, cfg: serveConfig{
 		Listen: "127.0.0.1:0", Username: testUser, Password: testPass,
+		AdminUsername: testAdminUser, AdminPassword: testAdminPass,
 		CloudifyURL: ts.URL, CloudifyTenant: "default_tenant", CloudifyUsername: "admin", CloudifyPassword: "cfy-pw",
 		DataDir: t.TempDir(), DashboardTemplate: "{manager}/console/deployments/{deployment_id}",
 		DefaultDeadline: time.Minute, Concurrency: 8, PollMin: 100 * time.Millisecond,

@@ -53,9 +53,10 @@ const rootLong = `cfybroker publishes Cloudify blueprints as an Open Service Bro
 and drives Cloudify deployments for the platform's service instances and bindings.
 
 The operator commands (catalog, instances, ops, reconcile) work on one of:
-  --url URL        a running broker, through its admin API (/admin/v1/, same Basic-auth
-                   credentials as the OSB API: --username/--password or CFYBROKER_URL,
-                   CFYBROKER_USERNAME, CFYBROKER_PASSWORD);
+  --url URL        a running broker, through its admin API (/admin/v1/, with the
+                   operator's credentials, not the platform's: --username/--password or
+                   CFYBROKER_URL, CFYBROKER_ADMIN_USERNAME, CFYBROKER_ADMIN_PASSWORD; the
+                   broker serves it only when started with --admin-password);
   --data-dir DIR   the data directory of an embedded broker that is not running
                    (CFYBROKER_DATA_DIR, default "data");
   --table NAME     the DynamoDB table of the AWS deployment (CFYBROKER_TABLE; AWS and

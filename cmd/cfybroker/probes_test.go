@@ -51,6 +51,7 @@ func TestProbesAndMetrics(t *testing.T) {
 
 	e := &e2e{t: t, sim: sim, simURL: manager.URL, cfg: serveConfig{
 		Listen: "127.0.0.1:0", MetricsListen: "127.0.0.1:0", Username: testUser, Password: testPass,
+		AdminUsername: testAdminUser, AdminPassword: testAdminPass,
 		CloudifyURL: manager.URL, CloudifyTenant: "default_tenant", CloudifyUsername: "admin", CloudifyPassword: "cfy-pw",
 		DataDir: t.TempDir(), DashboardTemplate: "{manager}/console/deployments/{deployment_id}",
 		DefaultDeadline: time.Minute, Concurrency: 4, PollMin: 100 * time.Millisecond,

@@ -95,11 +95,18 @@ func TestNoSecretsInLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A wrong password and a bad request must not echo secrets either.
+	// A wrong password and a bad request must not echo secrets either; nor may a value
+	// that fails its schema, whatever the parameter's name (a blueprint input may be
+	// secret under any name): the answer names the field and the rule.
+	const (
+		patternSecret = "Secret-DbName-Value-91"
+		rangeSecret   = "98765432"
+	)
 	bodies := ""
-	for _, r := range []struct{ user, pass, body string }{
-		{testUser, "wrong-" + testPass, ""},
-		{testUser, testPass, `{"service_id":"` + svc + `","plan_id":"` + plan + `","organization_guid":"o","space_guid":"s","parameters":{"admin_password":"` + paramSecret + `","node_count":"x"}}`},
+	for _, r := range []struct{ user, pass, body, want string }{
+		{testUser, "wrong-" + testPass, "", ""},
+		{testUser, testPass, `{"service_id":"` + svc + `","plan_id":"` + plan + `","organization_guid":"o","space_guid":"s","parameters":{"admin_password":"` + paramSecret + `","node_count":"x"}}`, "node_count"},
+		{testUser, testPass, `{"service_id":"` + svc + `","plan_id":"` + plan + `","organization_guid":"o","space_guid":"s","parameters":{"admin_password":"Passw0rd-ok","db_name":"` + patternSecret + `","storage_gb":` + rangeSecret + `}}`, "db_name: must match the pattern"},
 	} {
 		req, _ := http.NewRequest("PUT", e.url+"/v2/service_instances/sec-2?accepts_incomplete=true", strings.NewReader(r.body))
 		req.Header.Set("X-Broker-API-Version", "2.17")
@@ -111,6 +118,9 @@ func TestNoSecretsInLogs(t *testing.T) {
 		var b bytes.Buffer
 		_, _ = b.ReadFrom(res.Body)
 		res.Body.Close()
+		if !strings.Contains(b.String(), r.want) {
+			t.Errorf("error body %s does not name %q", b.String(), r.want)
+		}
 		bodies += b.String()
 	}
 	if _, err := e.client.Unbind(&osbc.UnbindRequest{InstanceID: "sec-1", BindingID: "b", ServiceID: svc, PlanID: plan}); err != nil {
@@ -132,6 +142,8 @@ func TestNoSecretsInLogs(t *testing.T) {
 		"rotated broker password": "Rotated-secret-2",
 		"cloudify password":       e.cfg.CloudifyPassword,
 		"parameter secret":        paramSecret,
+		"value failing a pattern": patternSecret,
+		"value out of range":      rangeSecret,
 	}
 	for k, v := range bind.Credentials {
 		if s, ok := v.(string); ok && len(s) >= 6 && (k == "password" || strings.Contains(k, "secret")) {

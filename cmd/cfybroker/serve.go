@@ -31,24 +31,46 @@ import (
 	"github.com/cfybroker/cfybroker/internal/workflow"
 )
 
+// Bounds of the embedded shape's waits on the manager: each call ends after
+// CloudifyCallTimeout, or callReserve before the step's own timeout, so that a hung
+// manager gives the runner a clean error to retry, never a step cut short.
+const (
+	defaultCloudifyCallTimeout = 60 * time.Second
+	maxCloudifyCallTimeout     = 2 * time.Minute
+	stepTimeout                = 3 * time.Minute
+	callReserve                = 5 * time.Second
+)
+
 // serveConfig is the embedded server's configuration: flags win over the environment.
 type serveConfig struct {
-	Listen            string
-	Username          string
-	Password          string
-	ExtraCredentials  string // "user:pass,user:pass": more accepted pairs, for rotation
-	CloudifyURL       string
-	CloudifyTenant    string
-	CloudifyUsername  string
-	CloudifyPassword  string
-	CloudifyToken     string
-	DataDir           string
-	LogLevel          string
-	LogFormat         string
-	CatalogInterval   time.Duration
-	DashboardTemplate string
-	DefaultDeadline   time.Duration
-	Concurrency       int
+	Listen           string
+	Username         string
+	Password         string
+	ExtraCredentials string // "user:pass,user:pass": more accepted pairs, for rotation
+	// AdminUsername, AdminPassword and AdminExtraCredentials are the operator's
+	// credentials for the admin API (/admin/v1/), distinct from the platform's. Without
+	// a password the admin API is off.
+	AdminUsername         string
+	AdminPassword         string
+	AdminExtraCredentials string
+	CloudifyURL           string
+	// CloudifySim asks for the built-in simulator instead of a manager: it must be
+	// explicit, so that a production host missing CLOUDIFY_URL never "deploys" into memory.
+	CloudifySim      bool
+	CloudifyTenant   string
+	CloudifyUsername string
+	CloudifyPassword string
+	CloudifyToken    string
+	// CloudifyCallTimeout bounds each call to the manager, below the runner's step
+	// timeout, so that a hung manager gives a clean, retried error.
+	CloudifyCallTimeout time.Duration
+	DataDir             string
+	LogLevel            string
+	LogFormat           string
+	CatalogInterval     time.Duration
+	DashboardTemplate   string
+	DefaultDeadline     time.Duration
+	Concurrency         int
 	// PollMin is the shortest wait between two looks at a running execution.
 	PollMin time.Duration
 	// SimVersion and SimSpeed tune the built-in simulator (no Cloudify URL).
@@ -61,6 +83,19 @@ type serveConfig struct {
 	MetricsListen string
 	// CloudifyCABundle is a PEM file of CAs to trust for the manager (a private CA).
 	CloudifyCABundle string
+	// SecretFlags are the secret flags given on the command line, which other users
+	// of the host see in ps: serve warns about each.
+	SecretFlags []string
+}
+
+// secretFlags are the flags whose values are secrets, each with its variable.
+var secretFlags = [][2]string{
+	{"password", "CFYBROKER_PASSWORD"},
+	{"extra-credentials", "CFYBROKER_EXTRA_CREDENTIALS"},
+	{"admin-password", "CFYBROKER_ADMIN_PASSWORD"},
+	{"admin-extra-credentials", "CFYBROKER_ADMIN_EXTRA_CREDENTIALS"},
+	{"cloudify-password", "CLOUDIFY_PASSWORD"},
+	{"cloudify-token", "CLOUDIFY_TOKEN"},
 }
 
 func envOr(key, def string) string {
@@ -91,16 +126,24 @@ func newServeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the embedded broker (the OSB API, its state and its workflow driver in one process)",
-		Long: `Run the embedded broker. Without a Cloudify URL it starts a built-in Cloudify manager
-simulator with the sample blueprints, so that the broker works on a fresh machine.
+		Long: `Run the embedded broker against the Cloudify manager at --cloudify-url, or, with
+--cloudify-sim, against a built-in Cloudify manager simulator with the sample blueprints
+(a demo on a fresh machine: nothing real is deployed). One of the two is required.
 
 Every flag has an environment variable; a flag given on the command line wins.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Secrets are read from the environment here, not as flag defaults, so that
 			// --help never prints them.
+			for _, f := range secretFlags {
+				if cmd.Flags().Changed(f[0]) {
+					cfg.SecretFlags = append(cfg.SecretFlags, f[0])
+				}
+			}
 			secretFromEnv(&cfg.Password, "CFYBROKER_PASSWORD")
 			secretFromEnv(&cfg.ExtraCredentials, "CFYBROKER_EXTRA_CREDENTIALS")
+			secretFromEnv(&cfg.AdminPassword, "CFYBROKER_ADMIN_PASSWORD")
+			secretFromEnv(&cfg.AdminExtraCredentials, "CFYBROKER_ADMIN_EXTRA_CREDENTIALS")
 			secretFromEnv(&cfg.CloudifyPassword, "CLOUDIFY_PASSWORD")
 			secretFromEnv(&cfg.CloudifyToken, "CLOUDIFY_TOKEN")
 			return runServe(cmd.Context(), cfg, cmd.ErrOrStderr())
@@ -112,12 +155,17 @@ Every flag has an environment variable; a flag given on the command line wins.`,
 	f.StringVar(&cfg.Username, "username", envOr("CFYBROKER_USERNAME", ""), "broker Basic-auth username (CFYBROKER_USERNAME; default \"broker\")")
 	f.StringVar(&cfg.Password, "password", "", "broker Basic-auth password (CFYBROKER_PASSWORD; default: random, printed at start)")
 	f.StringVar(&cfg.ExtraCredentials, "extra-credentials", "", "more accepted user:password pairs, comma-separated, for rotation (CFYBROKER_EXTRA_CREDENTIALS)")
-	f.StringVar(&cfg.CloudifyURL, "cloudify-url", envOr("CLOUDIFY_URL", ""), "Cloudify manager URL, e.g. https://manager (CLOUDIFY_URL; empty: built-in simulator)")
+	f.StringVar(&cfg.AdminUsername, "admin-username", envOr("CFYBROKER_ADMIN_USERNAME", ""), "operator's Basic-auth username for the admin API, /admin/v1/ (CFYBROKER_ADMIN_USERNAME; default \"operator\")")
+	f.StringVar(&cfg.AdminPassword, "admin-password", "", "operator's Basic-auth password for the admin API (CFYBROKER_ADMIN_PASSWORD; none: the admin API is off)")
+	f.StringVar(&cfg.AdminExtraCredentials, "admin-extra-credentials", "", "more accepted operator user:password pairs, comma-separated, for rotation (CFYBROKER_ADMIN_EXTRA_CREDENTIALS)")
+	f.StringVar(&cfg.CloudifyURL, "cloudify-url", envOr("CLOUDIFY_URL", ""), "Cloudify manager URL, e.g. https://manager (CLOUDIFY_URL; required unless --cloudify-sim)")
+	f.BoolVar(&cfg.CloudifySim, "cloudify-sim", envOr("CFYBROKER_CLOUDIFY_SIM", "") == "true", "use the built-in Cloudify simulator with the sample blueprints instead of a manager: a demo, nothing real is deployed (CFYBROKER_CLOUDIFY_SIM=true)")
 	f.StringVar(&cfg.CloudifyTenant, "cloudify-tenant", envOr("CLOUDIFY_TENANT", "default_tenant"), "Cloudify tenant (CLOUDIFY_TENANT)")
 	f.StringVar(&cfg.CloudifyUsername, "cloudify-username", envOr("CLOUDIFY_USERNAME", "admin"), "Cloudify username (CLOUDIFY_USERNAME)")
 	f.StringVar(&cfg.CloudifyPassword, "cloudify-password", "", "Cloudify password (CLOUDIFY_PASSWORD)")
 	f.StringVar(&cfg.CloudifyToken, "cloudify-token", "", "Cloudify API token instead of a password (CLOUDIFY_TOKEN)")
 	f.StringVar(&cfg.CloudifyCABundle, "cloudify-ca-bundle", envOr("CLOUDIFY_CA_BUNDLE", ""), "PEM file of CA certificates to trust for the manager, besides the system's (CLOUDIFY_CA_BUNDLE)")
+	f.DurationVar(&cfg.CloudifyCallTimeout, "cloudify-call-timeout", envDuration("CLOUDIFY_CALL_TIMEOUT", defaultCloudifyCallTimeout), "longest wait for one answer of the manager, at most 2m (CLOUDIFY_CALL_TIMEOUT)")
 	f.StringVar(&cfg.DataDir, "data-dir", envOr("CFYBROKER_DATA_DIR", "data"), "directory of the broker's state and sealing key (CFYBROKER_DATA_DIR)")
 	f.StringVar(&cfg.LogLevel, "log-level", envOr("CFYBROKER_LOG_LEVEL", "info"), "debug, info, warn or error (CFYBROKER_LOG_LEVEL)")
 	f.StringVar(&cfg.LogFormat, "log-format", envOr("CFYBROKER_LOG_FORMAT", "text"), "text or json (CFYBROKER_LOG_FORMAT)")
@@ -151,6 +199,14 @@ func runServe(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err
+	}
+	for _, name := range cfg.SecretFlags {
+		for _, f := range secretFlags {
+			if f[0] == name {
+				log.Warn("a secret on the command line is visible to every user of the host (ps, /proc): set the environment variable instead",
+					"flag", "--"+name, "variable", f[1])
+			}
+		}
 	}
 	srv, err := startServer(ctx, cfg, log)
 	if err != nil {
@@ -198,6 +254,18 @@ func (s *server) Addr() string { return s.ln.Addr().String() }
 // startServer wires and starts the embedded broker: store, Cloudify client (or the
 // built-in simulator), workflow engine and runner, catalog sync, OSB handler.
 func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *server, err error) {
+	if err := cfg.checkManager(); err != nil {
+		return nil, err
+	}
+	if cfg.CloudifyCallTimeout == 0 {
+		cfg.CloudifyCallTimeout = defaultCloudifyCallTimeout
+	}
+	if cfg.CloudifyCallTimeout < 0 || cfg.CloudifyCallTimeout > maxCloudifyCallTimeout {
+		return nil, usageError{fmt.Errorf("--cloudify-call-timeout %s: want more than 0 and at most %s (a step may take %s)", cfg.CloudifyCallTimeout, maxCloudifyCallTimeout, stepTimeout)}
+	}
+	if err := broker.CheckDeadline(cfg.DefaultDeadline); err != nil {
+		return nil, usageError{fmt.Errorf("--default-deadline: %w", err)}
+	}
 	s := &server{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
@@ -217,6 +285,10 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		return nil, err
 	}
 	creds = append(creds, extra...)
+	adminCreds, err := s.cfg.adminCredentials(creds)
+	if err != nil {
+		return nil, err
+	}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
@@ -236,7 +308,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 
 	managerURL := cfg.CloudifyURL
 	cfyUser, cfyPass := cfg.CloudifyUsername, cfg.CloudifyPassword
-	if managerURL == "" {
+	if cfg.CloudifySim {
 		managerURL, cfyUser, cfyPass, err = s.startSimulator(cfg, log)
 		if err != nil {
 			return nil, err
@@ -244,6 +316,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	}
 	s.metrics = metrics.New(metrics.Config{Operations: s.store, Logger: log.With("component", "metrics")})
 	opts := []cloudify.Option{cloudify.WithTenant(cfg.CloudifyTenant), cloudify.WithUserAgent("cfybroker"),
+		cloudify.WithCallTimeout(cfg.CloudifyCallTimeout, callReserve),
 		cloudify.WithAPIErrorHook(s.metrics.CloudifyError)}
 	if cfg.CloudifyToken != "" {
 		opts = append(opts, cloudify.WithToken(cfg.CloudifyToken))
@@ -264,7 +337,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 
 	engine := &workflow.Engine{Store: s.store, Cloudify: client, Sealer: sealer, Logger: log, Backoff: workflow.Backoff{Min: cfg.PollMin},
 		Observer: s.metrics}
-	runner := workflow.NewRunner(engine, s.store, workflow.RunnerConfig{Concurrency: cfg.Concurrency, Logger: log, RetryMin: cfg.PollMin})
+	runner := workflow.NewRunner(engine, s.store, workflow.RunnerConfig{Concurrency: cfg.Concurrency, Logger: log, RetryMin: cfg.PollMin,
+		StepTimeout: stepTimeout})
 	dashboard := func(deploymentID string) string {
 		r := strings.NewReplacer("{manager}", strings.TrimRight(managerURL, "/"), "{deployment_id}", deploymentID)
 		return r.Replace(cfg.DashboardTemplate)
@@ -300,10 +374,13 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	go func() { defer s.wg.Done(); _ = runner.Run(runCtx) }()
 	go func() { defer s.wg.Done(); s.catalogLoop(runCtx) }()
 
-	mux := http.NewServeMux()
-	mux.Handle(admin.Prefix, admin.NewHandler(s.admin, admin.HandlerConfig{Credentials: creds, Logger: log.With("component", "admin")}))
-	mux.Handle("/", osb.NewHandler(s.useCases, osb.Config{Credentials: creds, Logger: log}))
-	health.Register(mux, log.With("component", "health"), s.readyCheck())
+	// The admin API has the operator's credentials, never the platform's; without
+	// them it is off (it answers that it is).
+	hlog := log.With("component", "health")
+	routes := osbRoutes(
+		osb.NewHandler(s.useCases, osb.Config{Credentials: creds, Logger: log}),
+		admin.NewHandler(s.admin, admin.HandlerConfig{Credentials: adminCreds, Logger: log.With("component", "admin")}),
+		health.Live(), health.Ready(hlog, s.readyCheck()))
 	s.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
@@ -311,15 +388,19 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	if err := s.startMetrics(); err != nil {
 		return nil, err
 	}
-	s.http = &http.Server{Handler: s.metrics.Middleware(mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute}
+	s.http = &http.Server{Handler: s.metrics.Middleware(routes), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute}
 	go func() {
 		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "error", err)
 		}
 	}()
-	log.Info("broker started", "listen", s.Addr(), "cloudify_url", managerURL, "tenant", cfg.CloudifyTenant, "data_dir", cfg.DataDir)
+	log.Info("broker started", "listen", s.Addr(), "cloudify_url", managerURL, "tenant", cfg.CloudifyTenant, "data_dir", cfg.DataDir,
+		"admin_api", len(adminCreds) > 0)
 	return s, nil
 }
+
+// simStateFile is the built-in simulator's state in the data directory.
+const simStateFile = "cloudify-sim.json"
 
 // startSimulator starts the built-in Cloudify simulator on a loopback port.
 func (s *server) startSimulator(cfg serveConfig, log *slog.Logger) (url, user, pass string, err error) {
@@ -330,7 +411,13 @@ func (s *server) startSimulator(cfg serveConfig, log *slog.Logger) (url, user, p
 		LoadSamples: true,
 		Clock:       newSpeedClock(cfg.SimSpeed),
 		Logger:      log.With("component", "cloudify-sim"),
+		// The demo's manager keeps its state beside the broker's, so that a restart
+		// (after kill -9 too) finds the deployments the broker's instances name.
+		StateFile: filepath.Join(cfg.DataDir, simStateFile),
 	})
+	if err := s.sim.LoadState(); err != nil {
+		return "", "", "", fmt.Errorf("built-in simulator: %w (move the file away to start with an empty manager)", err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", "", "", fmt.Errorf("simulator listen: %w", err)
@@ -338,9 +425,48 @@ func (s *server) startSimulator(cfg serveConfig, log *slog.Logger) (url, user, p
 	s.simSrv = &http.Server{Handler: s.sim, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.simSrv.Serve(ln) }()
 	url = "http://" + ln.Addr().String()
-	log.Warn("NO CLOUDIFY URL CONFIGURED: using the built-in Cloudify simulator with the sample blueprints; nothing real is deployed",
+	log.Warn("--cloudify-sim: using the built-in Cloudify simulator with the sample blueprints; nothing real is deployed",
 		"simulator_url", url, "manager_version", cfg.SimVersion)
 	return url, user, pass, nil
+}
+
+// adminCredentials are the operator's pairs (none: the admin API is off). A pair that
+// the OSB API also accepts is refused: the two roles must not share a credential.
+func (c *serveConfig) adminCredentials(osbCreds []osb.Credential) ([]osb.Credential, error) {
+	if c.AdminPassword == "" {
+		if c.AdminExtraCredentials != "" {
+			return nil, usageError{errors.New("--admin-extra-credentials needs --admin-password (CFYBROKER_ADMIN_PASSWORD)")}
+		}
+		return nil, nil
+	}
+	if c.AdminUsername == "" {
+		c.AdminUsername = "operator"
+	}
+	out := []osb.Credential{{Username: c.AdminUsername, Password: c.AdminPassword}}
+	extra, err := parseCredentials(c.AdminExtraCredentials)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("admin %w", err)}
+	}
+	out = append(out, extra...)
+	for _, a := range out {
+		for _, o := range osbCreds {
+			if a == o {
+				return nil, usageError{fmt.Errorf("the admin credential of user %q is also an OSB credential: the operator's and the platform's credentials must differ", a.Username)}
+			}
+		}
+	}
+	return out, nil
+}
+
+// checkManager requires exactly one of a manager URL and the built-in simulator.
+func (c serveConfig) checkManager() error {
+	switch {
+	case c.CloudifyURL == "" && !c.CloudifySim:
+		return usageError{errors.New("no Cloudify manager: set --cloudify-url (CLOUDIFY_URL), or pass --cloudify-sim for the built-in simulator (a demo: nothing real is deployed)")}
+	case c.CloudifyURL != "" && c.CloudifySim:
+		return usageError{errors.New("--cloudify-url and --cloudify-sim exclude each other: pass one")}
+	}
+	return nil
 }
 
 // syncCatalog rebuilds the catalog from the manager; on failure the previous one stays.

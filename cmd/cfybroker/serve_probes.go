@@ -36,10 +36,13 @@ func (s *server) startMetrics() error {
 		return fmt.Errorf("metrics listen: %w", err)
 	}
 	s.metricsLn = ln
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", s.metrics.Handler())
-	health.Register(mux, s.log.With("component", "health", "listener", "metrics"), s.readyCheck())
-	s.metricsHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute}
+	hlog := s.log.With("component", "health", "listener", "metrics")
+	routes := exactRoutes(map[string]http.Handler{
+		"/metrics": s.metrics.Handler(),
+		"/healthz": health.Live(),
+		"/readyz":  health.Ready(hlog, s.readyCheck()),
+	})
+	s.metricsHTTP = &http.Server{Handler: routes, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute}
 	go func() {
 		if err := s.metricsHTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("metrics server stopped", "error", err)

@@ -436,3 +436,20 @@ func TestReconcileOldManager(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTPAPIOff: without operator credentials the API is off: every request, with any
+// credentials, is answered 404 admin_off, and the client's error says how to turn it on.
+func TestHTTPAPIOff(t *testing.T) {
+	db := mustStore(t)
+	svc := admin.New(db, admin.Config{})
+	ts := httptest.NewServer(admin.NewHandler(svc, admin.HandlerConfig{}))
+	t.Cleanup(ts.Close)
+	c, err := admin.NewClient(ts.URL, "platform", "platform-pw", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Instances(context.Background(), admin.InstanceFilter{})
+	if err == nil || !strings.Contains(err.Error(), "admin API is off") || !strings.Contains(err.Error(), "CFYBROKER_ADMIN_PASSWORD") {
+		t.Errorf("instances on an API that is off: %v", err)
+	}
+}

@@ -207,8 +207,11 @@ func answerError(status int, body errorBody) error {
 	case ENotFound, EInvalid, EConflict, EUnavailable:
 		return &Error{Code: code, Message: body.Description}
 	}
+	if body.Error == CodeOff {
+		return errors.New("admin: " + offMessage)
+	}
 	if status == http.StatusUnauthorized {
-		return errors.New("admin: the broker refused the credentials (set --username and --password, or CFYBROKER_USERNAME and CFYBROKER_PASSWORD)")
+		return errors.New("admin: the broker refused the credentials: give the operator's (--username and --password, or CFYBROKER_ADMIN_USERNAME and CFYBROKER_ADMIN_PASSWORD), not the platform's")
 	}
 	if body.CorrelationID != "" {
 		return fmt.Errorf("admin: the broker failed (correlation id %s; see its log)", body.CorrelationID)

@@ -6,7 +6,9 @@
 // the same Service serves three shapes:
 //
 //   - in the embedded broker's process, behind the HTTP API of NewHandler, mounted under
-//     /admin/v1/ next to the OSB API with the same Basic-auth credentials;
+//     /admin/v1/ next to the OSB API with credentials of its own (the operator's: the
+//     platform's get 401 there, and the operator's get 401 on the OSB API); without
+//     them the API is off;
 //   - in the CLI on a data directory the broker does not hold (bbolt store);
 //   - in the CLI on the DynamoDB table of the AWS shape.
 //

@@ -29,9 +29,11 @@ const maxRequestBody = 8 << 20
 
 // HandlerConfig configures NewHandler.
 type HandlerConfig struct {
-	// Credentials are the accepted Basic-auth pairs: the OSB API's, so that whoever may
-	// operate the broker's API may operate the broker. With none, every request is
-	// refused with 401. Both fields are compared in constant time against every pair.
+	// Credentials are the accepted Basic-auth pairs: the operator's, never the OSB
+	// API's (a platform's credential must not rewrite the catalog or abandon
+	// operations). Several pairs allow a rotation. With none, the API is off: every
+	// request is answered 404 with the code "admin_off" and how to turn it on. Both
+	// fields are compared in constant time against every pair.
 	Credentials []osb.Credential
 	// Logger receives one line per request and the faults (default: discard).
 	Logger *slog.Logger
@@ -75,6 +77,13 @@ func NewHandler(svc *Service, cfg HandlerConfig) http.Handler {
 	return h
 }
 
+// CodeOff is the error code of every answer of the API when it is off (no operator
+// credentials configured).
+const CodeOff = "admin_off"
+
+// offMessage says how to turn the API on.
+const offMessage = "the broker's admin API is off: start it with operator credentials, --admin-username and --admin-password (CFYBROKER_ADMIN_USERNAME, CFYBROKER_ADMIN_PASSWORD)"
+
 type handler struct {
 	svc   *Service
 	creds [][2][sha256.Size]byte
@@ -93,6 +102,10 @@ type errorBody struct {
 // ServeHTTP checks the credentials, then routes.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if len(h.creds) == 0 {
+		writeJSON(w, http.StatusNotFound, errorBody{Error: CodeOff, Description: offMessage})
+		return
+	}
 	if !h.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="cfybroker"`)
 		writeJSON(w, http.StatusUnauthorized, errorBody{Error: "unauthorized", Description: "wrong or missing credentials"})

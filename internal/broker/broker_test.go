@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -126,5 +127,61 @@ func TestMapCredentials(t *testing.T) {
 				t.Errorf("(-want +got)\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestDeadlineBounded: an operation's deadline is the plan's maximum_polling_duration
+// or the default, never past MaxOperationDeadline, whatever the stored catalog says.
+func TestDeadlineBounded(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := &UseCases{cfg: Config{DefaultDeadline: 2 * time.Hour, Now: func() time.Time { return t0 }}}
+	for _, tc := range []struct {
+		mpd  int
+		want time.Duration
+	}{
+		{0, 2 * time.Hour},
+		{600, 10 * time.Minute},
+		{int(MaxOperationDeadline / time.Second), MaxOperationDeadline},
+		{10 * 365 * 24 * 3600, MaxOperationDeadline},
+	} {
+		if got := s.deadline(Plan{MaximumPollingDuration: tc.mpd}).Sub(t0); got != tc.want {
+			t.Errorf("maximum_polling_duration %d: deadline in %s, want %s", tc.mpd, got, tc.want)
+		}
+	}
+	for d, ok := range map[time.Duration]bool{time.Minute: true, MaxOperationDeadline: true, MaxOperationDeadline + time.Second: false, 0: false, -time.Hour: false} {
+		if err := CheckDeadline(d); (err == nil) != ok {
+			t.Errorf("CheckDeadline(%s) = %v", d, err)
+		}
+	}
+}
+
+// TestValidationNamesRuleNotValue: a parameter that fails its schema is described by
+// its field and the schema's rule, never by its value, whatever the field's name.
+func TestValidationNamesRuleNotValue(t *testing.T) {
+	schema := json.RawMessage(`{"$schema":"http://json-schema.org/draft-04/schema#","type":"object",
+		"properties":{"node_count":{"type":"integer","minimum":1,"maximum":9},"name":{"type":"string","pattern":"^(?:[a-z]+)","maxLength":12},
+		"size":{"enum":["s","m"]},"rate":{"type":"number","multipleOf":0.5}}}`)
+	var c schemaCache
+	for _, tc := range []struct {
+		params, value string
+		want          []string
+	}{
+		{`{"node_count":987654}`, "987654", []string{"node_count: must be at most 9"}},
+		{`{"node_count":-77777}`, "77777", []string{"node_count: must be at least 1"}},
+		{`{"name":"Secret-Value-1"}`, "Secret-Value-1", []string{`name: must match the pattern "^(?:[a-z]+)"`, "name: must have at most 12 characters"}},
+		{`{"size":"Hidden-Size-2"}`, "Hidden-Size-2", []string{`size: must be one of ["s","m"]`}},
+		{`{"rate":0.3333}`, "0.3333", []string{"rate: must be a multiple of 1/2"}},
+		{`{"name":12345678}`, "12345678", []string{"name: must be of type string"}},
+	} {
+		err := c.validateParameters("parameters", schema, json.RawMessage(tc.params))
+		msg := ErrorMessage(err)
+		if strings.Contains(msg, tc.value) {
+			t.Errorf("%s: message %q holds the value", tc.params, msg)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%s: message %q does not say %q", tc.params, msg, w)
+			}
+		}
 	}
 }

@@ -5,11 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
 
 // MaxParameterDepth is the deepest nesting of parameter objects and arrays accepted.
@@ -127,38 +130,91 @@ func (c *schemaCache) validateParameters(what string, schema, raw json.RawMessag
 	return Errorf(EInvalid, "%s are not valid: %s", what, describeValidation(ve))
 }
 
-// describeValidation lists the leaf errors as "field: problem", at most five.
+// describeValidation lists the leaf errors as "field: rule", at most five. It names
+// the field and the schema's rule, never the value: a parameter may be a secret under
+// any name, and the message reaches the platform and the log.
 func describeValidation(ve *jsonschema.ValidationError) string {
-	out := ve.BasicOutput()
 	seen := map[string]bool{}
 	var msgs []string
-	for _, u := range out.Errors {
-		if u.Error == nil {
-			continue
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
+			}
+			return
 		}
-		text := u.Error.String()
-		if strings.HasPrefix(text, "validation failed") || strings.Contains(text, "doesn't validate with") {
-			continue
-		}
-		loc := strings.TrimPrefix(u.InstanceLocation, "/")
-		loc = strings.ReplaceAll(loc, "/", ".")
+		loc := strings.Join(e.InstanceLocation, ".")
 		if loc == "" {
 			loc = "(parameters)"
 		}
-		m := loc + ": " + text
+		m := loc + ": " + ruleText(e.ErrorKind)
 		if !seen[m] {
 			seen[m] = true
 			msgs = append(msgs, m)
 		}
 	}
+	walk(ve)
 	if len(msgs) == 0 {
-		return strings.TrimSpace(ve.Error())
+		return "the parameters do not match the plan's schema"
 	}
 	sort.Strings(msgs)
 	if len(msgs) > 5 {
 		msgs = append(msgs[:5], fmt.Sprintf("and %d more", len(msgs)-5))
 	}
 	return strings.Join(msgs, "; ")
+}
+
+// ruleText describes the rule a value broke from the schema's side only (what the
+// rule wants); the library's own messages quote the value ("'x' does not match …",
+// "got 12, want 9"), so they are never used.
+func ruleText(k jsonschema.ErrorKind) string {
+	rat := func(r *big.Rat) string { return r.RatString() }
+	switch k := k.(type) {
+	case *kind.Type:
+		return "must be of type " + strings.Join(k.Want, " or ")
+	case *kind.Required:
+		return "missing required parameter " + strings.Join(k.Missing, ", ")
+	case *kind.AdditionalProperties:
+		return "unknown parameter " + strings.Join(k.Properties, ", ")
+	case *kind.Enum:
+		want, _ := json.Marshal(k.Want)
+		return "must be one of " + string(want)
+	case *kind.Const:
+		return "must be the value the plan fixes"
+	case *kind.Format:
+		return "must be a valid " + k.Want
+	case *kind.Pattern:
+		return "must match the pattern " + strconv.Quote(k.Want)
+	case *kind.MinLength:
+		return fmt.Sprintf("must have at least %d characters", k.Want)
+	case *kind.MaxLength:
+		return fmt.Sprintf("must have at most %d characters", k.Want)
+	case *kind.MinItems:
+		return fmt.Sprintf("must have at least %d items", k.Want)
+	case *kind.MaxItems:
+		return fmt.Sprintf("must have at most %d items", k.Want)
+	case *kind.UniqueItems:
+		return "items must be unique"
+	case *kind.Minimum:
+		return "must be at least " + rat(k.Want)
+	case *kind.Maximum:
+		return "must be at most " + rat(k.Want)
+	case *kind.ExclusiveMinimum:
+		return "must be greater than " + rat(k.Want)
+	case *kind.ExclusiveMaximum:
+		return "must be less than " + rat(k.Want)
+	case *kind.MultipleOf:
+		return "must be a multiple of " + rat(k.Want)
+	case *kind.MinProperties:
+		return fmt.Sprintf("must have at least %d properties", k.Want)
+	case *kind.MaxProperties:
+		return fmt.Sprintf("must have at most %d properties", k.Want)
+	}
+	if p := k.KeywordPath(); len(p) > 0 {
+		return "fails the schema's " + strconv.Quote(p[len(p)-1]) + " rule"
+	}
+	return "fails the schema"
 }
 
 // mergeInputs lays the plan's fixed inputs over the user's parameters.

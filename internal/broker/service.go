@@ -121,11 +121,34 @@ func (s *UseCases) lookupPlan(ctx context.Context, serviceID, planID string) (Se
 	return svc, plan, nil
 }
 
-func (s *UseCases) deadline(p Plan) time.Time {
-	if p.MaximumPollingDuration > 0 {
-		return s.now().Add(time.Duration(p.MaximumPollingDuration) * time.Second)
+// MaxOperationDeadline is the longest deadline an operation may be given (a plan's
+// maximum_polling_duration, the default deadline). It keeps every operation inside one
+// execution of the AWS shape's state machine, which the engine's deadline, not the
+// state machine, must end: the execution's 3-day backstop, and its history of 25,000
+// events, which a loop of Step, Check and Wait fills by about ten events a loop (at
+// most one loop a minute with the default waits: 24 h is about 14,400 events).
+// Configuration and overlays are refused beyond it; a larger value that reaches the
+// use cases anyway is cut to it.
+const MaxOperationDeadline = 24 * time.Hour
+
+// CheckDeadline reports whether d is a usable operation deadline: positive and at
+// most MaxOperationDeadline. The error says why not.
+func CheckDeadline(d time.Duration) error {
+	switch {
+	case d <= 0:
+		return fmt.Errorf("deadline %s is not positive", d)
+	case d > MaxOperationDeadline:
+		return fmt.Errorf("deadline %s is longer than the %s an operation may run (the state machine's backstop and history must never end it)", d, MaxOperationDeadline)
 	}
-	return s.now().Add(s.cfg.DefaultDeadline)
+	return nil
+}
+
+func (s *UseCases) deadline(p Plan) time.Time {
+	d := s.cfg.DefaultDeadline
+	if p.MaximumPollingDuration > 0 {
+		d = time.Duration(p.MaximumPollingDuration) * time.Second
+	}
+	return s.now().Add(min(d, MaxOperationDeadline))
 }
 
 func (s *UseCases) newOperationID(t OperationType) string {

@@ -11,8 +11,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cfybroker/cfybroker/internal/broker"
 )
 
 // OverlayFile is the name overlay errors carry, as in "overlay.yaml:12: ...": the overlay
@@ -573,6 +576,8 @@ func (o *Overlay) validate() error {
 			}
 			if p.MaximumPollingDuration < 0 {
 				add(o.errorf(pp+".maximum_polling_duration", "must not be negative"))
+			} else if maxSec := int(broker.MaxOperationDeadline / time.Second); p.MaximumPollingDuration > maxSec {
+				add(o.errorf(pp+".maximum_polling_duration", "%d seconds is longer than the %d (%s) an operation may run", p.MaximumPollingDuration, maxSec, broker.MaxOperationDeadline))
 			}
 			for j, bl := range p.Metadata.Bullets {
 				if strings.TrimSpace(bl) == "" {

@@ -210,6 +210,7 @@ services:
       - name: p
         id: same
       - description: nameless
+        maximum_polling_duration: 86401
   b:
     name: dup
   c:
@@ -238,7 +239,8 @@ services:
 				`overlay.yaml:24: services.a.plans[1].name: plan "p" is defined twice`,
 				`overlay.yaml:25: services.a.plans[1].id: id "same" is also the id of services.a.plans[0]`,
 				"overlay.yaml:26: services.a.plans[2]: name is required",
-				`overlay.yaml:30: services.c.name: service name "dup" is also the name of services.b`,
+				"overlay.yaml:27: services.a.plans[2].maximum_polling_duration: 86401 seconds is longer than the 86400 (24h0m0s) an operation may run",
+				`overlay.yaml:31: services.c.name: service name "dup" is also the name of services.b`,
 			},
 		},
 	}

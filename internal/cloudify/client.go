@@ -64,6 +64,8 @@ type Client struct {
 	onAPIError func(*APIError)
 	// caBundle, when set, is PEM that New adds to the trusted roots (WithCABundle).
 	caBundle []byte
+	// callTimeout and callReserve bound each call (see WithCallTimeout).
+	callTimeout, callReserve time.Duration
 
 	mu      sync.Mutex
 	version *VersionInfo // cached after the first successful GET /version
@@ -128,6 +130,36 @@ func WithAPIErrorHook(hook func(*APIError)) Option {
 // when pem holds no certificate. Empty pem is ignored.
 func WithCABundle(pem []byte) Option {
 	return func(c *Client) { c.caBundle = pem }
+}
+
+// WithCallTimeout bounds every call: it ends after timeout, or reserve before the
+// deadline of the caller's context, whichever comes first, so that a manager that
+// hangs gives the caller a clean error while it still has reserve to record it and
+// answer (a Lambda function before its invocation timeout, a step before the
+// runner's). A call ended so returns a transient error (IsTransient) that says no
+// answer came in time; a call ended by the caller's own context stays a caller error.
+// timeout 0 leaves calls to the caller's context and the HTTP client's timeouts.
+func WithCallTimeout(timeout, reserve time.Duration) Option {
+	return func(c *Client) { c.callTimeout, c.callReserve = timeout, max(reserve, 0) }
+}
+
+// errNoAnswer marks a call that WithCallTimeout ended.
+var errNoAnswer = errors.New("no answer in time")
+
+// IsNoAnswer reports whether err is a call that WithCallTimeout ended: the manager
+// did not answer in time (a transient error).
+func IsNoAnswer(err error) bool { return errors.Is(err, errNoAnswer) }
+
+// callContext derives the context of one call (see WithCallTimeout).
+func (c *Client) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.callTimeout <= 0 {
+		return ctx, func() {}
+	}
+	d := c.callTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, time.Until(dl)-c.callReserve)
+	}
+	return context.WithTimeoutCause(ctx, max(d, 0), errNoAnswer)
 }
 
 // WithUserAgent sets the User-Agent header. The default is DefaultUserAgent.
@@ -273,7 +305,9 @@ func (c *Client) do(ctx context.Context, r request) (int, error) {
 	if len(r.query) > 0 {
 		target += "?" + r.query.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, r.method, target, body)
+	callCtx, cancel := c.callContext(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(callCtx, r.method, target, body)
 	if err != nil {
 		return 0, fmt.Errorf("cloudify: %s: building request: %w", r.op, err)
 	}
@@ -298,7 +332,7 @@ func (c *Client) do(ctx context.Context, r request) (int, error) {
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, c.transportError(ctx, r.op, err)
+		return 0, c.transportError(ctx, callCtx, r.op, err)
 	}
 	defer resp.Body.Close()
 
@@ -312,7 +346,7 @@ func (c *Client) do(ctx context.Context, r request) (int, error) {
 	}
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return resp.StatusCode, c.transportError(ctx, r.op, fmt.Errorf("reading response body: %w", err))
+		return resp.StatusCode, c.transportError(ctx, callCtx, r.op, fmt.Errorf("reading response body: %w", err))
 	}
 	if r.out == nil {
 		return resp.StatusCode, nil
@@ -326,9 +360,14 @@ func (c *Client) do(ctx context.Context, r request) (int, error) {
 	return resp.StatusCode, nil
 }
 
-func (c *Client) transportError(ctx context.Context, op string, err error) error {
-	if ctx.Err() != nil {
+// transportError wraps a transport error: a caller's context that ended makes it a
+// callerContextError; a call that WithCallTimeout ended says so and stays transient.
+func (c *Client) transportError(ctx, callCtx context.Context, op string, err error) error {
+	switch {
+	case ctx.Err() != nil:
 		err = &callerContextError{err: err}
+	case errors.Is(context.Cause(callCtx), errNoAnswer):
+		return fmt.Errorf("cloudify: %s: %w within the call timeout: %w", op, errNoAnswer, err)
 	}
 	return fmt.Errorf("cloudify: %s: %w", op, err)
 }

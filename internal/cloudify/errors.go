@@ -192,6 +192,11 @@ func newAPIError(op string, status int, raw []byte) *APIError {
 	if json.Unmarshal(raw, &fields) == nil && fields != nil {
 		e.Code = jsonText(fields["error_code"])
 		e.Message = jsonText(fields["message"])
+		if e.Message == "" {
+			// Some answers (the licence checks, errors raised outside the manager's own
+			// exception handler) carry "detail" instead, as the official client reads.
+			e.Message = jsonText(fields["detail"])
+		}
 		e.Traceback = jsonText(fields["server_traceback"])
 		if e.Code != "" || e.Message != "" {
 			if e.Message == "" {
@@ -327,11 +332,28 @@ func IsUnavailableWorkflow(err error) bool {
 }
 
 // IsInputError reports whether err rejects the deployment inputs: a missing
-// or unknown input, a violated constraint or an input that could not be
-// evaluated. Such errors are the caller's fault and map to a 400 for OSB.
+// or unknown input, a violated constraint, an input that could not be
+// evaluated, a secret an input names that does not exist, or an intrinsic
+// function that could not be evaluated. Such errors are the caller's fault and map to a 400 for OSB.
 func IsInputError(err error) bool {
 	return hasCode(err, CodeMissingRequiredDeploymentInput, CodeUnknownDeploymentInput,
-		CodeConstraint, CodeDeploymentInputEvaluation)
+		CodeConstraint, CodeDeploymentInputEvaluation, CodeUnknownDeploymentSecret, CodeFunctionsEvaluation)
+}
+
+// Licence error codes: a manager without a valid licence refuses every request
+// (except the licence's own routes) with one of them.
+const (
+	// CodeMissingCloudifyLicense: no licence is installed on the manager.
+	CodeMissingCloudifyLicense = "missing_cloudify_license"
+	// CodeExpiredCloudifyLicense: the installed licence has expired.
+	CodeExpiredCloudifyLicense = "expired_cloudify_license"
+)
+
+// IsLicenseError reports whether err is the manager refusing a request for want of
+// a valid licence (CodeMissingCloudifyLicense, CodeExpiredCloudifyLicense): nothing
+// works until an operator installs one.
+func IsLicenseError(err error) bool {
+	return hasCode(err, CodeMissingCloudifyLicense, CodeExpiredCloudifyLicense)
 }
 
 // IsUnauthorized reports whether err is a 401 answer or has error code

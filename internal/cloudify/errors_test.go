@@ -195,6 +195,22 @@ func TestAPIErrorShapes(t *testing.T) {
 			errStr: "cloudify: op: boom (HTTP 500, internal_server_error)",
 		},
 		{
+			name: "detail instead of message", status: 400,
+			body:   `{"error_code": "missing_cloudify_license", "detail": "This Cloudify manager has no license"}`,
+			want:   APIError{Status: 400, Code: CodeMissingCloudifyLicense, Message: "This Cloudify manager has no license", Op: "op"},
+			errStr: "cloudify: op: This Cloudify manager has no license (HTTP 400, missing_cloudify_license)",
+		},
+		{
+			name: "detail without a code", status: 401, body: `{"detail": "Authentication failed"}`,
+			want:   APIError{Status: 401, Message: "Authentication failed", Op: "op"},
+			errStr: "cloudify: op: Authentication failed",
+		},
+		{
+			name: "message wins over detail", status: 400, body: `{"message": "m", "detail": "d", "error_code": "bad_parameters_error"}`,
+			want:   APIError{Status: 400, Code: CodeBadParameters, Message: "m", Op: "op"},
+			errStr: "cloudify: op: m (HTTP 400, bad_parameters_error)",
+		},
+		{
 			name: "unusual status", status: 599, body: "x",
 			want:   APIError{Status: 599, Message: "599: x", Body: "x", Op: "op"},
 			errStr: "cloudify: op: 599: x",
@@ -248,7 +264,8 @@ func TestHelpersOnStatusOnly(t *testing.T) {
 		{&APIError{Status: 429, Message: "429 Too Many Requests"}, []string{"IsTransient"}},
 		{&APIError{Status: 503, Code: CodeInSnapshotRestore}, []string{"IsTransient"}},
 		{&APIError{Status: 405, Code: CodeMethodNotAllowed}, nil},
-		{&APIError{Status: 400, Code: CodeUnknownDeploymentSecret}, nil},
+		{&APIError{Status: 400, Code: CodeDeploymentPluginNotFound}, nil},
+		{&APIError{Status: 400, Code: CodeUnknownDeploymentSecret}, []string{"IsInputError"}},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%d %s", tt.err.Status, tt.err.Code), func(t *testing.T) {
@@ -457,5 +474,24 @@ func TestIsTransientPlainErrors(t *testing.T) {
 				t.Errorf("IsTransient(%v) = %v, want %v", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestLicenseAndInputCodes: the licence codes are licence errors, not input errors;
+// an unknown secret and a function that cannot be evaluated are input errors.
+func TestLicenseAndInputCodes(t *testing.T) {
+	for code, want := range map[string][2]bool{
+		CodeMissingCloudifyLicense:         {true, false},
+		CodeExpiredCloudifyLicense:         {true, false},
+		CodeUnknownDeploymentSecret:        {false, true},
+		CodeFunctionsEvaluation:            {false, true},
+		CodeConstraint:                     {false, true},
+		CodeMissingRequiredDeploymentInput: {false, true},
+		CodeBadParameters:                  {false, false},
+	} {
+		err := newAPIError("op", 400, []byte(`{"error_code": "`+code+`", "message": "x"}`))
+		if got := [2]bool{IsLicenseError(err), IsInputError(err)}; got != want {
+			t.Errorf("%s: IsLicenseError, IsInputError = %v, want %v", code, got, want)
+		}
 	}
 }

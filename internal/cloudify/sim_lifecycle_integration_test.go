@@ -324,7 +324,8 @@ func TestSimConcurrentWorkflows(t *testing.T) {
 			e.advance(time.Second)
 
 			first := e.start(cloudify.StartExecutionRequest{DeploymentID: id, WorkflowID: "install"})
-			second := cloudify.StartExecutionRequest{DeploymentID: id, WorkflowID: "start"}
+			// check_status: available once install has ended (6.4+ checks when it leaves the queue)
+			second := cloudify.StartExecutionRequest{DeploymentID: id, WorkflowID: "check_status"}
 			for _, phase := range []cloudify.ExecutionStatus{pending, started} {
 				if got := e.exec(first.ID).Status; got != phase || !got.Active() {
 					t.Fatalf("first execution is %s, want %s", got, phase)
@@ -340,15 +341,15 @@ func TestSimConcurrentWorkflows(t *testing.T) {
 			e.advance(time.Second)
 			second.Queue = true
 			q := e.start(second)
-			if q.Status != queued || !q.Status.Waiting() || q.Status.Active() || q.WorkflowID != "start" {
-				t.Fatalf("queued StartExecution = %s %s, want queued start", q.Status, q.WorkflowID)
+			if q.Status != queued || !q.Status.Waiting() || q.Status.Active() || q.WorkflowID != "check_status" {
+				t.Fatalf("queued StartExecution = %s %s, want queued check_status", q.Status, q.WorkflowID)
 			}
 			// The refused requests left no execution behind.
 			all, err := c.ListExecutions(ctx, cloudify.ListOptions{Filters: map[string][]string{"deployment_id": {id}}, Sort: []string{"created_at"}})
 			if err != nil {
 				t.Fatalf("ListExecutions: %v", err)
 			}
-			if diff := cmp.Diff([]string{"create_deployment_environment", "install", "start"}, ids(all, executionWorkflow)); diff != "" {
+			if diff := cmp.Diff([]string{"create_deployment_environment", "install", "check_status"}, ids(all, executionWorkflow)); diff != "" {
 				t.Errorf("executions of the deployment (-want +got):\n%s", diff)
 			}
 

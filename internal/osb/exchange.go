@@ -50,12 +50,30 @@ type exchange struct {
 	err error
 }
 
+// maxRequestIDLength bounds the X-Broker-API-Request-Identity taken from a request.
+const maxRequestIDLength = 128
+
+// validRequestID reports whether a request identity may be echoed and logged: 1 to
+// maxRequestIDLength printable ASCII characters. Any other is replaced by a generated
+// one, since it is echoed and logged before the credentials are checked.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x20 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 // serve runs the checks every request goes through (see the package doc for their
 // order), then the endpoint, then logs one line.
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 	x := &exchange{w: w, r: r, route: rt, start: h.now()}
 	x.info.RequestID = r.Header.Get(headerRequestIdentity)
-	if x.info.RequestID == "" {
+	if !validRequestID(x.info.RequestID) {
 		x.info.RequestID = h.newRequestID()
 	}
 	w.Header()[headerRequestIdentity] = []string{x.info.RequestID}

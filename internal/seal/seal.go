@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -73,9 +74,18 @@ func (a *AEAD) Open(sealed []byte) ([]byte, error) {
 	return plain, nil
 }
 
+// ErrKeyFileMode is returned (wrapped) by LoadOrCreateKeyFile for a key file that
+// the group or others may read or write.
+var ErrKeyFileMode = errors.New("seal: the key file is accessible to group or others")
+
 // LoadOrCreateKeyFile reads a hex-encoded key from path, creating the file with a new
-// random key (mode 0600) when it does not exist.
+// random key (mode 0600) when it does not exist. An existing file that the group or
+// others may access is refused (ErrKeyFileMode), as ssh refuses such a private key:
+// whoever reads it opens every sealed parameter.
 func LoadOrCreateKeyFile(path string) ([]byte, error) {
+	if fi, err := os.Stat(path); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %04o; restrict it with chmod 600 %s", ErrKeyFileMode, path, fi.Mode().Perm(), path)
+	}
 	b, err := os.ReadFile(path)
 	if err == nil {
 		key, derr := hex.DecodeString(strings.TrimSpace(string(b)))

@@ -2,8 +2,11 @@ package seal
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -69,5 +72,35 @@ func TestKeyFile(t *testing.T) {
 	}
 	if _, err := LoadOrCreateKeyFile(path); err == nil {
 		t.Fatal("accepted a bad key file")
+	}
+}
+
+// TestKeyFileModeRefused: an existing key file that the group or others may access is
+// refused with a message that says how to fix it; 0600 and 0400 are accepted.
+func TestKeyFileModeRefused(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix file modes")
+	}
+	path := filepath.Join(t.TempDir(), "seal.key")
+	want, err := LoadOrCreateKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []os.FileMode{0o640, 0o604, 0o644, 0o660, 0o602, 0o700 | 0o040} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadOrCreateKeyFile(path)
+		if !errors.Is(err, ErrKeyFileMode) || !strings.Contains(err.Error(), "chmod 600 "+path) {
+			t.Errorf("mode %04o: %v, want ErrKeyFileMode naming chmod 600", mode, err)
+		}
+	}
+	for _, mode := range []os.FileMode{0o600, 0o400} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := LoadOrCreateKeyFile(path); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("mode %04o: %v", mode, err)
+		}
 	}
 }

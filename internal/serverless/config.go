@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cfybroker/cfybroker/internal/broker"
 )
 
 // Config is the functions' configuration, read from the environment by
@@ -71,28 +73,38 @@ type Config struct {
 	// (STEP_INLINE_BUDGET_SECONDS, default 40; 0 also answers every wait). The
 	// function's timeout must leave room for it and the steps (see NewStepHandler).
 	StepInlineBudget time.Duration
+	// CloudifyCallTimeout bounds each call to the manager (CLOUDIFY_CALL_TIMEOUT_SECONDS,
+	// default 20, under the api function's 25-second timeout). Each call also ends
+	// CallReserve before the invocation's deadline, so that a hung manager gives a
+	// StepFault or an OSB error, never a Lambda timeout.
+	CloudifyCallTimeout time.Duration
 }
+
+// CallReserve is the time a call to the manager leaves before the invocation's
+// deadline, for the function to record and answer.
+const CallReserve = 3 * time.Second
 
 // Environment variable names of Config.
 const (
-	EnvTableName         = "TABLE_NAME"
-	EnvStateMachineARN   = "STATE_MACHINE_ARN"
-	EnvCloudifyURL       = "CLOUDIFY_URL"
-	EnvCloudifyTenant    = "CLOUDIFY_TENANT"
-	EnvCloudifySecretARN = "CLOUDIFY_SECRET_ARN"
-	EnvBrokerSecretARN   = "BROKER_SECRET_ARN"
-	EnvSealKeySecretARN  = "SEAL_KEY_SECRET_ARN"
-	EnvCABundleSecretARN = "CLOUDIFY_CA_BUNDLE_SECRET_ARN"
-	EnvCABundle          = "CLOUDIFY_CA_BUNDLE"
-	EnvDashboardURL      = "DASHBOARD_URL"
-	EnvLogLevel          = "LOG_LEVEL"
-	EnvDefaultDeadline   = "DEFAULT_DEADLINE"
-	EnvPollMinSeconds    = "POLL_MIN_SECONDS"
-	EnvPollMaxSeconds    = "POLL_MAX_SECONDS"
-	EnvSweepStaleSeconds = "SWEEP_STALE_SECONDS"
-	EnvMetricsNamespace  = "METRICS_NAMESPACE"
-	EnvStepInlineWait    = "STEP_INLINE_WAIT_SECONDS"
-	EnvStepInlineBudget  = "STEP_INLINE_BUDGET_SECONDS"
+	EnvTableName           = "TABLE_NAME"
+	EnvStateMachineARN     = "STATE_MACHINE_ARN"
+	EnvCloudifyURL         = "CLOUDIFY_URL"
+	EnvCloudifyTenant      = "CLOUDIFY_TENANT"
+	EnvCloudifySecretARN   = "CLOUDIFY_SECRET_ARN"
+	EnvBrokerSecretARN     = "BROKER_SECRET_ARN"
+	EnvSealKeySecretARN    = "SEAL_KEY_SECRET_ARN"
+	EnvCABundleSecretARN   = "CLOUDIFY_CA_BUNDLE_SECRET_ARN"
+	EnvCABundle            = "CLOUDIFY_CA_BUNDLE"
+	EnvDashboardURL        = "DASHBOARD_URL"
+	EnvLogLevel            = "LOG_LEVEL"
+	EnvDefaultDeadline     = "DEFAULT_DEADLINE"
+	EnvPollMinSeconds      = "POLL_MIN_SECONDS"
+	EnvPollMaxSeconds      = "POLL_MAX_SECONDS"
+	EnvSweepStaleSeconds   = "SWEEP_STALE_SECONDS"
+	EnvMetricsNamespace    = "METRICS_NAMESPACE"
+	EnvStepInlineWait      = "STEP_INLINE_WAIT_SECONDS"
+	EnvStepInlineBudget    = "STEP_INLINE_BUDGET_SECONDS"
+	EnvCloudifyCallTimeout = "CLOUDIFY_CALL_TIMEOUT_SECONDS"
 )
 
 // Defaults of the step function's inline loop (Config.StepInlineWait and
@@ -142,6 +154,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg.PollMin = seconds(EnvPollMinSeconds, 2)
 	cfg.PollMax = seconds(EnvPollMaxSeconds, 60)
 	cfg.StaleAfter = seconds(EnvSweepStaleSeconds, 300)
+	cfg.CloudifyCallTimeout = seconds(EnvCloudifyCallTimeout, 20)
 	// The inline loop's settings may be 0 (off).
 	nonNegative := func(k string, def time.Duration) time.Duration {
 		v := get(k, strconv.Itoa(int(def/time.Second)))
@@ -158,6 +171,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration such as 2h", EnvDefaultDeadline, v))
+		} else if err := broker.CheckDeadline(d); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvDefaultDeadline, err))
 		}
 		cfg.DefaultDeadline = d
 	}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -36,7 +38,7 @@ func TestConfigFromEnv(t *testing.T) {
 		TableName: "t", StateMachineARN: "arn:sm", CloudifyURL: "https://mgr", CloudifyTenant: "default_tenant",
 		DashboardURL: "none", LogLevel: "debug", DefaultDeadline: 30 * time.Minute,
 		PollMin: time.Second, PollMax: time.Minute, StaleAfter: 5 * time.Minute, MetricsNamespace: "cfybroker",
-		StepInlineWait: 30 * time.Second, StepInlineBudget: 40 * time.Second,
+		StepInlineWait: 30 * time.Second, StepInlineBudget: 40 * time.Second, CloudifyCallTimeout: 20 * time.Second,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -56,6 +58,18 @@ func TestConfigFromEnv(t *testing.T) {
 		})
 		if err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: err %v, want one naming the variable", k, v, err)
+		}
+	}
+	// A deadline past what one execution of the state machine can hold.
+	for _, v := range []string{"25h", "73h"} {
+		_, err := serverless.ConfigFromEnv(func(key string) string {
+			if key == "DEFAULT_DEADLINE" {
+				return v
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), "DEFAULT_DEADLINE") || !strings.Contains(err.Error(), "longer than") {
+			t.Errorf("DEFAULT_DEADLINE=%s: err %v, want one naming the variable and the limit", v, err)
 		}
 	}
 }
@@ -369,5 +383,76 @@ func TestCatalogSweepRestartsLostOperations(t *testing.T) {
 	op, _ := e.deps.Store.GetOperation(ctx, id)
 	if op.State != broker.StateFailed || !strings.HasPrefix(op.Description, "timed out") {
 		t.Errorf("operation after the late sweep: %s %q", op.State, op.Description)
+	}
+}
+
+// TestAdminAPINotRouted: the AWS shape serves no admin API (the operator uses the CLI
+// with --table and an AWS identity): /admin/v1/ answers as any unknown OSB route, even
+// with the platform's credentials, and nothing it would have done is done.
+func TestAdminAPINotRouted(t *testing.T) {
+	e := newEnv(t)
+	h, err := serverless.NewOSBHandler(context.Background(), e.cfg, e.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ method, path string }{
+		{http.MethodGet, "/admin/v1/instances"},
+		{http.MethodGet, "/admin/v1/catalog"},
+		{http.MethodPost, "/admin/v1/reconcile"},
+		{http.MethodPost, "/admin/v1/catalog/rebuild"},
+	} {
+		req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(`{}`))
+		req.Header.Set("X-Broker-API-Version", "2.17")
+		req.SetBasicAuth(testBrokerUser, testBrokerPass)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNotFound || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+			t.Errorf("%s %s: %d %s %q, want a JSON 404", tc.method, tc.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
+	}
+}
+
+// TestStepHungManager: a manager that accepts requests and never answers gives a
+// StepFault that says so, ended by the call timeout, or by the reserve before the
+// invocation's deadline while the invocation still runs; the operation is not failed
+// and goes on once the manager answers again.
+func TestStepHungManager(t *testing.T) {
+	e := newEnv(t)
+	id := provisionDirect(t, e, "i-hung")
+	hang := e.sim.AddFault(cloudifysim.Fault{Kind: cloudifysim.FaultLatency, Latency: time.Hour})
+	for _, tc := range []struct {
+		name        string
+		callTimeout time.Duration
+		invocation  time.Duration
+	}{
+		{"call timeout", 200 * time.Millisecond, time.Hour},
+		{"reserve before the invocation deadline", time.Hour, serverless.CallReserve + 200*time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := e.cfg
+			cfg.CloudifyCallTimeout = tc.callTimeout
+			step, err := serverless.NewStepHandler(context.Background(), cfg, e.deps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), tc.invocation)
+			defer cancel()
+			_, err = step(ctx, sfn.Input{TaskInput: workflow.TaskInput{OperationID: id}})
+			var sf *sfn.StepFault
+			if !errors.As(err, &sf) || sf.Message != "the Cloudify manager did not answer in time" {
+				t.Fatalf("step against a hung manager: %v (%T)", err, err)
+			}
+			if ctx.Err() != nil {
+				t.Errorf("the step answered after its invocation's deadline")
+			}
+		})
+	}
+	e.sim.RemoveFault(hang)
+	step, err := serverless.NewStepHandler(context.Background(), e.cfg, e.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := step(context.Background(), sfn.Input{TaskInput: workflow.TaskInput{OperationID: id}}); err != nil || out.State == broker.StateFailed {
+		t.Fatalf("step once the manager answers = %+v, %v", out, err)
 	}
 }

@@ -229,6 +229,8 @@ func faultMessage(ctx context.Context, err error) string {
 		return fmt.Sprintf("the Cloudify manager answered HTTP %d (%s)", ae.Status, ae.Code)
 	case errors.As(err, &ae):
 		return fmt.Sprintf("the Cloudify manager answered HTTP %d %s", ae.Status, http.StatusText(ae.Status))
+	case cloudify.IsNoAnswer(err):
+		return "the Cloudify manager did not answer in time"
 	case cloudify.IsTransient(err):
 		return "the Cloudify manager could not be reached"
 	case errors.Is(err, broker.ErrConflict):

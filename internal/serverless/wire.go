@@ -44,6 +44,7 @@ func build(ctx context.Context, cfg Config, deps Deps, want secretSet, required 
 		cloudify.WithTenant(cfg.CloudifyTenant),
 		cloudify.WithUserAgent("cfybroker-lambda"),
 		cloudify.WithHTTPClient(deps.HTTPClient),
+		cloudify.WithCallTimeout(cfg.CloudifyCallTimeout, CallReserve),
 	}
 	if p.secrets.CloudifyToken != "" {
 		opts = append(opts, cloudify.WithToken(p.secrets.CloudifyToken))

@@ -316,6 +316,11 @@ func errorCode(err error) string {
 // manager's messages name ids and inputs, not values of secrets).
 func cloudifyMessage(err error) string {
 	var ae *cloudify.APIError
+	if cloudify.IsLicenseError(err) && errors.As(err, &ae) {
+		// The manager refuses everything until an operator installs a licence: say so,
+		// with the code, whatever its message.
+		return trim(fmt.Sprintf("the Cloudify manager has no valid licence (%s): it refuses every request until one is installed; %s", ae.Code, ae.Message))
+	}
 	if errors.As(err, &ae) && ae.Message != "" {
 		return trim(ae.Message)
 	}

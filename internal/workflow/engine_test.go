@@ -391,3 +391,19 @@ func TestBackoffNeverZero(t *testing.T) {
 		t.Errorf("default Next(10m) = %s, want the 60 s cap", w)
 	}
 }
+
+// TestLicenseRefusalExplained: a manager without a valid licence refuses everything;
+// the failed operation's description names the licence code and says so.
+func TestLicenseRefusalExplained(t *testing.T) {
+	for _, code := range []string{cloudify.CodeMissingCloudifyLicense, cloudify.CodeExpiredCloudifyLicense} {
+		t.Run(code, func(t *testing.T) {
+			r := newRig(t, "7.0.4")
+			r.sim.AddFault(cloudifysim.Fault{Kind: cloudifysim.FaultHTTPError, Status: 400, Code: code, Message: "Cloudify license is not valid"})
+			op := r.recordProvision("lic", "mariadb", mariadbInputs)
+			got, _ := r.drive(op.ID)
+			if got.State != broker.StateFailed || !strings.Contains(got.Description, code) || !strings.Contains(got.Description, "no valid licence") {
+				t.Fatalf("provision against an unlicensed manager: %s %q", got.State, got.Description)
+			}
+		})
+	}
+}

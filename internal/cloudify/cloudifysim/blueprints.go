@@ -264,8 +264,33 @@ func (s *Simulator) AddBlueprint(v any) error {
 	s.seq++
 	bp.seq = s.seq
 	s.blueprints[bp.id] = bp
+	s.addUploadExecutions(bp)
 	s.log.Debug("blueprint added", "blueprint_id", bp.id, "state", bp.state)
 	return nil
+}
+
+// addUploadExecutions records, from 6.0, the upload_blueprint system execution that
+// uploaded bp, in every tenant (the fixture's blueprints are visible to all).
+func (s *Simulator) addUploadExecutions(bp *blueprint) {
+	if !s.ver.atLeast(6, 0, 0) {
+		return
+	}
+	status := stTerminated
+	if bp.state != "uploaded" {
+		status = stFailed
+	}
+	tenants := make([]string, 0, len(s.tenants))
+	for t := range s.tenants {
+		tenants = append(tenants, t)
+	}
+	sort.Strings(tenants)
+	for _, t := range tenants {
+		s.seq++
+		e := &execution{id: s.newID(), tenant: t, bpID: bp.id, workflowID: "upload_blueprint", status: status,
+			params: map[string]any{"blueprint_id": bp.id}, createdAt: bp.createdAt, startedAt: bp.createdAt, endedAt: bp.createdAt,
+			createdBy: "admin", seq: s.seq, system: true}
+		s.executions[e.id] = e
+	}
 }
 
 // LoadBlueprintsDir adds every *.json fixture in dir, in name order.

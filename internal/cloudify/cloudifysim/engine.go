@@ -423,6 +423,20 @@ func (s *Simulator) dequeue(tenant, depID string, t time.Time) {
 		return queued[i].seq < queued[j].seq
 	})
 	e := queued[0]
+	// 6.4+ checks a queued workflow's availability when it leaves the queue, and fails
+	// it then, as it would have refused it at start.
+	if d := s.deployments[depKey{tenant, depID}]; d != nil && s.ver.atLeast(6, 4, 0) {
+		if def, ok := d.workflows[e.workflowID]; ok && !d.workflowAvailable(asMap(def)) {
+			e.status = stFailed
+			e.errText = "Error preparing execution: Workflow not available: " + e.workflowID
+			e.endedAt = t
+			s.setNext(e, time.Time{})
+			s.log.Debug("queued execution failed: workflow not available", "execution_id", e.id, "workflow_id", e.workflowID, "deployment_id", depID)
+			s.recompute(d)
+			s.dequeue(tenant, depID, t)
+			return
+		}
+	}
 	e.status = stPending
 	s.setNext(e, t.Add(s.pendingDuration()))
 	s.log.Debug("execution dequeued", "execution_id", e.id, "workflow_id", e.workflowID, "deployment_id", depID)

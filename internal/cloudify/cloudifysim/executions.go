@@ -8,14 +8,17 @@ import (
 // handleListExecutions serves GET /executions.
 func (s *Simulator) handleListExecutions(rq *request) *response {
 	q := rq.query()
+	includeSystem := false
 	if v := q["_include_system_workflows"]; len(v) > 0 {
-		if _, errResp := parseQueryBool("_include_system_workflows", v[0]); errResp != nil {
+		b, errResp := parseQueryBool("_include_system_workflows", v[0])
+		if errResp != nil {
 			return errResp
 		}
+		includeSystem = b
 	}
 	var items []map[string]any
 	for _, e := range s.executions {
-		if e.tenant == rq.tenant {
+		if e.tenant == rq.tenant && (includeSystem || !e.system) {
 			items = append(items, s.renderExecution(e, rq.now))
 		}
 	}
@@ -113,7 +116,8 @@ func (s *Simulator) handleStartExecution(rq *request) *response {
 			status = stQueued
 		}
 	}
-	if s.ver.atLeast(6, 4, 0) && !flags["force"] && !d.workflowAvailable(asMap(def)) {
+	// A queued execution's availability is checked when it leaves the queue (dequeue).
+	if s.ver.atLeast(6, 4, 0) && !flags["force"] && status != stQueued && !d.workflowAvailable(asMap(def)) {
 		msg := "Workflow not available: " + wf
 		e := s.newExecution(d, wf, merged, rq.user, rq.now, stFailed)
 		e.errText = "Error preparing execution: " + msg

@@ -17,7 +17,8 @@ func TestExecutionExclusivity(t *testing.T) {
 		fmt.Sprintf("The following executions are currently running for this deployment: ['%s']. To execute this workflow anyway, pass \"force=true\"", first))
 
 	// queue=true (as the Python client's string) queues it
-	r := ts.start("db1", "start", map[string]any{"queue": "True"})
+	// (check_status: available once install has ended, when the queue lets it go)
+	r := ts.start("db1", "check_status", map[string]any{"queue": "True"})
 	expectStatus(t, r, 201)
 	queued := r.JSON(t)
 	if queued["status"] != "queued" {
@@ -76,7 +77,7 @@ func TestDequeueCreateEnvironmentFirst(t *testing.T) {
 	ts := newTestSim(t, "7.0.4")
 	ts.create("d", "required-input", map[string]any{"name": "x"}, false)
 	a := ts.mustStart("d", "install", nil)
-	b := ts.mustStart("d", "start", map[string]any{"queue": true})
+	b := ts.mustStart("d", "check_status", map[string]any{"queue": true})
 	ts.advance(10 * time.Millisecond)
 	c := ts.mustStart("d", "execute_operation", map[string]any{"queue": true, "parameters": map[string]any{"operation": "op"}})
 	ts.advance(5300 * time.Millisecond)
@@ -234,6 +235,32 @@ func TestAvailabilityRules(t *testing.T) {
 		expectError(t, ts.start("db1", "install", nil), 400, "unavailable_workflow_error", "Workflow not available: install")
 		expectStatus(t, ts.start("db1", "install", map[string]any{"force": "true"}), 201)
 	})
+	// With queue=true the manager queues first and checks availability when the
+	// execution leaves the queue, failing it then.
+	t.Run("6.4 queued: checked when dequeued", func(t *testing.T) {
+		ts := newTestSim(t, "6.4")
+		ts.installed("db1")
+		running := ts.mustStart("db1", "uninstall", nil)
+		// install is not available now (installed) but will be once uninstall ends
+		later := ts.start("db1", "install", map[string]any{"queue": true})
+		expectStatus(t, later, 201)
+		if got := later.JSON(t)["status"]; got != "queued" {
+			t.Fatalf("queued install: status %v", got)
+		}
+		ts.waitEnd(running)
+		if e := ts.waitEnd(later.JSON(t)["id"].(string)); e["status"] != "terminated" {
+			t.Errorf("install queued while unavailable, available when dequeued: %v %v", e["status"], e["error"])
+		}
+		// uninstall is available now, not once the first one ends: the second fails
+		first := ts.mustStart("db1", "uninstall", nil)
+		second := ts.start("db1", "uninstall", map[string]any{"queue": true})
+		expectStatus(t, second, 201)
+		ts.waitEnd(first)
+		e := ts.waitEnd(second.JSON(t)["id"].(string))
+		if e["status"] != "failed" || e["error"] != "Error preparing execution: Workflow not available: uninstall" {
+			t.Errorf("uninstall unavailable when dequeued: %v %v", e["status"], e["error"])
+		}
+	})
 	t.Run("6.2 has no rules", func(t *testing.T) {
 		ts := newTestSim(t, "6.2")
 		ts.create("db1", "mariadb", mariadbInputs(), false)
@@ -353,7 +380,8 @@ func TestDeploymentUpdates(t *testing.T) {
 	t.Run("6.2 PUT with conflicts", func(t *testing.T) {
 		ts := newTestSim(t, "6.2")
 		ts.installed("db1")
-		expectError(t, ts.do("POST", "/deployment-updates/db1/update/initiate", map[string]any{}), 400, "bad_parameters_error", "")
+		// POST without a JSON body is the legacy archive upload
+		expectError(t, ts.do("POST", "/deployment-updates/db1/update/initiate", nil), 400, "bad_parameters_error", "blueprint archive")
 		r := ts.do("PUT", "/deployment-updates/db1/update/initiate", map[string]any{"inputs": map[string]any{"flavor": "large"}})
 		expectStatus(t, r, 200)
 		first := r.JSON(t)["id"].(string)
@@ -367,6 +395,28 @@ func TestDeploymentUpdates(t *testing.T) {
 			400, "constraint_error", "Value huge of input flavor")
 		expectStatus(t, ts.do("PUT", "/deployment-updates/db1/update/initiate", map[string]any{"inputs": map[string]any{"flavor": "medium"}}), 200)
 	})
+	// The manager accepts the JSON POST from 6.2.0 (the 6.2 client sends it), PUT
+	// too until 7.0; before 6.2 POST is the archive upload only.
+	for _, v := range []string{"6.2", "6.3.1"} {
+		t.Run(v+" accepts the JSON POST", func(t *testing.T) {
+			ts := newTestSim(t, v)
+			ts.installed("db1")
+			r := ts.do("POST", "/deployment-updates/db1/update/initiate", map[string]any{"inputs": map[string]any{"flavor": "large"}})
+			expectStatus(t, r, 200)
+			if e := ts.waitEnd(r.JSON(t)["execution_id"].(string)); e["status"] != "terminated" {
+				t.Errorf("update execution: %v", e["status"])
+			}
+			if got := ts.dep("db1")["inputs"].(map[string]any)["flavor"]; got != "large" {
+				t.Errorf("flavor after the update = %v", got)
+			}
+		})
+	}
+	t.Run("6.1 POST is the archive upload", func(t *testing.T) {
+		ts := newTestSim(t, "6.1")
+		ts.installed("db1")
+		expectError(t, ts.do("POST", "/deployment-updates/db1/update/initiate", map[string]any{"inputs": map[string]any{"flavor": "large"}}),
+			400, "bad_parameters_error", "blueprint archive")
+	})
 	t.Run("6.4 accepts both", func(t *testing.T) {
 		ts := newTestSim(t, "6.4")
 		ts.installed("db1")
@@ -376,4 +426,45 @@ func TestDeploymentUpdates(t *testing.T) {
 		expectError(t, ts.do("POST", "/deployment-updates/db1/update/initiate", "{}", withHeader("Content-Type", "text/plain")),
 			415, "unsupported_content_type_error", "")
 	})
+}
+
+// TestSystemWorkflows: from 6.0 a blueprint upload leaves an upload_blueprint system
+// execution (no deployment); GET /executions leaves system executions out unless
+// _include_system_workflows=true, as the manager does; a single GET finds them.
+func TestSystemWorkflows(t *testing.T) {
+	ts := newTestSim(t, "7.0.4")
+	ts.create("db1", "mariadb", mariadbInputs(), false)
+	workflows := func(path string) map[string]int {
+		t.Helper()
+		r := ts.do("GET", path, nil)
+		expectStatus(t, r, 200)
+		out := map[string]int{}
+		for _, it := range r.JSON(t)["items"].([]any) {
+			e := it.(map[string]any)
+			out[e["workflow_id"].(string)]++
+			if (e["workflow_id"] == "upload_blueprint") != (e["is_system_workflow"] == true) {
+				t.Errorf("%s: is_system_workflow %v", e["workflow_id"], e["is_system_workflow"])
+			}
+		}
+		return out
+	}
+	for _, path := range []string{"/executions", "/executions?_include_system_workflows=false"} {
+		if got := workflows(path); got["upload_blueprint"] != 0 || got["create_deployment_environment"] != 1 {
+			t.Errorf("GET %s: %v, want no system execution", path, got)
+		}
+	}
+	all := ts.do("GET", "/executions?_include_system_workflows=true&workflow_id=upload_blueprint", nil)
+	expectStatus(t, all, 200)
+	items := all.JSON(t)["items"].([]any)
+	if len(items) != len(SampleBlueprints()) {
+		t.Fatalf("upload_blueprint executions: %d, want one per sample blueprint (%d)", len(items), len(SampleBlueprints()))
+	}
+	sys := items[0].(map[string]any)
+	if sys["deployment_id"] != nil || sys["is_system_workflow"] != true {
+		t.Errorf("system execution = %v", sys)
+	}
+	expectStatus(t, ts.do("GET", "/executions/"+sys["id"].(string), nil), 200)
+	if got := workflows("/executions?_include_system_workflows=true"); got["upload_blueprint"] == 0 || got["create_deployment_environment"] != 1 {
+		t.Errorf("with system workflows: %v", got)
+	}
 }

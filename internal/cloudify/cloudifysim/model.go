@@ -131,6 +131,9 @@ type execution struct {
 	opsAtStop      int
 	updateID       string
 	resolved       map[string]any // inputs resolved by create-dep-env or update
+	// system marks a system workflow (upload_blueprint): no deployment, left out of
+	// GET /executions unless _include_system_workflows=true.
+	system bool
 }
 
 // depUpdate is a stored deployment update.
@@ -201,13 +204,13 @@ func (s *Simulator) renderExecution(e *execution, now time.Time) map[string]any 
 	return map[string]any{
 		"id":                      e.id,
 		"workflow_id":             e.workflowID,
-		"deployment_id":           e.depID,
+		"deployment_id":           nilIfEmpty(e.depID),
 		"blueprint_id":            e.bpID,
 		"status":                  e.status,
 		"status_display":          display,
 		"error":                   e.errText,
 		"parameters":              params,
-		"is_system_workflow":      false,
+		"is_system_workflow":      e.system,
 		"is_dry_run":              e.dryRun,
 		"created_at":              fmtTime(e.createdAt),
 		"started_at":              fmtTime(e.startedAt),
@@ -222,7 +225,7 @@ func (s *Simulator) renderExecution(e *execution, now time.Time) map[string]any 
 		"total_operations":        e.totalOps,
 		"finished_operations":     s.finishedOps(e, now),
 		"allow_custom_parameters": e.allowCustom,
-		"deployment_display_name": e.depDisplayName,
+		"deployment_display_name": nilIfEmpty(e.depDisplayName),
 	}
 }
 

@@ -40,6 +40,11 @@ type Config struct {
 	// for create_deployment_environment. Zero means the release's own limit:
 	// 60s for 6.0–6.1, 120s from 6.2.
 	SyncCreateWait time.Duration
+	// StateFile, when set, is where the simulator keeps its state (deployments,
+	// executions, updates, secrets): every request that changes it writes it before
+	// answering, and LoadState restores it at start, so that a restarted demo still
+	// finds its deployments. Empty keeps everything in memory.
+	StateFile string
 }
 
 // Durations sets how long execution phases take, in simulated time. A zero
@@ -98,6 +103,8 @@ type Simulator struct {
 
 	stats statsData
 	seq   int64
+	// savedState is the last state written to Config.StateFile (without its time).
+	savedState []byte
 }
 
 // depKey identifies a deployment within its tenant.
@@ -258,6 +265,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Simulator) handle(r *http.Request, rt *route, params map[string]string, body []byte) *response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.persistLocked()
 	now := s.clock.Now().UTC()
 	s.advance(now)
 	rq := &request{r: r, method: r.Method, params: params, body: body, now: now}

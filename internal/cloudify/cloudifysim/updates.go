@@ -11,18 +11,20 @@ var updateBoolFields = []string{"skip_install", "skip_uninstall", "skip_reinstal
 	"install_first", "force", "preview", "update_plugins", "runtime_only_evaluation", "auto_correct_types",
 	"reevaluate_active_statuses", "skip_drift_check", "force_reinstall", "skip_heal"}
 
-// handleInitiateUpdatePost serves POST .../update/initiate: the JSON form
-// from 6.4, the legacy archive upload before it.
+// handleInitiateUpdatePost serves POST .../update/initiate: a JSON body from 6.2
+// (the release's own client sends it so), only a JSON body from 6.4; before 6.2,
+// and for any other body before 6.4, the legacy blueprint archive upload.
 func (s *Simulator) handleInitiateUpdatePost(rq *request) *response {
-	if !s.ver.atLeast(6, 4, 0) {
+	isJSON := rq.r.Header.Get("Content-Type") == "application/json"
+	switch {
+	case isJSON && s.ver.atLeast(6, 2, 0):
+		return s.handleInitiateUpdate(rq)
+	case !s.ver.atLeast(6, 4, 0):
 		// the legacy form wants a multipart blueprint archive
 		return apiErr("bad_parameters_error",
 			"Missing blueprint archive: use a multipart upload with `blueprint_archive`, or `blueprint_archive_url`")
 	}
-	if rq.r.Header.Get("Content-Type") != "application/json" {
-		return apiErr("unsupported_content_type_error", "Content type must be application/json")
-	}
-	return s.handleInitiateUpdate(rq)
+	return apiErr("unsupported_content_type_error", "Content type must be application/json")
 }
 
 // handleInitiateUpdate starts a deployment update with a JSON body.

@@ -328,7 +328,7 @@ func (r *BindingReconciler) startOrphanMitigation(ctx context.Context, b *v1beta
 		return ctrl.Result{}, err
 	}
 	r.Events.Eventf(b, nil, corev1.EventTypeWarning, ReasonBindingOrphanMitigation, "Unbind", "%s", msg)
-	return ctrl.Result{Requeue: true}, nil
+	return ctrl.Result{RequeueAfter: soon}, nil
 }
 
 // orphanMitigation unbinds after a bind whose outcome is unknown or failed.

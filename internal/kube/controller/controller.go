@@ -46,6 +46,10 @@ import (
 	"github.com/cfybroker/cfybroker/internal/kube/osbclient"
 )
 
+// soon is the wait before a reconciler looks again at an object it just moved on
+// (the next step of an orphan mitigation, a spec that changed during an operation).
+const soon = 100 * time.Millisecond
+
 // Finalizers the controller puts on the objects whose deletion it must act on.
 const (
 	BrokerFinalizer   = v1beta1.GroupName + "/broker"

@@ -497,7 +497,7 @@ func (r *InstanceReconciler) succeeded(ctx context.Context, in *v1beta1.ServiceI
 	r.Events.Eventf(in, nil, corev1.EventTypeNormal, reason, string(op), "%s", msg)
 	r.Opts.Log.Info("instance operation succeeded", "namespace", in.Namespace, "instance", in.Name, "instance_id", in.Spec.ExternalID, "operation", op)
 	// Look again: the spec may have changed while the operation ran.
-	return ctrl.Result{Requeue: true}, nil
+	return ctrl.Result{RequeueAfter: soon}, nil
 }
 
 // failed records a refusal or failed operation as final for this generation.
@@ -573,7 +573,7 @@ func (r *InstanceReconciler) startOrphanMitigation(ctx context.Context, in *v1be
 		return ctrl.Result{}, err
 	}
 	r.Events.Eventf(in, nil, corev1.EventTypeWarning, ReasonOrphanMitigationStarted, "Deprovision", "%s", msg)
-	return ctrl.Result{Requeue: true}, nil
+	return ctrl.Result{RequeueAfter: soon}, nil
 }
 
 // orphanMitigation deprovisions after a provision whose outcome is unknown or failed.

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/cfybroker/cfybroker/internal/workflow/sfn"
 )
 
@@ -330,5 +331,13 @@ func TestExecutionDoesNotRetryAMissingOperation(t *testing.T) {
 	}}
 	if d := runExecution(t, fn, sfn.DefinitionConfig{}); d["status"] != "FAILED" || len(fn.inputs) != 2 {
 		t.Fatalf("execution %v after %d invocations, want FAILED after 2", d, len(fn.inputs))
+	}
+}
+
+// TestBackstopOutlastsDeadlines: the execution's backstop is longer than any deadline
+// an operation may be given, so the engine, not the backstop, ends an operation.
+func TestBackstopOutlastsDeadlines(t *testing.T) {
+	if backstop := time.Duration(sfn.DefaultTimeoutSeconds) * time.Second; backstop <= broker.MaxOperationDeadline+time.Hour {
+		t.Errorf("backstop %s, longest operation deadline %s: want an hour or more between them", backstop, broker.MaxOperationDeadline)
 	}
 }
