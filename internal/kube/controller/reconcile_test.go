@@ -33,7 +33,7 @@ func respond(status int) func() (*osbclient.Response, error) {
 // wantRequeue checks that a result asks for another Reconcile.
 func wantRequeue(t *testing.T, res ctrl.Result) {
 	t.Helper()
-	if !res.Requeue && res.RequeueAfter <= 0 {
+	if res.RequeueAfter <= 0 {
 		t.Errorf("Reconcile result %+v: want a requeue", res)
 	}
 }
