@@ -48,6 +48,11 @@ type exchange struct {
 	status     int
 	// err is what the broker (or parsing) returned, for the log line.
 	err error
+	// quiet marks a poll (see pollLog); answer identifies its answer when answerSet
+	// (else the body written is hashed).
+	quiet     bool
+	answer    uint64
+	answerSet bool
 }
 
 // serve runs the checks every request goes through (see the package doc for their
@@ -85,6 +90,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 		})
 		return
 	}
+	x.quiet = ep.poll
 	x.instanceID = r.PathValue("instance_id")
 	x.binding = r.PathValue("binding_id")
 	id, err := parseIdentity(r.Header.Get(headerOriginatingIdentity))
@@ -273,6 +279,9 @@ func (h *handler) writeJSON(x *exchange, status int, body any) {
 	if b != nil {
 		x.w.Header()[headerContentType] = jsonContentType
 	}
+	if x.quiet && !x.answerSet {
+		x.answer, x.answerSet = answerHash(b), true
+	}
 	x.status = status
 	x.w.WriteHeader(status)
 	if b != nil {
@@ -295,11 +304,12 @@ func (h *handler) finish(x *exchange) {
 	if x.status >= 500 {
 		level = slog.LevelError
 	}
+	level, unchanged := h.pollLevel(x, level)
 	ctx := x.r.Context()
 	if !h.logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 13)
+	attrs := make([]slog.Attr, 0, 14)
 	attrs = append(attrs,
 		slog.String("method", x.r.Method),
 		slog.String("route", x.route.pattern),
@@ -318,6 +328,9 @@ func (h *handler) finish(x *exchange) {
 	}
 	if x.err != nil {
 		attrs = append(attrs, slog.String("error", x.err.Error()))
+	}
+	if unchanged > 0 {
+		attrs = append(attrs, slog.Int64("unchanged_polls", unchanged))
 	}
 	h.logger.LogAttrs(ctx, level, "osb request", attrs...)
 }

@@ -264,6 +264,8 @@ type handler struct {
 	notFound *route
 	// catalog is the last rendered catalog, keyed by its ETag.
 	catalog atomic.Pointer[renderedCatalog]
+	// polls remembers the last answer of every polled resource, for the log.
+	polls pollLog
 }
 
 // credentialDigest holds SHA-256 digests of a credential: comparing digests of fixed
@@ -278,6 +280,9 @@ type endpoint struct {
 	// failureFlags copies InstanceUsable and UpdateRepeatable of a *broker.Error into
 	// the error body; OSB defines them for failed updates and deprovisions only.
 	failureFlags bool
+	// poll marks what platforms poll (catalog, last_operation): a repeated answer is
+	// logged at DEBUG (see pollLog).
+	poll bool
 }
 
 // route is one path pattern and its methods.
@@ -305,7 +310,7 @@ func (h *handler) routes() {
 	h.mux.Handle("/", h.serveRoute(h.notFound))
 	for _, rt := range []*route{
 		{pattern: patternCatalog, methods: map[string]endpoint{
-			http.MethodGet: {serve: h.getCatalog},
+			http.MethodGet: {serve: h.getCatalog, poll: true},
 		}},
 		{pattern: patternInstance, methods: map[string]endpoint{
 			http.MethodPut:    {serve: h.provision},
@@ -314,7 +319,7 @@ func (h *handler) routes() {
 			http.MethodDelete: {serve: h.deprovision, failureFlags: true},
 		}},
 		{pattern: patternInstanceLastOp, methods: map[string]endpoint{
-			http.MethodGet: {serve: h.lastOperation},
+			http.MethodGet: {serve: h.lastOperation, poll: true},
 		}},
 		{pattern: patternBinding, methods: map[string]endpoint{
 			http.MethodPut:    {serve: h.bind},
@@ -322,7 +327,7 @@ func (h *handler) routes() {
 			http.MethodDelete: {serve: h.unbind},
 		}},
 		{pattern: patternBindingLastOperation, methods: map[string]endpoint{
-			http.MethodGet: {serve: h.lastOperation},
+			http.MethodGet: {serve: h.lastOperation, poll: true},
 		}},
 	} {
 		methods := make([]string, 0, len(rt.methods))
