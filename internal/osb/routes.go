@@ -245,7 +245,7 @@ func (h *handler) fetchInstance(x *exchange) (int, any, error) {
 // (x.binding is empty for the instance route). The query's operation is passed on untouched, whatever it holds: it is
 // the broker's own value coming back.
 func (h *handler) lastOperation(x *exchange) (int, any, error) {
-	q, err := parseQuery(x.r)
+	serviceID, planID, operation, err := lastOperationQuery(x.r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -253,9 +253,9 @@ func (h *handler) lastOperation(x *exchange) (int, any, error) {
 		RequestInfo: x.info,
 		InstanceID:  x.instanceID,
 		BindingID:   x.binding,
-		ServiceID:   q.get("service_id"),
-		PlanID:      q.get("plan_id"),
-		Operation:   q.get("operation"),
+		ServiceID:   serviceID,
+		PlanID:      planID,
+		Operation:   operation,
 	})
 	if err != nil {
 		return 0, nil, err
@@ -268,7 +268,7 @@ func (h *handler) lastOperation(x *exchange) (int, any, error) {
 	if x.binding == "" {
 		resp.InstanceUsable, resp.UpdateRepeatable = op.InstanceUsable, op.UpdateRepeatable
 	}
-	return http.StatusOK, resp, nil
+	return http.StatusOK, rawJSON(appendLastOperation(make([]byte, 0, 128), resp)), nil
 }
 
 // bind serves PUT /v2/service_instances/{instance_id}/service_bindings/{binding_id}.

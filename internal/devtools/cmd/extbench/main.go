@@ -462,7 +462,7 @@ func perfProfile(c config, dir string, pid int, url string) (*Profile, error) {
 	load := exec.CommandContext(ctx, "wrk", "-t", strconv.Itoa(c.threads), "-c", strconv.Itoa(c.conns),
 		"-d", wrkSeconds(c.perf+2*time.Second),
 		"-H", "Authorization: Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)),
-		"-H", "X-Broker-API-Version: 2.17", url)
+		"-H", "X-Broker-API-Version: 2.17", "-H", "X-Broker-API-Request-Identity: "+requestID, url)
 	if err := load.Start(); err != nil {
 		return nil, err
 	}
