@@ -47,6 +47,7 @@ const (
 
 type config struct {
 	out, doc, baseline, handler string
+	lifecycle                   string
 	workDir                     string
 	levels                      []string
 	rounds                      int
@@ -62,6 +63,7 @@ func main() {
 	flag.StringVar(&c.doc, "doc", "", "report to write the section into (e.g. docs/benchmarks.md); empty: none")
 	flag.StringVar(&c.baseline, "baseline", "", "results of an earlier run (JSON) to show as \"before\"")
 	flag.StringVar(&c.handler, "handler", "bin/bench/handler.txt", "go test -bench output to take allocations per request from (optional)")
+	flag.StringVar(&c.lifecycle, "lifecycle", "bin/bench/lifecycle.json", "TestBenchLifecycle results to take DynamoDB reads per poll from (optional)")
 	flag.StringVar(&c.workDir, "work", "bin/bench/ext", "directory for the binaries, data and logs")
 	flag.StringVar(&levels, "levels", "info,warn", "broker log levels to measure, comma-separated (the first is the default level)")
 	flag.IntVar(&c.rounds, "rounds", 8, "rounds per contender and request")
@@ -94,8 +96,10 @@ type Results struct {
 	Commit     string  `json:"commit,omitempty"`
 	Levels     []Level `json:"levels"`
 	// Allocs are bytes and allocations per request of the Go benchmarks (-handler).
-	Allocs  []Alloc  `json:"allocs,omitempty"`
-	Profile *Profile `json:"profile,omitempty"`
+	Allocs []Alloc `json:"allocs,omitempty"`
+	// Dynamo is the AWS shape's DynamoDB use per last_operation poll (-lifecycle).
+	Dynamo  *DynamoPolls `json:"dynamo,omitempty"`
+	Profile *Profile     `json:"profile,omitempty"`
 }
 
 // Level is the measurement at one broker log level.
@@ -122,6 +126,47 @@ type Round struct {
 	P50ms    float64 `json:"p50_ms"`
 	P99ms    float64 `json:"p99_ms"`
 	Errors   int64   `json:"errors"`
+}
+
+// DynamoPolls is what the AWS shape's last_operation polls read from DynamoDB in the
+// 10-minute lifecycle of TestBenchLifecycle (polls that name their operation).
+type DynamoPolls struct {
+	Polls     int     `json:"polls"`
+	Reads     int64   `json:"reads"`
+	ReadUnits float64 `json:"read_units"`
+}
+
+// readDynamoPolls takes the last_operation row of the 10-minute lifecycle.
+func readDynamoPolls(path string) *DynamoPolls {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var lc struct {
+		Runs []struct {
+			InstallSeconds int `json:"install_seconds"`
+			Requests       []struct {
+				Kind      string  `json:"kind"`
+				Count     int     `json:"count"`
+				Reads     int64   `json:"dynamo_reads"`
+				ReadUnits float64 `json:"read_units"`
+			} `json:"requests"`
+		} `json:"runs"`
+	}
+	if json.Unmarshal(b, &lc) != nil {
+		return nil
+	}
+	for _, r := range lc.Runs {
+		if r.InstallSeconds != 600 {
+			continue
+		}
+		for _, q := range r.Requests {
+			if q.Kind == "last_operation" && q.Count > 0 {
+				return &DynamoPolls{Polls: q.Count, Reads: q.Reads, ReadUnits: q.ReadUnits}
+			}
+		}
+	}
+	return nil
 }
 
 // Alloc is one benchmark's memory figures.
@@ -182,6 +227,9 @@ func run(c config) error {
 		}
 	}
 	res.LoadAfter = loadAvg()
+	if c.lifecycle != "" {
+		res.Dynamo = readDynamoPolls(c.lifecycle)
+	}
 	if c.handler != "" {
 		if b, err := os.ReadFile(c.handler); err == nil {
 			res.Allocs = parseBench(b)

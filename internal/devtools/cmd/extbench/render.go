@@ -106,6 +106,16 @@ func render(res Results, before *Results) string {
 			p("")
 		}
 	}
+	if d := res.Dynamo; d != nil {
+		p("**AWS shape:** the 10-minute lifecycle's %d `last_operation` polls (they name their operation, as OSB", d.Polls)
+		p("requires) made %d DynamoDB reads, **%.2f per poll**, %.1f read units (%.2f per poll: eventually consistent", d.Reads, float64(d.Reads)/float64(d.Polls), d.ReadUnits, d.ReadUnits/float64(d.Polls))
+		p("reads bill half a unit); counted by `dynamostore.Stats()`. A poll without `?operation=` reads the instance and its")
+		p("operation consistently, two reads (`dynamostore.Table.OperationStatus` says why).")
+		if before != nil && before.Dynamo != nil {
+			p("Before: %.2f reads and %.2f units per poll.", float64(before.Dynamo.Reads)/float64(before.Dynamo.Polls), before.Dynamo.ReadUnits/float64(before.Dynamo.Polls))
+		}
+		p("")
+	}
 	p("### This run")
 	p("")
 	p("| request | log level | body bytes | broker req/s | bare req/s | ratio (min–max) | broker p50 / p99 ms | bare p50 / p99 ms | log bytes/request |")
