@@ -2,7 +2,9 @@ package osb
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -64,6 +66,25 @@ func appendBool(b []byte, v bool) []byte {
 		return append(b, "true"...)
 	}
 	return append(b, "false"...)
+}
+
+// retryAfterValues are the Retry-After header values of 0 to 120 seconds, made once:
+// net/http only reads header values, so every response can share them.
+var retryAfterValues = func() [121][]string {
+	var v [121][]string
+	for i := range v {
+		v[i] = []string{strconv.Itoa(i)}
+	}
+	return v
+}()
+
+// retryAfterHeader returns the Retry-After header value of d (see retryAfterSeconds).
+func retryAfterHeader(d time.Duration) []string {
+	s := (d + time.Second - 1) / time.Second
+	if s >= 1 && int(s) < len(retryAfterValues) {
+		return retryAfterValues[s]
+	}
+	return []string{retryAfterSeconds(d)}
 }
 
 const hexDigits = "0123456789abcdef"

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/cfybroker/cfybroker/internal/broker"
 )
@@ -49,6 +50,16 @@ func TestLastOperationQuery(t *testing.T) {
 		}
 		if err == nil && (s != q.get("service_id") || p != q.get("plan_id") || o != q.get("operation")) {
 			t.Errorf("%q: got %q %q %q, parseQuery's %q %q %q", raw, s, p, o, q.get("service_id"), q.get("plan_id"), q.get("operation"))
+		}
+	}
+}
+
+// TestRetryAfterHeader: the shared values say what retryAfterSeconds says.
+func TestRetryAfterHeader(t *testing.T) {
+	for _, d := range []time.Duration{1, time.Millisecond, time.Second, 1500 * time.Millisecond, 2 * time.Second,
+		60 * time.Second, 120 * time.Second, 121 * time.Second, time.Hour} {
+		if got, want := retryAfterHeader(d), retryAfterSeconds(d); len(got) != 1 || got[0] != want {
+			t.Errorf("retryAfterHeader(%v) = %q, want [%q]", d, got, want)
 		}
 	}
 }

@@ -261,7 +261,7 @@ func (h *handler) lastOperation(x *exchange) (int, any, error) {
 		return 0, nil, err
 	}
 	if op.RetryAfter > 0 {
-		x.w.Header()[headerRetryAfter] = []string{retryAfterSeconds(op.RetryAfter)}
+		x.w.Header()[headerRetryAfter] = retryAfterHeader(op.RetryAfter)
 	}
 	resp := lastOperationResponse{State: op.State, Description: op.Description}
 	// OSB defines instance_usable and update_repeatable for instances only.
