@@ -706,7 +706,8 @@ func (r *benchResults) handlerSection(m *benchMD) {
 	}
 	m.p("Go benchmarks, `-benchmem`, median of the `-count` runs. `EmbeddedHandler` is the OSB handler over the")
 	m.p("broker's use cases and the embedded bbolt store as `cfybroker serve` wires them, called without the network")
-	m.p("(one formatted log line per request, written nowhere; no workflow driver; bind's credentials from memory).")
+	m.p("(the request log as serve writes it, to nowhere: an INFO line per request, except repeated polls, which the")
+	m.p("benchmarks' repeated catalog and last_operation requests are, at DEBUG; no workflow driver; bind's credentials from memory).")
 	m.p("Provision and bind commit to bbolt, which fsyncs: their time is mostly the disk's. The `internal/osb`")
 	m.p("benchmarks are the handler alone over a fake broker, for comparison.")
 	m.p("")

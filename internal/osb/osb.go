@@ -63,6 +63,7 @@ package osb
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -236,10 +237,17 @@ func NewHandler(b Broker, cfg Config) http.Handler {
 		if c.Username == "" || c.Password == "" {
 			panic(fmt.Sprintf("osb: credential %d has an empty username or password", i))
 		}
-		h.creds = append(h.creds, credentialDigest{
+		d := credentialDigest{
 			user: sha256.Sum256([]byte(c.Username)),
 			pass: sha256.Sum256([]byte(c.Password)),
-		})
+		}
+		// A user-id with a colon has no Authorization header of its own (the
+		// header's first colon ends the user-id), so it gets no header digest.
+		if !strings.Contains(c.Username, ":") {
+			d.header = sha256.Sum256([]byte("Basic " + base64.StdEncoding.EncodeToString([]byte(c.Username+":"+c.Password))))
+			d.hasHeader = true
+		}
+		h.creds = append(h.creds, d)
 	}
 	h.versionHint = fmt.Sprintf("supported versions are %s to %s", h.minVersion, h.maxVersion)
 	h.routes()
@@ -272,6 +280,10 @@ type handler struct {
 // length keeps the comparison constant-time whatever the lengths of the secrets.
 type credentialDigest struct {
 	user, pass [sha256.Size]byte
+	// header is the digest of the credential's canonical Authorization header
+	// ("Basic " and the padded standard base64 of "user:pass"), when it has one.
+	header    [sha256.Size]byte
+	hasHeader bool
 }
 
 // endpoint is one method of one route.

@@ -3,6 +3,7 @@ package osb_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -83,5 +84,32 @@ func TestPollLogging(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("log lines (-want +got):\n%s", diff)
+	}
+}
+
+// TestAuthorizationSpellings: the whole-header comparison accepts exactly what the
+// field-by-field one accepts.
+func TestAuthorizationSpellings(t *testing.T) {
+	cfg := testConfig(nil)
+	cfg.Credentials = append(cfg.Credentials, osb.Credential{Username: "col:on", Password: "pw"}, osb.Credential{Username: "plain", Password: "x:y"})
+	h := osb.NewHandler(&fakeBroker{}, cfg)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	for _, tt := range []struct {
+		header string
+		ok     bool
+	}{
+		{"Basic " + b64(testUser+":"+testPassword), true},
+		{"basic " + b64(testUser+":"+testPassword), true},
+		{"BASIC " + b64(rotatedUser+":"+rotatedPass), true},
+		{"Basic " + b64(testUser+":"+testPassword+"x"), false},
+		{"Basic " + strings.TrimRight(b64(testUser+":"+testPassword+"ab"), "="), false},
+		{"Basic " + b64("col:on:pw"), false}, // read as user "col", password "on:pw"
+		{"Basic " + b64("plain:x:y"), true},
+		{"Bearer " + b64(testUser+":"+testPassword), false},
+	} {
+		w := do(t, h, http.MethodGet, "/v2/catalog", "", withHeader("Authorization", tt.header))
+		if got := w.Code != http.StatusUnauthorized; got != tt.ok {
+			t.Errorf("Authorization %q: status %d, want accepted %v", tt.header, w.Code, tt.ok)
+		}
 	}
 }
