@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/cfybroker/cfybroker/internal/broker"
@@ -54,12 +55,29 @@ type exchange struct {
 	quiet     bool
 	answer    uint64
 	answerSet bool
+	// body is an endpoint's rendered answer, returned as &x.body so that handing it
+	// to writeJSON boxes a pointer, not a slice.
+	body rawJSON
+	// buf is the space body is rendered into; it stays with the exchange.
+	buf [256]byte
+}
+
+// exchangePool recycles exchanges: one per request otherwise, on the hot path.
+var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
+
+// releaseExchange returns x to the pool once the request is answered and logged; it
+// keeps nothing of the request.
+func releaseExchange(x *exchange) {
+	*x = exchange{}
+	exchangePool.Put(x)
 }
 
 // serve runs the checks every request goes through (see the package doc for their
 // order), then the endpoint, then logs one line.
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, rt *route) {
-	x := &exchange{w: w, r: r, route: rt, start: h.now()}
+	x := exchangePool.Get().(*exchange)
+	*x = exchange{w: w, r: r, route: rt, start: h.now()}
+	defer releaseExchange(x)
 	x.info.RequestID = r.Header.Get(headerRequestIdentity)
 	if x.info.RequestID == "" {
 		x.info.RequestID = h.newRequestID()
@@ -159,7 +177,8 @@ func parseAPIVersion(v string) (APIVersion, bool) {
 // not.
 func (h *handler) authorized(r *http.Request) bool {
 	if v := r.Header[headerAuthorization]; len(v) > 0 {
-		d := sha256.Sum256([]byte(v[0]))
+		var buf [128]byte // a platform's header fits: hashed without an allocation
+		d := sha256.Sum256(append(buf[:0], v[0]...))
 		match := 0
 		for i := range h.creds {
 			c := &h.creds[i]
@@ -289,6 +308,8 @@ func (h *handler) writeJSON(x *exchange, status int, body any) {
 	case nil:
 	case rawJSON:
 		b = v
+	case *rawJSON:
+		b = *v
 	default:
 		var err error
 		if b, err = json.Marshal(v); err != nil {

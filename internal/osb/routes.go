@@ -268,7 +268,8 @@ func (h *handler) lastOperation(x *exchange) (int, any, error) {
 	if x.binding == "" {
 		resp.InstanceUsable, resp.UpdateRepeatable = op.InstanceUsable, op.UpdateRepeatable
 	}
-	return http.StatusOK, rawJSON(appendLastOperation(make([]byte, 0, 128), resp)), nil
+	x.body = appendLastOperation(x.buf[:0], resp)
+	return http.StatusOK, &x.body, nil
 }
 
 // bind serves PUT /v2/service_instances/{instance_id}/service_bindings/{binding_id}.
