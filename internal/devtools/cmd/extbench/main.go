@@ -578,8 +578,11 @@ var profileGroups = []struct {
 	{"request log line (log/slog)", []string{"log/slog.(*Logger).LogAttrs", "log/slog.(*Logger).log"}},
 	{"Basic auth (SHA-256 of the credentials)", []string{"github.com/cfybroker/cfybroker/internal/osb.(*handler).authorized"}},
 	{"writing the response (bufio flush, write syscalls)", []string{"net/http.(*response).finishRequest"}},
+	{"routing (net/http.ServeMux, serve's and the OSB handler's)", []string{"net/http.(*ServeMux).findHandler"}},
+	{"server read and write deadlines (serve's timeouts)", []string{"internal/poll.setDeadlineImpl"}},
 	{"garbage collection (background mark)", []string{"runtime.gcBgMarkWorker"}},
 	{"scheduler (runtime.schedule)", []string{"runtime.schedule"}},
+	{"runtime monitor thread (runtime.sysmon)", []string{"runtime.sysmon"}},
 }
 
 // perfReport returns the share of each symbol (children: cumulative, else self) and the
