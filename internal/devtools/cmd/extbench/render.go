@@ -162,7 +162,7 @@ func render(res Results, before *Results) string {
 		}
 		p("")
 		p("The bare server pays the same net/http, kernel and runtime costs per request, but for the deadlines (it sets")
-		p("no timeouts), the routing and most of the garbage collection (its heap is a few kilobytes; the broker's holds")
+		p("no timeouts), the routing and most of the garbage collection (its heap holds next to nothing; the broker's holds")
 		p("its catalog, compiled schemas and the built-in simulator, which the collector scans).")
 		p("")
 		p("Most samples by the function that was running (self):")
