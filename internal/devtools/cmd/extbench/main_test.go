@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -76,5 +77,30 @@ func TestRatiosAndMedian(t *testing.T) {
 	}
 	if m := median([]float64{1, 2, 3, 4}); m != 2.5 {
 		t.Errorf("median of four = %v, want 2.5", m)
+	}
+}
+
+func TestSplice(t *testing.T) {
+	path := t.TempDir() + "/report.md"
+	doc := "# Benchmarks\n\n## Targets\n\nt\n\n## Handler cost\n\nh\n"
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := markBegin + "\n## Outside\n\none\n" + markEnd + "\n"
+	if err := splice(path, first); err != nil {
+		t.Fatal(err)
+	}
+	want := "# Benchmarks\n\n## Targets\n\nt\n\n" + first + "\n## Handler cost\n\nh\n"
+	if got, _ := os.ReadFile(path); string(got) != want {
+		t.Errorf("first splice:\n%s\nwant:\n%s", got, want)
+	}
+	// A second run replaces the section in place.
+	second := markBegin + "\n## Outside\n\ntwo\n" + markEnd + "\n"
+	if err := splice(path, second); err != nil {
+		t.Fatal(err)
+	}
+	want = "# Benchmarks\n\n## Targets\n\nt\n\n" + second + "\n## Handler cost\n\nh\n"
+	if got, _ := os.ReadFile(path); string(got) != want {
+		t.Errorf("second splice:\n%q\nwant:\n%q", got, want)
 	}
 }
