@@ -60,7 +60,7 @@ fmt: ## format the code
 
 BENCH_DIR := bin/bench
 
-bench: ## measure, then write docs/benchmarks.md and docs/benchmarks-polling.png (starts the stand-ins of make local-aws when it can)
+bench: ## measure, then write docs/benchmarks.md and docs/benchmarks-polling.png (starts the stand-ins of make local-aws when it can; installs wrk for the external load test)
 	@mkdir -p $(BENCH_DIR)
 	@( bash .ci/local-aws.sh install >/dev/null 2>&1 && bash .ci/local-aws.sh start >/dev/null 2>&1 ) || \
 	  echo "bench: local AWS stand-ins unavailable; DynamoDB and Lambda rows will say not measured"
@@ -68,6 +68,11 @@ bench: ## measure, then write docs/benchmarks.md and docs/benchmarks-polling.png
 	CFYBROKER_BENCH_DIR=$(CURDIR)/$(BENCH_DIR) $(GO) test -count=1 -run '^TestBenchPolling$$' ./internal/workflow
 	CFYBROKER_BENCH_DIR=$(CURDIR)/$(BENCH_DIR) $(GO) test -count=1 -timeout 20m -v -run '^TestBench' ./cmd/cfybroker
 	$(GO) run ./cmd/cfybroker dev bench-report --in $(BENCH_DIR) --out docs/benchmarks.md
+	@command -v wrk >/dev/null || { echo "bench: installing wrk from Debian"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi; }
+	$(GO) run ./internal/devtools/cmd/extbench --work $(BENCH_DIR)/ext --out $(BENCH_DIR)/external.json \
+	  --handler $(BENCH_DIR)/handler.txt --lifecycle $(BENCH_DIR)/lifecycle.json \
+	  --baseline docs/benchmarks-external-before.json --doc docs/benchmarks.md
 
 build: ## build the cfybroker binary and the Lambda bootstraps (bin/<fn>/bootstrap, linux/arm64)
 	$(GO) build -trimpath -o $(BIN)/cfybroker ./cmd/cfybroker

@@ -678,7 +678,9 @@ func (r *benchResults) markdown(plotName string, havePlot bool) string {
 	m.p("3. the `TestBench*` tests of `cmd/cfybroker`: the loopback load test (`TestBenchLoad`, the e2e harness's")
 	m.p("   `startServer`), the lifecycles through the AWS shape's handlers (`TestBenchLifecycle`), the cold starts")
 	m.p("   under `aws-lambda-rie` (`TestBenchColdStart`) and the 1,000-instance run (`TestBenchScale`, in a child process);")
-	m.p("4. `go run ./cmd/cfybroker dev bench-report`, which writes this file and `%s`.", plotName)
+	m.p("4. `go run ./cmd/cfybroker dev bench-report`, which writes this file and `%s`;", plotName)
+	m.p("5. `go run ./internal/devtools/cmd/extbench` (wrk installed from Debian when missing), which writes the section")
+	m.p("   [Throughput from outside the process](#throughput-from-outside-the-process-wrk).")
 	m.p("")
 	m.p("DynamoDB Local and the Lambda emulator come from `make local-aws`; without them their rows say \"not measured\".")
 	if len(r.missing) > 0 {
@@ -706,7 +708,8 @@ func (r *benchResults) handlerSection(m *benchMD) {
 	}
 	m.p("Go benchmarks, `-benchmem`, median of the `-count` runs. `EmbeddedHandler` is the OSB handler over the")
 	m.p("broker's use cases and the embedded bbolt store as `cfybroker serve` wires them, called without the network")
-	m.p("(one formatted log line per request, written nowhere; no workflow driver; bind's credentials from memory).")
+	m.p("(the request log as serve writes it, to nowhere: an INFO line per request, except repeated polls, which the")
+	m.p("benchmarks' repeated catalog and last_operation requests are, at DEBUG; no workflow driver; bind's credentials from memory).")
 	m.p("Provision and bind commit to bbolt, which fsyncs: their time is mostly the disk's. The `internal/osb`")
 	m.p("benchmarks are the handler alone over a fake broker, for comparison.")
 	m.p("")

@@ -196,6 +196,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 }
 
 func runServe(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
+	defer reserveHeapFloor()()
 	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err

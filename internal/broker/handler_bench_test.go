@@ -93,7 +93,8 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// As serve logs: one info line per request, formatted (written nowhere here).
+	// As serve logs (written nowhere here): one info line per request, but a poll that
+	// repeats its previous answer (the repeated catalog and last_operation below) at debug.
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	uc := broker.New(db, db, benchStarter{}, benchValues{}, sealer, broker.Config{Logger: log})
 	env := &benchEnv{

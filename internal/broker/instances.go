@@ -412,7 +412,7 @@ func (s *UseCases) LastOperation(ctx context.Context, req LastOperationRequest) 
 		// Bindings are created synchronously: one that exists is done.
 		return LastOperation{State: StateSucceeded, Description: "bound"}, nil
 	}
-	op, err := s.operationFor(ctx, req)
+	op, err := s.operationStatus(ctx, req)
 	if err != nil {
 		return LastOperation{}, err
 	}
@@ -421,21 +421,46 @@ func (s *UseCases) LastOperation(ctx context.Context, req LastOperationRequest) 
 	}
 	lo := LastOperation{State: op.State, Description: op.Description}
 	if op.State == StateInProgress {
-		lo.RetryAfter = s.retryAfter(op)
+		lo.RetryAfter = s.retryAfter(op.NextCheck)
 	}
 	if op.State == StateFailed {
 		switch op.Type {
 		case OpUpdate:
-			lo.InstanceUsable, lo.UpdateRepeatable = boolp(true), boolp(true)
+			lo.InstanceUsable, lo.UpdateRepeatable = &yes, &yes
 		case OpDeprovision:
-			lo.InstanceUsable = boolp(false)
+			lo.InstanceUsable = &no
 		}
 	}
 	return lo, nil
 }
 
-// operationFor finds the operation a last_operation request is about: the one it
-// names when that belongs to the instance, else the instance's current one.
+// Shared answers of LastOperation: callers only read them.
+var yes, no = true, false
+
+// operationStatus finds the operation a last_operation request is about: the one it
+// names when that belongs to the instance, else the instance's current one. With a
+// StatusReader store it is one read.
+func (s *UseCases) operationStatus(ctx context.Context, req LastOperationRequest) (OperationStatus, error) {
+	if s.status == nil {
+		op, err := s.operationFor(ctx, req)
+		return op.Status(), err
+	}
+	named := req.Operation
+	if len(named) > MaxIDLength+32 {
+		named = ""
+	}
+	st, err := s.status.OperationStatus(ctx, req.InstanceID, named)
+	if errors.Is(err, ErrNotFound) {
+		return OperationStatus{}, Errorf(ENotFound, "instance %s does not exist", req.InstanceID)
+	}
+	if err != nil {
+		return OperationStatus{}, fmt.Errorf("read operation: %w", err)
+	}
+	return st, nil
+}
+
+// operationFor finds the operation a last_operation request is about (see
+// operationStatus) with GetOperation and GetInstance.
 func (s *UseCases) operationFor(ctx context.Context, req LastOperationRequest) (Operation, error) {
 	if req.Operation != "" && len(req.Operation) <= MaxIDLength+32 {
 		op, err := s.store.GetOperation(ctx, req.Operation)
@@ -465,8 +490,8 @@ func (s *UseCases) operationFor(ctx context.Context, req LastOperationRequest) (
 
 // retryAfter tells the platform when asking again is useful: when the engine looks
 // at Cloudify next, within 2 s to 60 s.
-func (s *UseCases) retryAfter(op Operation) time.Duration {
-	d := op.NextCheck.Sub(s.now()).Round(time.Second)
+func (s *UseCases) retryAfter(nextCheck time.Time) time.Duration {
+	d := nextCheck.Sub(s.now()).Round(time.Second)
 	return min(max(d, 2*time.Second), 60*time.Second)
 }
 

@@ -51,6 +51,7 @@ type Config struct {
 // UseCases implements the OSB use cases on top of broker state.
 type UseCases struct {
 	store   Store
+	status  StatusReader // store's, when it has one
 	catalog CatalogReader
 	starter Starter
 	creds   CredentialsReader
@@ -80,7 +81,8 @@ func New(store Store, catalog CatalogReader, starter Starter, creds CredentialsR
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &UseCases{store: store, catalog: catalog, starter: starter, creds: creds, sealer: sealer, cfg: cfg}
+	status, _ := store.(StatusReader)
+	return &UseCases{store: store, status: status, catalog: catalog, starter: starter, creds: creds, sealer: sealer, cfg: cfg}
 }
 
 func (s *UseCases) now() time.Time { return s.cfg.Now().UTC() }

@@ -1,6 +1,9 @@
 package broker
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Tx is a set of writes applied atomically by Store.Commit. Each record is written
 // under its own condition: a record with Version 0 must not exist yet (create if
@@ -59,4 +62,37 @@ type InstanceLister interface {
 type Sealer interface {
 	Seal(plaintext []byte) ([]byte, error)
 	Open(sealed []byte) ([]byte, error)
+}
+
+// OperationStatus is the part of an operation that last_operation answers from.
+type OperationStatus struct {
+	ID          string
+	InstanceID  string
+	Type        OperationType
+	State       OperationState
+	Description string
+	// NextCheck is when the engine looks at Cloudify next (the Retry-After).
+	NextCheck time.Time
+}
+
+// Status returns the part of the operation that last_operation answers from.
+func (o Operation) Status() OperationStatus {
+	return OperationStatus{ID: o.ID, InstanceID: o.InstanceID, Type: o.Type, State: o.State,
+		Description: o.Description, NextCheck: o.NextCheck}
+}
+
+// StatusReader is an optional capability of a Store: what a last_operation poll needs
+// in one read, whether or not the platform names the operation. A platform polls every
+// operation in flight every few seconds for as long as it runs, so this is the broker's
+// hot path. The use cases use it when the Store has it, else GetOperation and
+// GetInstance.
+type StatusReader interface {
+	// OperationStatus returns the status of the operation named operationID when it
+	// exists and belongs to the instance, else that of the instance's current
+	// operation; operationID may be empty. It reflects exactly what is committed:
+	// never a write that has not landed, never one that has.
+	//
+	// Errors: an error matching ErrNotFound when the instance does not exist or has
+	// no operation (and the named operation is not one of the instance's).
+	OperationStatus(ctx context.Context, instanceID, operationID string) (OperationStatus, error)
 }

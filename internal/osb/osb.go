@@ -63,6 +63,7 @@ package osb
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -236,10 +237,17 @@ func NewHandler(b Broker, cfg Config) http.Handler {
 		if c.Username == "" || c.Password == "" {
 			panic(fmt.Sprintf("osb: credential %d has an empty username or password", i))
 		}
-		h.creds = append(h.creds, credentialDigest{
+		d := credentialDigest{
 			user: sha256.Sum256([]byte(c.Username)),
 			pass: sha256.Sum256([]byte(c.Password)),
-		})
+		}
+		// A user-id with a colon has no Authorization header of its own (the
+		// header's first colon ends the user-id), so it gets no header digest.
+		if !strings.Contains(c.Username, ":") {
+			d.header = sha256.Sum256([]byte("Basic " + base64.StdEncoding.EncodeToString([]byte(c.Username+":"+c.Password))))
+			d.hasHeader = true
+		}
+		h.creds = append(h.creds, d)
 	}
 	h.versionHint = fmt.Sprintf("supported versions are %s to %s", h.minVersion, h.maxVersion)
 	h.routes()
@@ -264,12 +272,18 @@ type handler struct {
 	notFound *route
 	// catalog is the last rendered catalog, keyed by its ETag.
 	catalog atomic.Pointer[renderedCatalog]
+	// polls remembers the last answer of every polled resource, for the log.
+	polls pollLog
 }
 
 // credentialDigest holds SHA-256 digests of a credential: comparing digests of fixed
 // length keeps the comparison constant-time whatever the lengths of the secrets.
 type credentialDigest struct {
 	user, pass [sha256.Size]byte
+	// header is the digest of the credential's canonical Authorization header
+	// ("Basic " and the padded standard base64 of "user:pass"), when it has one.
+	header    [sha256.Size]byte
+	hasHeader bool
 }
 
 // endpoint is one method of one route.
@@ -278,6 +292,9 @@ type endpoint struct {
 	// failureFlags copies InstanceUsable and UpdateRepeatable of a *broker.Error into
 	// the error body; OSB defines them for failed updates and deprovisions only.
 	failureFlags bool
+	// poll marks what platforms poll (catalog, last_operation): a repeated answer is
+	// logged at DEBUG (see pollLog).
+	poll bool
 }
 
 // route is one path pattern and its methods.
@@ -305,7 +322,7 @@ func (h *handler) routes() {
 	h.mux.Handle("/", h.serveRoute(h.notFound))
 	for _, rt := range []*route{
 		{pattern: patternCatalog, methods: map[string]endpoint{
-			http.MethodGet: {serve: h.getCatalog},
+			http.MethodGet: {serve: h.getCatalog, poll: true},
 		}},
 		{pattern: patternInstance, methods: map[string]endpoint{
 			http.MethodPut:    {serve: h.provision},
@@ -314,7 +331,7 @@ func (h *handler) routes() {
 			http.MethodDelete: {serve: h.deprovision, failureFlags: true},
 		}},
 		{pattern: patternInstanceLastOp, methods: map[string]endpoint{
-			http.MethodGet: {serve: h.lastOperation},
+			http.MethodGet: {serve: h.lastOperation, poll: true},
 		}},
 		{pattern: patternBinding, methods: map[string]endpoint{
 			http.MethodPut:    {serve: h.bind},
@@ -322,7 +339,7 @@ func (h *handler) routes() {
 			http.MethodDelete: {serve: h.unbind},
 		}},
 		{pattern: patternBindingLastOperation, methods: map[string]endpoint{
-			http.MethodGet: {serve: h.lastOperation},
+			http.MethodGet: {serve: h.lastOperation, poll: true},
 		}},
 	} {
 		methods := make([]string, 0, len(rt.methods))

@@ -245,7 +245,7 @@ func (h *handler) fetchInstance(x *exchange) (int, any, error) {
 // (x.binding is empty for the instance route). The query's operation is passed on untouched, whatever it holds: it is
 // the broker's own value coming back.
 func (h *handler) lastOperation(x *exchange) (int, any, error) {
-	q, err := parseQuery(x.r)
+	serviceID, planID, operation, err := lastOperationQuery(x.r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -253,22 +253,23 @@ func (h *handler) lastOperation(x *exchange) (int, any, error) {
 		RequestInfo: x.info,
 		InstanceID:  x.instanceID,
 		BindingID:   x.binding,
-		ServiceID:   q.get("service_id"),
-		PlanID:      q.get("plan_id"),
-		Operation:   q.get("operation"),
+		ServiceID:   serviceID,
+		PlanID:      planID,
+		Operation:   operation,
 	})
 	if err != nil {
 		return 0, nil, err
 	}
 	if op.RetryAfter > 0 {
-		x.w.Header()[headerRetryAfter] = []string{retryAfterSeconds(op.RetryAfter)}
+		x.w.Header()[headerRetryAfter] = retryAfterHeader(op.RetryAfter)
 	}
 	resp := lastOperationResponse{State: op.State, Description: op.Description}
 	// OSB defines instance_usable and update_repeatable for instances only.
 	if x.binding == "" {
 		resp.InstanceUsable, resp.UpdateRepeatable = op.InstanceUsable, op.UpdateRepeatable
 	}
-	return http.StatusOK, resp, nil
+	x.body = appendLastOperation(x.buf[:0], resp)
+	return http.StatusOK, &x.body, nil
 }
 
 // bind serves PUT /v2/service_instances/{instance_id}/service_bindings/{binding_id}.

@@ -60,6 +60,8 @@ var (
 // goroutines; bbolt runs one write transaction at a time.
 type DB struct {
 	bolt *bolt.DB
+	// statuses answers last_operation polls from memory (see OperationStatus).
+	statuses *statuses
 }
 
 // Option configures Open.
@@ -108,7 +110,12 @@ func Open(path string, opts ...Option) (*DB, error) {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
-	return &DB{bolt: bdb}, nil
+	st := newStatuses()
+	if err := bdb.View(st.load); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("boltstore: open %s: operation statuses: %w", path, err)
+	}
+	return &DB{bolt: bdb, statuses: st}, nil
 }
 
 // Close closes the file and releases its lock.

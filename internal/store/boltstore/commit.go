@@ -27,6 +27,10 @@ func (db *DB) Commit(ctx context.Context, tx broker.Tx) error {
 	if err := store.ValidateTx(tx); err != nil {
 		return fmt.Errorf("boltstore: commit: %w", err)
 	}
+	// The instances the transaction touches are answered from the file until the view
+	// of operation statuses has its result (see statuses).
+	pending := db.statuses.begin(tx)
+	var changes []statusChange
 	err := db.bolt.Update(func(btx *bolt.Tx) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -57,11 +61,15 @@ func (db *DB) Commit(ctx context.Context, tx broker.Tx) error {
 				return fmt.Errorf("delete binding %q of instance %q: %w", b.ID, b.InstanceID, err)
 			}
 		}
-		return nil
+		var err error
+		changes, err = db.statuses.changes(btx, tx)
+		return err
 	})
 	if err != nil {
+		db.statuses.end(pending, nil)
 		return fmt.Errorf("boltstore: commit: %w", err)
 	}
+	db.statuses.end(pending, changes)
 	// Only now that the transaction is durable do the callers' records change.
 	for _, in := range tx.Instances {
 		in.Version++

@@ -54,6 +54,10 @@ type factory func(t *testing.T) store.Engine
 //   - ListBindings, ListInstances and ActiveOperations return an empty list and no
 //     error when there is nothing to list; GetOverlay returns a non-nil document
 //     after a PutOverlay of an empty one.
+//   - An engine that is a broker.StatusReader answers OperationStatus from what is
+//     committed: a Commit shows in the next poll, a failed one never, and a poll
+//     during a Commit sees the state before it or after it. (Engines without the
+//     capability skip these sub-tests.)
 //   - Every method fails with an error matching context.Canceled when its context
 //     is cancelled before the call, and Commit and the Puts then write nothing.
 func Run(t *testing.T, newStore func(t *testing.T) store.Engine) {
@@ -93,6 +97,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Engine) {
 		{"ConcurrentCreate", testConcurrentCreate},
 		{"ConcurrentIncrements", testConcurrentIncrements},
 		{"CancelledContext", testCancelledContext},
+		{"OperationStatus", testOperationStatus},
+		{"OperationStatusConcurrent", testOperationStatusConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
