@@ -315,9 +315,9 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 // Catalog ids of testCatalog.
 const (
 	serviceID   = "svc-db"
-	planSmall   = "plan-small"  // updateable (plan override), bindable, maintenance 1.2.0, schemas
-	planLarge   = "plan-large"  // another blueprint, maintenance 1.3.0, 600 s deadline
-	planFixed   = "plan-fixed"  // not updateable, not bindable, no maintenance_info
+	planSmall   = "plan-small" // updateable (plan override), bindable, maintenance 1.2.0, schemas
+	planLarge   = "plan-large" // another blueprint, maintenance 1.3.0, 600 s deadline
+	planFixed   = "plan-fixed" // not updateable, not bindable, no maintenance_info
 	createRules = `{"$schema":"http://json-schema.org/draft-04/schema#","type":"object","additionalProperties":false,
 		"properties":{"name":{"type":"string","pattern":"^[a-z]+$"},"node_count":{"type":"integer","minimum":1,"maximum":9}}}`
 	updateRules = `{"$schema":"http://json-schema.org/draft-04/schema#","type":"object","additionalProperties":false,
