@@ -46,17 +46,12 @@ func (s *UseCases) Provision(ctx context.Context, req ProvisionRequest) (Provisi
 		return ProvisionResult{}, err
 	}
 	fp := fingerprint("provision", req.ServiceID, req.PlanID, req.Parameters, req.OrganizationGUID, req.SpaceGUID)
-
-	for attempt := 0; ; attempt++ {
-		res, retry, err := s.provisionOnce(ctx, req, svc, plan, params, fp)
-		if !retry || attempt >= 3 {
-			return res, err
-		}
-	}
+	return retryConflicts(func() (ProvisionResult, bool, error) {
+		return s.provisionOnce(ctx, req, svc, plan, params, fp)
+	})
 }
 
-// provisionOnce does one read-compare-write round; retry is true when a concurrent
-// write won and the round must be done again.
+// provisionOnce does one read-compare-write round of Provision (see retryConflicts).
 func (s *UseCases) provisionOnce(ctx context.Context, req ProvisionRequest, svc Service, plan Plan, params map[string]any, fp string) (ProvisionResult, bool, error) {
 	existing, err := s.store.GetInstance(ctx, req.InstanceID)
 	switch {
@@ -122,11 +117,8 @@ func (s *UseCases) provisionOnce(ctx context.Context, req ProvisionRequest, svc 
 		UpdatedAt:          now,
 		Version:            existing.Version, // a tombstone is replaced in place
 	}
-	if err := s.store.Commit(ctx, Tx{Instances: []*Instance{&inst}, Operations: []*Operation{&op}}); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return ProvisionResult{}, true, err
-		}
-		return ProvisionResult{}, false, fmt.Errorf("record provision: %w", err)
+	if retry, err := s.commit(ctx, Tx{Instances: []*Instance{&inst}, Operations: []*Operation{&op}}, "provision"); err != nil {
+		return ProvisionResult{}, retry, err
 	}
 	s.cfg.Logger.InfoContext(ctx, "provision recorded", "instance_id", inst.ID, "operation_id", op.ID,
 		"deployment_id", depID, "blueprint_id", plan.BlueprintID, "request_id", req.RequestID, "identity", req.Identity.String())
@@ -159,14 +151,10 @@ func (s *UseCases) Deprovision(ctx context.Context, req DeprovisionRequest) (Dep
 	if err := ValidateID("instance_id", req.InstanceID); err != nil {
 		return DeprovisionResult{}, err
 	}
-	for attempt := 0; ; attempt++ {
-		res, retry, err := s.deprovisionOnce(ctx, req)
-		if !retry || attempt >= 3 {
-			return res, err
-		}
-	}
+	return retryConflicts(func() (DeprovisionResult, bool, error) { return s.deprovisionOnce(ctx, req) })
 }
 
+// deprovisionOnce does one read-compare-write round of Deprovision (see retryConflicts).
 func (s *UseCases) deprovisionOnce(ctx context.Context, req DeprovisionRequest) (DeprovisionResult, bool, error) {
 	inst, err := s.store.GetInstance(ctx, req.InstanceID)
 	if errors.Is(err, ErrNotFound) || err == nil && inst.State == InstanceGone {
@@ -233,11 +221,8 @@ func (s *UseCases) deprovisionOnce(ctx context.Context, req DeprovisionRequest) 
 	inst.UpdatedAt = now
 	tx.Instances = []*Instance{&inst}
 	tx.Operations = append(tx.Operations, &op)
-	if err := s.store.Commit(ctx, tx); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return DeprovisionResult{}, true, err
-		}
-		return DeprovisionResult{}, false, fmt.Errorf("record deprovision: %w", err)
+	if retry, err := s.commit(ctx, tx, "deprovision"); err != nil {
+		return DeprovisionResult{}, retry, err
 	}
 	s.cfg.Logger.InfoContext(ctx, "deprovision recorded", "instance_id", inst.ID, "operation_id", op.ID,
 		"deployment_id", inst.DeploymentID, "halted_provision", len(tx.Operations) > 1, "request_id", req.RequestID, "identity", req.Identity.String())
@@ -263,14 +248,12 @@ func (s *UseCases) Update(ctx context.Context, req UpdateRequest) (UpdateResult,
 			return UpdateResult{}, err
 		}
 	}
-	for attempt := 0; ; attempt++ {
-		res, retry, err := s.updateOnce(ctx, req)
-		if !retry || attempt >= 3 {
-			return res, err
-		}
-	}
+	return retryConflicts(func() (UpdateResult, bool, error) { return s.updateOnce(ctx, req) })
 }
 
+// updateOnce does one read-compare-write round of Update (see retryConflicts): it
+// reads the instance, answers a repeat of the update in progress, works out what the
+// request changes, and records either the new context alone or an update operation.
 func (s *UseCases) updateOnce(ctx context.Context, req UpdateRequest) (UpdateResult, bool, error) {
 	inst, err := s.store.GetInstance(ctx, req.InstanceID)
 	if errors.Is(err, ErrNotFound) || err == nil && inst.State == InstanceGone {
@@ -284,79 +267,120 @@ func (s *UseCases) updateOnce(ctx context.Context, req UpdateRequest) (UpdateRes
 	}
 	fp := fingerprint("update", req.ServiceID, req.PlanID, req.Parameters, maintenanceVersion(req.MaintenanceInfo))
 	if inst.Busy() {
-		if inst.OperationType == OpUpdate {
-			if op, err := s.store.GetOperation(ctx, inst.OperationID); err == nil && op.Fingerprint == fp && !op.Done() {
-				return UpdateResult{Async: true, Operation: op.ID}, false, nil
-			}
-		}
-		return UpdateResult{}, false, Errorf(EConcurrency, "an %s is in progress", inst.OperationType)
+		res, err := s.updateRepeat(ctx, inst, fp)
+		return res, false, err
 	}
 	if inst.State != InstanceReady {
 		return UpdateResult{}, false, &Error{Code: EUnprocessable, Message: fmt.Sprintf("instance %s is %s and cannot be updated; deprovision it", inst.ID, inst.State),
 			InstanceUsable: boolp(false), UpdateRepeatable: boolp(false)}
 	}
-	svc, curPlan, err := s.lookupPlan(ctx, inst.ServiceID, inst.PlanID)
-	if err != nil {
-		return UpdateResult{}, false, Errorf(EUnprocessable, "the instance's plan %q is no longer in the catalog", inst.PlanID)
-	}
-	target := curPlan
-	planChange := req.PlanID != "" && req.PlanID != inst.PlanID
-	if planChange {
-		if !svc.PlanIsUpdateable(curPlan) {
-			return UpdateResult{}, false, Errorf(EUnprocessable, "plan %q cannot be changed", curPlan.Name)
-		}
-		p, ok := svc.Plan(req.PlanID)
-		if !ok {
-			return UpdateResult{}, false, Errorf(EInvalid, "plan_id %q is not a plan of service %q", req.PlanID, svc.Name)
-		}
-		target = p
-	}
-	if err := checkMaintenanceInfo(req.MaintenanceInfo, target); err != nil {
-		return UpdateResult{}, false, err
-	}
-	params, err := decodeParameters("parameters", req.Parameters)
+	ch, err := s.updateChangeOf(ctx, req, inst)
 	if err != nil {
 		return UpdateResult{}, false, err
 	}
-	if req.Parameters != nil {
-		if err := s.schemas.validateParameters("parameters", target.UpdateSchema, req.Parameters); err != nil {
-			return UpdateResult{}, false, err
-		}
-	}
-	targetVersion := inst.MaintenanceVersion
-	if req.MaintenanceInfo != nil || planChange {
-		targetVersion = maintenanceVersion(target.MaintenanceInfo)
-	}
-	upgrade := targetVersion != inst.MaintenanceVersion || target.BlueprintID != inst.BlueprintID
-	now := s.now()
-	if !planChange && len(params) == 0 && !upgrade {
-		// Context-only (or empty) update: nothing to change on Cloudify.
-		if len(req.Context) > 0 && string(req.Context) != string(inst.Context) {
-			inst.Context, inst.UpdatedAt = req.Context, now
-			if err := s.store.Commit(ctx, Tx{Instances: []*Instance{&inst}}); err != nil {
-				if errors.Is(err, ErrConflict) {
-					return UpdateResult{}, true, err
-				}
-				return UpdateResult{}, false, fmt.Errorf("record context: %w", err)
-			}
-		}
-		return UpdateResult{}, false, nil
+	if !ch.changesDeployment(inst) {
+		return s.recordContext(ctx, req, inst)
 	}
 	if !req.AcceptsIncomplete {
 		return UpdateResult{}, false, Errorf(EAsyncRequired, "updating runs a Cloudify deployment update and is asynchronous")
 	}
-	inputs := params
-	if planChange {
-		inputs = mergeInputs(params, target.Inputs)
+	return s.recordUpdate(ctx, req, inst, ch, fp)
+}
+
+// updateRepeat answers an update of an instance with an operation in progress: the
+// same update again gets its operation (202); anything else is refused.
+func (s *UseCases) updateRepeat(ctx context.Context, inst Instance, fp string) (UpdateResult, error) {
+	if inst.OperationType == OpUpdate {
+		if op, err := s.store.GetOperation(ctx, inst.OperationID); err == nil && op.Fingerprint == fp && !op.Done() {
+			return UpdateResult{Async: true, Operation: op.ID}, nil
+		}
+	}
+	return UpdateResult{}, Errorf(EConcurrency, "an %s is in progress", inst.OperationType)
+}
+
+// updateChange is what an update request asks of a ready instance.
+type updateChange struct {
+	// target is the plan after the update: the instance's own unless the plan changes.
+	target     Plan
+	planChange bool
+	// params are the request's parameters; nil when it has none.
+	params map[string]any
+	// maintenanceVersion is the instance's maintenance version after the update.
+	maintenanceVersion string
+}
+
+// changesDeployment reports whether the change needs a Cloudify deployment update;
+// when it does not, only the context can change.
+func (c updateChange) changesDeployment(inst Instance) bool {
+	upgrade := c.maintenanceVersion != inst.MaintenanceVersion || c.target.BlueprintID != inst.BlueprintID
+	return c.planChange || len(c.params) > 0 || upgrade
+}
+
+// updateChangeOf checks an update request against the catalog (plan_updateable, the
+// target plan, maintenance_info, the update schema) and says what it changes.
+func (s *UseCases) updateChangeOf(ctx context.Context, req UpdateRequest, inst Instance) (updateChange, error) {
+	svc, curPlan, err := s.lookupPlan(ctx, inst.ServiceID, inst.PlanID)
+	if err != nil {
+		return updateChange{}, Errorf(EUnprocessable, "the instance's plan %q is no longer in the catalog", inst.PlanID)
+	}
+	ch := updateChange{target: curPlan, planChange: req.PlanID != "" && req.PlanID != inst.PlanID}
+	if ch.planChange {
+		if !svc.PlanIsUpdateable(curPlan) {
+			return updateChange{}, Errorf(EUnprocessable, "plan %q cannot be changed", curPlan.Name)
+		}
+		p, ok := svc.Plan(req.PlanID)
+		if !ok {
+			return updateChange{}, Errorf(EInvalid, "plan_id %q is not a plan of service %q", req.PlanID, svc.Name)
+		}
+		ch.target = p
+	}
+	if err := checkMaintenanceInfo(req.MaintenanceInfo, ch.target); err != nil {
+		return updateChange{}, err
+	}
+	if ch.params, err = decodeParameters("parameters", req.Parameters); err != nil {
+		return updateChange{}, err
+	}
+	if req.Parameters != nil {
+		if err := s.schemas.validateParameters("parameters", ch.target.UpdateSchema, req.Parameters); err != nil {
+			return updateChange{}, err
+		}
+	}
+	ch.maintenanceVersion = inst.MaintenanceVersion
+	if req.MaintenanceInfo != nil || ch.planChange {
+		ch.maintenanceVersion = maintenanceVersion(ch.target.MaintenanceInfo)
+	}
+	return ch, nil
+}
+
+// recordContext answers an update that changes nothing on Cloudify (200): a new
+// context is written on the instance, nothing else.
+func (s *UseCases) recordContext(ctx context.Context, req UpdateRequest, inst Instance) (UpdateResult, bool, error) {
+	if len(req.Context) == 0 || string(req.Context) == string(inst.Context) {
+		return UpdateResult{}, false, nil
+	}
+	inst.Context, inst.UpdatedAt = req.Context, s.now()
+	if retry, err := s.commit(ctx, Tx{Instances: []*Instance{&inst}}, "context"); err != nil {
+		return UpdateResult{}, retry, err
+	}
+	return UpdateResult{}, false, nil
+}
+
+// recordUpdate records an update operation for the change and hands it to the
+// workflow driver (202).
+func (s *UseCases) recordUpdate(ctx context.Context, req UpdateRequest, inst Instance, ch updateChange, fp string) (UpdateResult, bool, error) {
+	inputs := ch.params
+	if ch.planChange {
+		inputs = mergeInputs(ch.params, ch.target.Inputs)
 	}
 	sealedInputs, err := s.sealJSON(inputs)
 	if err != nil {
 		return UpdateResult{}, false, err
 	}
-	sealedParams, err := s.sealJSON(params)
+	sealedParams, err := s.sealJSON(ch.params)
 	if err != nil {
 		return UpdateResult{}, false, err
 	}
+	now := s.now()
 	op := Operation{
 		ID:                 s.newOperationID(OpUpdate),
 		Type:               OpUpdate,
@@ -365,35 +389,32 @@ func (s *UseCases) updateOnce(ctx context.Context, req UpdateRequest) (UpdateRes
 		Description:        "updating deployment " + inst.DeploymentID,
 		DeploymentID:       inst.DeploymentID,
 		ServiceID:          inst.ServiceID,
-		PlanID:             target.ID,
+		PlanID:             ch.target.ID,
 		PreviousPlanID:     inst.PlanID,
-		MaintenanceVersion: targetVersion,
+		MaintenanceVersion: ch.maintenanceVersion,
 		Inputs:             sealedInputs,
 		Parameters:         sealedParams,
 		Fingerprint:        fp,
-		Deadline:           s.deadline(target),
+		Deadline:           s.deadline(ch.target),
 		NextCheck:          now,
 		RequestID:          req.RequestID,
 		Identity:           req.Identity.String(),
 		CreatedAt:          now,
 		UpdatedAt:          now,
 	}
-	if target.BlueprintID != inst.BlueprintID {
-		op.BlueprintID = target.BlueprintID
+	if ch.target.BlueprintID != inst.BlueprintID {
+		op.BlueprintID = ch.target.BlueprintID
 	}
 	if len(req.Context) > 0 {
 		inst.Context = req.Context
 	}
 	inst.OperationID, inst.OperationType, inst.OperationState = op.ID, OpUpdate, StateInProgress
 	inst.UpdatedAt = now
-	if err := s.store.Commit(ctx, Tx{Instances: []*Instance{&inst}, Operations: []*Operation{&op}}); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return UpdateResult{}, true, err
-		}
-		return UpdateResult{}, false, fmt.Errorf("record update: %w", err)
+	if retry, err := s.commit(ctx, Tx{Instances: []*Instance{&inst}, Operations: []*Operation{&op}}, "update"); err != nil {
+		return UpdateResult{}, retry, err
 	}
 	s.cfg.Logger.InfoContext(ctx, "update recorded", "instance_id", inst.ID, "operation_id", op.ID,
-		"deployment_id", inst.DeploymentID, "plan_change", planChange, "blueprint_id", op.BlueprintID, "request_id", req.RequestID, "identity", req.Identity.String())
+		"deployment_id", inst.DeploymentID, "plan_change", ch.planChange, "blueprint_id", op.BlueprintID, "request_id", req.RequestID, "identity", req.Identity.String())
 	s.start(ctx, op)
 	return UpdateResult{Async: true, Operation: op.ID}, false, nil
 }

@@ -182,6 +182,35 @@ func (s *UseCases) dashboard(deploymentID string) string {
 	return s.cfg.DashboardURL(deploymentID)
 }
 
+// maxRounds is how many read-compare-write rounds a use case does before it gives up
+// on a record that concurrent writes keep changing.
+const maxRounds = 4
+
+// retryConflicts runs round, a read-compare-write round of a use case, until it does
+// not ask to be run again, at most maxRounds times, and returns its last answer. A
+// round asks to be run again (retry true) when its conditional write lost to a
+// concurrent one (see commit): the next round reads what that one wrote and answers
+// from it, as a repeat, a conflict or a fresh write. After the last round the lost
+// write's error, which matches ErrConflict, is returned.
+func retryConflicts[R any](round func() (res R, retry bool, err error)) (R, error) {
+	for n := 1; ; n++ {
+		res, retry, err := round()
+		if !retry || n >= maxRounds {
+			return res, err
+		}
+	}
+}
+
+// commit writes tx, the write of a round of retryConflicts; what names the record for
+// the error. retry is true when a condition failed (the error matches ErrConflict):
+// a concurrent write won and the round must be done again.
+func (s *UseCases) commit(ctx context.Context, tx Tx, what string) (retry bool, err error) {
+	if err := s.store.Commit(ctx, tx); err != nil {
+		return errors.Is(err, ErrConflict), fmt.Errorf("record %s: %w", what, err)
+	}
+	return false, nil
+}
+
 // start hands an operation to the driver; a failure is logged, not returned: the
 // operation is recorded and the driver's sweep resumes it.
 func (s *UseCases) start(ctx context.Context, op Operation) {
