@@ -25,7 +25,7 @@ func (s *UseCases) Bind(ctx context.Context, req BindRequest) (BindResult, error
 		return BindResult{}, Errorf(ENotFound, "instance %s does not exist", req.InstanceID)
 	}
 	if err != nil {
-		return BindResult{}, fmt.Errorf("read instance: %w", err)
+		return BindResult{}, fmt.Errorf("broker: read instance: %w", err)
 	}
 	if req.ServiceID != inst.ServiceID {
 		return BindResult{}, Errorf(EInvalid, "service_id %q is not the instance's service", req.ServiceID)
@@ -72,7 +72,7 @@ func (s *UseCases) Bind(ctx context.Context, req BindRequest) (BindResult, error
 		}
 		return BindResult{Existing: true, Credentials: creds}, nil
 	case !errors.Is(err, ErrNotFound):
-		return BindResult{}, fmt.Errorf("read binding: %w", err)
+		return BindResult{}, fmt.Errorf("broker: read binding: %w", err)
 	}
 	creds, err := s.credentials(ctx, svc, inst)
 	if err != nil {
@@ -100,7 +100,7 @@ func (s *UseCases) Bind(ctx context.Context, req BindRequest) (BindResult, error
 			}
 			return BindResult{}, Errorf(EConcurrency, "the instance changed while binding; try again")
 		}
-		return BindResult{}, fmt.Errorf("record binding: %w", err)
+		return BindResult{}, fmt.Errorf("broker: record binding: %w", err)
 	}
 	s.cfg.Logger.InfoContext(ctx, "binding created", "instance_id", inst.ID, "binding_id", b.ID,
 		"deployment_id", inst.DeploymentID, "credential_keys", len(creds), "request_id", req.RequestID, "identity", req.Identity.String())
@@ -114,7 +114,7 @@ func (s *UseCases) credentials(ctx context.Context, svc Service, inst Instance) 
 		if ErrorCode(err) != "" {
 			return nil, err
 		}
-		return nil, fmt.Errorf("read deployment values: %w", err)
+		return nil, fmt.Errorf("broker: read deployment values: %w", err)
 	}
 	return MapCredentials(svc.Credentials, caps, outs), nil
 }
@@ -166,11 +166,11 @@ func (s *UseCases) FetchBinding(ctx context.Context, req FetchBindingRequest) (B
 		return BindingDetails{}, Errorf(ENotFound, "binding %s does not exist", req.BindingID)
 	}
 	if err != nil {
-		return BindingDetails{}, fmt.Errorf("read binding: %w", err)
+		return BindingDetails{}, fmt.Errorf("broker: read binding: %w", err)
 	}
 	inst, err := s.store.GetInstance(ctx, req.InstanceID)
 	if err != nil {
-		return BindingDetails{}, fmt.Errorf("read instance: %w", err)
+		return BindingDetails{}, fmt.Errorf("broker: read instance: %w", err)
 	}
 	c, err := s.Catalog(ctx)
 	if err != nil {
@@ -185,10 +185,10 @@ func (s *UseCases) FetchBinding(ctx context.Context, req FetchBindingRequest) (B
 	if len(b.Parameters) > 0 {
 		plain, err := s.sealer.Open(b.Parameters)
 		if err != nil {
-			return BindingDetails{}, fmt.Errorf("open parameters: %w", err)
+			return BindingDetails{}, fmt.Errorf("broker: open parameters: %w", err)
 		}
 		if err := json.Unmarshal(plain, &d.Parameters); err != nil {
-			return BindingDetails{}, fmt.Errorf("decode parameters: %w", err)
+			return BindingDetails{}, fmt.Errorf("broker: decode parameters: %w", err)
 		}
 	}
 	return d, nil
@@ -202,13 +202,13 @@ func (s *UseCases) Unbind(ctx context.Context, req UnbindRequest) error {
 		return Errorf(EGone, "binding %s does not exist", req.BindingID)
 	}
 	if err != nil {
-		return fmt.Errorf("read binding: %w", err)
+		return fmt.Errorf("broker: read binding: %w", err)
 	}
 	if err := s.store.Commit(ctx, Tx{DeleteBindings: []*Binding{&b}}); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return Errorf(EGone, "binding %s does not exist", req.BindingID)
 		}
-		return fmt.Errorf("delete binding: %w", err)
+		return fmt.Errorf("broker: delete binding: %w", err)
 	}
 	s.cfg.Logger.InfoContext(ctx, "binding deleted", "instance_id", req.InstanceID, "binding_id", req.BindingID, "request_id", req.RequestID)
 	return nil

@@ -518,3 +518,19 @@ func opened(t *testing.T, sealed []byte) map[string]any {
 	}
 	return m
 }
+
+// wantFault fails the test unless err is a fault as the package documents them: it
+// matches cause, has no domain code (the OSB surface answers 500), and was wrapped
+// exactly once, with the "broker: " prefix.
+func wantFault(t *testing.T, err, cause error) {
+	t.Helper()
+	if !errors.Is(err, cause) {
+		t.Fatalf("error %v does not match %v", err, cause)
+	}
+	if code := broker.ErrorCode(err); code != "" {
+		t.Errorf("fault %q has the domain code %q", err, code)
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "broker: ") || strings.Count(msg, "broker: ") != 1 {
+		t.Errorf("fault %q: want one \"broker: \" prefix", msg)
+	}
+}

@@ -58,7 +58,7 @@ func (s *UseCases) provisionOnce(ctx context.Context, req ProvisionRequest, svc 
 	case errors.Is(err, ErrNotFound):
 		existing = Instance{}
 	case err != nil:
-		return ProvisionResult{}, false, fmt.Errorf("read instance: %w", err)
+		return ProvisionResult{}, false, fmt.Errorf("broker: read instance: %w", err)
 	}
 	if existing.Version != 0 && existing.State != InstanceGone {
 		return s.provisionRepeat(existing, fp)
@@ -161,7 +161,7 @@ func (s *UseCases) deprovisionOnce(ctx context.Context, req DeprovisionRequest) 
 		return DeprovisionResult{}, false, Errorf(EGone, "instance %s does not exist", req.InstanceID)
 	}
 	if err != nil {
-		return DeprovisionResult{}, false, fmt.Errorf("read instance: %w", err)
+		return DeprovisionResult{}, false, fmt.Errorf("broker: read instance: %w", err)
 	}
 	if req.ServiceID != "" && req.ServiceID != inst.ServiceID {
 		return DeprovisionResult{}, false, Errorf(EInvalid, "service_id %q is not the instance's service", req.ServiceID)
@@ -180,7 +180,7 @@ func (s *UseCases) deprovisionOnce(ctx context.Context, req DeprovisionRequest) 
 		}
 		prov, err := s.store.GetOperation(ctx, inst.OperationID)
 		if err != nil {
-			return DeprovisionResult{}, false, fmt.Errorf("read provision: %w", err)
+			return DeprovisionResult{}, false, fmt.Errorf("broker: read provision: %w", err)
 		}
 		if !prov.Done() {
 			// The provision ends itself at its next step (see workflow), after any step
@@ -260,7 +260,7 @@ func (s *UseCases) updateOnce(ctx context.Context, req UpdateRequest) (UpdateRes
 		return UpdateResult{}, false, Errorf(ENotFound, "instance %s does not exist", req.InstanceID)
 	}
 	if err != nil {
-		return UpdateResult{}, false, fmt.Errorf("read instance: %w", err)
+		return UpdateResult{}, false, fmt.Errorf("broker: read instance: %w", err)
 	}
 	if req.ServiceID != inst.ServiceID {
 		return UpdateResult{}, false, Errorf(EInvalid, "service_id %q is not the instance's service", req.ServiceID)
@@ -428,7 +428,7 @@ func (s *UseCases) LastOperation(ctx context.Context, req LastOperationRequest) 
 			return LastOperation{}, Errorf(ENotFound, "binding %s does not exist", req.BindingID)
 		}
 		if err != nil {
-			return LastOperation{}, fmt.Errorf("read binding: %w", err)
+			return LastOperation{}, fmt.Errorf("broker: read binding: %w", err)
 		}
 		// Bindings are created synchronously: one that exists is done.
 		return LastOperation{State: StateSucceeded, Description: "bound"}, nil
@@ -475,7 +475,7 @@ func (s *UseCases) operationStatus(ctx context.Context, req LastOperationRequest
 		return OperationStatus{}, Errorf(ENotFound, "instance %s does not exist", req.InstanceID)
 	}
 	if err != nil {
-		return OperationStatus{}, fmt.Errorf("read operation: %w", err)
+		return OperationStatus{}, fmt.Errorf("broker: read operation: %w", err)
 	}
 	return st, nil
 }
@@ -489,7 +489,7 @@ func (s *UseCases) operationFor(ctx context.Context, req LastOperationRequest) (
 			return op, nil
 		}
 		if err != nil && !errors.Is(err, ErrNotFound) {
-			return Operation{}, fmt.Errorf("read operation: %w", err)
+			return Operation{}, fmt.Errorf("broker: read operation: %w", err)
 		}
 	}
 	inst, err := s.store.GetInstance(ctx, req.InstanceID)
@@ -497,14 +497,14 @@ func (s *UseCases) operationFor(ctx context.Context, req LastOperationRequest) (
 		return Operation{}, Errorf(ENotFound, "instance %s does not exist", req.InstanceID)
 	}
 	if err != nil {
-		return Operation{}, fmt.Errorf("read instance: %w", err)
+		return Operation{}, fmt.Errorf("broker: read instance: %w", err)
 	}
 	op, err := s.store.GetOperation(ctx, inst.OperationID)
 	if errors.Is(err, ErrNotFound) {
 		return Operation{}, Errorf(ENotFound, "instance %s has no operation", req.InstanceID)
 	}
 	if err != nil {
-		return Operation{}, fmt.Errorf("read operation: %w", err)
+		return Operation{}, fmt.Errorf("broker: read operation: %w", err)
 	}
 	return op, nil
 }
@@ -524,7 +524,7 @@ func (s *UseCases) FetchInstance(ctx context.Context, req FetchInstanceRequest) 
 		return InstanceDetails{}, Errorf(ENotFound, "instance %s does not exist or is being provisioned", req.InstanceID)
 	}
 	if err != nil {
-		return InstanceDetails{}, fmt.Errorf("read instance: %w", err)
+		return InstanceDetails{}, fmt.Errorf("broker: read instance: %w", err)
 	}
 	if inst.Busy() && inst.OperationType == OpUpdate {
 		return InstanceDetails{}, Errorf(EConcurrency, "an update is in progress")
@@ -536,11 +536,11 @@ func (s *UseCases) FetchInstance(ctx context.Context, req FetchInstanceRequest) 
 	if len(inst.Parameters) > 0 {
 		plain, err := s.sealer.Open(inst.Parameters)
 		if err != nil {
-			return InstanceDetails{}, fmt.Errorf("open parameters: %w", err)
+			return InstanceDetails{}, fmt.Errorf("broker: open parameters: %w", err)
 		}
 		var params map[string]any
 		if err := json.Unmarshal(plain, &params); err != nil {
-			return InstanceDetails{}, fmt.Errorf("decode parameters: %w", err)
+			return InstanceDetails{}, fmt.Errorf("broker: decode parameters: %w", err)
 		}
 		for k := range params {
 			if secretName(k) {

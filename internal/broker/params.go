@@ -74,17 +74,17 @@ func (c *schemaCache) get(doc json.RawMessage) (*jsonschema.Schema, error) {
 	}
 	parsed, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
-		return nil, fmt.Errorf("parse schema: %w", err)
+		return nil, fmt.Errorf("broker: parse plan schema: %w", err)
 	}
 	comp := jsonschema.NewCompiler()
 	comp.DefaultDraft(jsonschema.Draft4)
 	comp.UseLoader(noLoader{})
 	if err := comp.AddResource("schema.json", parsed); err != nil {
-		return nil, fmt.Errorf("add schema: %w", err)
+		return nil, fmt.Errorf("broker: add plan schema: %w", err)
 	}
 	s, err := comp.Compile("schema.json")
 	if err != nil {
-		return nil, fmt.Errorf("compile schema: %w", err)
+		return nil, fmt.Errorf("broker: compile plan schema: %w", err)
 	}
 	if c.m == nil {
 		c.m = make(map[[32]byte]*jsonschema.Schema)
@@ -109,7 +109,7 @@ func (c *schemaCache) validateParameters(what string, schema, raw json.RawMessag
 	}
 	s, err := c.get(schema)
 	if err != nil {
-		return fmt.Errorf("plan schema: %w", err)
+		return err
 	}
 	body := raw
 	if len(bytes.TrimSpace(body)) == 0 || string(bytes.TrimSpace(body)) == "null" {

@@ -266,9 +266,7 @@ func TestProvisionConflictsExhausted(t *testing.T) {
 	calls := 0
 	e.store.CommitFn = func(context.Context, broker.Tx) error { calls++; return broker.ErrConflict }
 	_, err := e.uc.Provision(context.Background(), provisionRequest())
-	if !errors.Is(err, broker.ErrConflict) || broker.ErrorCode(err) != "" {
-		t.Errorf("error %v (code %q), want the store's conflict and no domain code", err, broker.ErrorCode(err))
-	}
+	wantFault(t, err, broker.ErrConflict)
 	if calls != 4 || len(e.started) != 0 {
 		t.Errorf("%d commits and %d starts, want 4 and none", calls, len(e.started))
 	}
@@ -302,9 +300,7 @@ func TestProvisionFaults(t *testing.T) {
 				return boom
 			}
 			_, err := e.uc.Provision(context.Background(), provisionRequest())
-			if !errors.Is(err, boom) || broker.ErrorCode(err) != "" {
-				t.Errorf("error %v (code %q), want one matching the fault with no domain code", err, broker.ErrorCode(err))
-			}
+			wantFault(t, err, boom)
 			if calls != tc.commits || len(e.started) != 0 {
 				t.Errorf("%d commits and %d starts, want %d and none", calls, len(e.started), tc.commits)
 			}
@@ -327,4 +323,22 @@ func TestProvisionStartFails(t *testing.T) {
 	if log := e.log.String(); !strings.Contains(log, "not started") || !strings.Contains(log, "driver down") {
 		t.Errorf("log %q does not report the failed start", log)
 	}
+}
+
+// TestProvisionBrokenSchema: a plan schema that cannot be compiled (here: an external
+// reference, which is never fetched) is a fault of the broker, not of the request.
+func TestProvisionBrokenSchema(t *testing.T) {
+	e := newEnv(t)
+	e.catalog.GetCatalogFn = func(context.Context) (broker.Catalog, error) {
+		c := testCatalog()
+		c.Services[0].Plans[0].CreateSchema = json.RawMessage(`{"$ref":"http://example.com/params.json"}`)
+		return c, nil
+	}
+	m := e.mark()
+	_, err := e.uc.Provision(context.Background(), provisionRequest())
+	wantFault(t, err, err)
+	if !strings.Contains(err.Error(), "plan schema") {
+		t.Errorf("fault %q does not name the plan schema", err)
+	}
+	e.wantNoWrites(t, m)
 }

@@ -100,7 +100,7 @@ func (s *UseCases) Catalog(ctx context.Context) (Catalog, error) {
 		c, err = Catalog{Services: []Service{}, ETag: "empty"}, nil
 	}
 	if err != nil {
-		return Catalog{}, fmt.Errorf("read catalog: %w", err)
+		return Catalog{}, fmt.Errorf("broker: read catalog: %w", err)
 	}
 	s.cat, s.catRead = c, s.cfg.Now()
 	return c, nil
@@ -166,11 +166,11 @@ func (s *UseCases) sealJSON(v any) ([]byte, error) {
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("encode: %w", err)
+		return nil, fmt.Errorf("broker: encode: %w", err)
 	}
 	out, err := s.sealer.Seal(b)
 	if err != nil {
-		return nil, fmt.Errorf("seal: %w", err)
+		return nil, fmt.Errorf("broker: seal: %w", err)
 	}
 	return out, nil
 }
@@ -206,7 +206,7 @@ func retryConflicts[R any](round func() (res R, retry bool, err error)) (R, erro
 // a concurrent write won and the round must be done again.
 func (s *UseCases) commit(ctx context.Context, tx Tx, what string) (retry bool, err error) {
 	if err := s.store.Commit(ctx, tx); err != nil {
-		return errors.Is(err, ErrConflict), fmt.Errorf("record %s: %w", what, err)
+		return errors.Is(err, ErrConflict), fmt.Errorf("broker: record %s: %w", what, err)
 	}
 	return false, nil
 }

@@ -394,9 +394,7 @@ func TestUpdateFaults(t *testing.T) {
 			}
 			m := e.mark()
 			_, err := e.uc.Update(context.Background(), updateRequest(mods...))
-			if !errors.Is(err, tc.want) || broker.ErrorCode(err) != "" {
-				t.Errorf("error %v (code %q), want one matching %v with no domain code", err, broker.ErrorCode(err), tc.want)
-			}
+			wantFault(t, err, tc.want)
 			if calls != tc.commits {
 				t.Errorf("%d commits, want %d", calls, tc.commits)
 			}
