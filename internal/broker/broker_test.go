@@ -185,3 +185,38 @@ func TestValidationNamesRuleNotValue(t *testing.T) {
 		}
 	}
 }
+
+// TestRuleTexts: each schema rule a parameter can break is named from the schema's
+// side, with the field it applies to.
+func TestRuleTexts(t *testing.T) {
+	schema := json.RawMessage(`{"$schema":"http://json-schema.org/draft-07/schema#","type":"object","required":["zone"],
+		"properties":{
+			"zone":{"type":"string"},
+			"tier":{"const":"gold"},
+			"email":{"type":"string","format":"email"},
+			"short":{"type":"string","minLength":3},
+			"tags":{"type":"array","minItems":1,"maxItems":2,"uniqueItems":true},
+			"ratio":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},
+			"labels":{"type":"object","minProperties":1,"maxProperties":1},
+			"mode":{"not":{"const":"debug"}}}}`)
+	var c schemaCache
+	for _, tc := range []struct{ params, want string }{
+		{`{}`, "(parameters): missing required parameter zone"},
+		{`{"zone":"a","tier":"silver"}`, "tier: must be the value the plan fixes"},
+		{`{"zone":"a","email":"not-an-address"}`, "email: must be a valid email"},
+		{`{"zone":"a","short":"ab"}`, "short: must have at least 3 characters"},
+		{`{"zone":"a","tags":[]}`, "tags: must have at least 1 items"},
+		{`{"zone":"a","tags":["x","y","z"]}`, "tags: must have at most 2 items"},
+		{`{"zone":"a","tags":["x","x"]}`, "tags: items must be unique"},
+		{`{"zone":"a","ratio":0}`, "ratio: must be greater than 0"},
+		{`{"zone":"a","ratio":1}`, "ratio: must be less than 1"},
+		{`{"zone":"a","labels":{}}`, "labels: must have at least 1 properties"},
+		{`{"zone":"a","labels":{"a":"1","b":"2"}}`, "labels: must have at most 1 properties"},
+		{`{"zone":"a","mode":"debug"}`, "mode: fails the schema"},
+	} {
+		err := c.validateParameters("parameters", schema, json.RawMessage(tc.params))
+		if ErrorCode(err) != EInvalid || !strings.Contains(ErrorMessage(err), tc.want) {
+			t.Errorf("%s: error %v, want one saying %q", tc.params, err, tc.want)
+		}
+	}
+}
