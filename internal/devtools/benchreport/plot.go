@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -48,7 +49,7 @@ var (
 	benchBlue   = color.RGBA{0x1f, 0x5f, 0xbf, 0xff}
 	benchOrange = color.RGBA{0xe0, 0x6c, 0x10, 0xff}
 	benchGreen  = color.RGBA{0x2a, 0x9d, 0x3a, 0xff}
-	benchGrid   = color.RGBA{0xdd, 0xdd, 0xdd, 0xff}
+	benchGrid   = color.RGBA{0xd4, 0xd4, 0xd4, 0xff}
 )
 
 // The PNG's size and resolution: 1000 pixels wide, each panel 400 pixels high.
@@ -80,7 +81,7 @@ func (p benchPlot) render(w io.Writer) error {
 
 	title := plots[0][0].Title.TextStyle
 	title.Font = font.From(plot.DefaultFont, 18)
-	title.Font.Weight = 700 // bold
+	title.Font.Variant, title.Font.Weight = benchFontVariant, 700 // bold
 	title.XAlign, title.YAlign = draw.XCenter, draw.YTop
 	dc.FillText(title, vg.Point{X: benchPlotWidth / 2, Y: height - 0.15*vg.Inch}, p.Title)
 
@@ -103,6 +104,7 @@ func (p benchPlot) panel(pn benchPanel) (*plot.Plot, error) {
 	pl.X.Label.TextStyle.Font.Size, pl.Y.Label.TextStyle.Font.Size = 13, 13
 	pl.X.Tick.Label.Font.Size, pl.Y.Tick.Label.Font.Size = 12, 12
 	pl.X.Min, pl.X.Max = p.XMin, p.XMax
+	pl.X.Tick.Marker = benchLinearTicks{}
 	grid := plotter.NewGrid()
 	grid.Vertical.Color, grid.Horizontal.Color = benchGrid, benchGrid
 	pl.Add(grid)
@@ -146,13 +148,53 @@ func (p benchPlot) panel(pn benchPanel) (*plot.Plot, error) {
 		pl.Y.Min = math.Pow(10, math.Floor(math.Log10(math.Max(lo, 1e-9))))
 		pl.Y.Max = math.Pow(10, math.Ceil(math.Log10(hi)))
 	} else {
-		pl.Y.Min, pl.Y.Max = 0, hi*1.05
+		// Up to the first round tick above the data.
+		ticks := benchLinearTicks{}.Ticks(0, hi*1.02)
+		pl.Y.Min, pl.Y.Max = 0, math.Max(hi*1.02, ticks[len(ticks)-1].Value)
+		pl.Y.Tick.Marker = benchLinearTicks{}
 	}
 	pl.Legend.Top, pl.Legend.Left = true, true
 	pl.Legend.XOffs, pl.Legend.YOffs = 0.15*vg.Inch, -0.1*vg.Inch
 	pl.Legend.TextStyle.Font.Size = 12
 	pl.Legend.ThumbnailWidth = 0.5 * vg.Inch
+	for _, sty := range []*text.Style{&pl.Title.TextStyle, &pl.X.Label.TextStyle, &pl.Y.Label.TextStyle,
+		&pl.X.Tick.Label, &pl.Y.Tick.Label, &pl.Legend.TextStyle} {
+		sty.Font.Variant = benchFontVariant
+	}
 	return pl, nil
+}
+
+// benchFontVariant is the variant of the plot's typeface (Liberation, which
+// gonum.org/v1/plot embeds): sans serif reads better at the sizes of a plot.
+const benchFontVariant = "Sans"
+
+// benchLinearTicks marks a linear axis every 1, 2 or 5 × 10^k, about six labelled
+// ticks over the range, from the first multiple of the step at or after lo up to the
+// first at or after hi.
+type benchLinearTicks struct{}
+
+// Ticks returns the ticks from lo to hi.
+func (benchLinearTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) {
+		return []plot.Tick{{Value: lo, Label: strconv.FormatFloat(lo, 'g', -1, 64)}}
+	}
+	raw := (hi - lo) / 6
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := 10 * mag
+	for _, m := range []float64{1, 2, 5} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	var ticks []plot.Tick
+	for i := math.Ceil(lo / step); ; i++ {
+		v := i * step
+		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', 6, 64)})
+		if v >= hi-step*1e-9 {
+			return ticks
+		}
+	}
 }
 
 // benchLogTicks marks a log axis at 1, 2 and 5 of every decade, all labelled: the
