@@ -29,6 +29,7 @@ import (
 	"github.com/cfybroker/cfybroker/internal/catalog"
 	"github.com/cfybroker/cfybroker/internal/cloudify"
 	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
+	"github.com/cfybroker/cfybroker/internal/devtools/benchreport"
 	"github.com/cfybroker/cfybroker/internal/serverless"
 	"github.com/cfybroker/cfybroker/internal/store/dynamostore"
 )
@@ -54,10 +55,10 @@ var benchInitReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
 func TestBenchColdStart(t *testing.T) {
 	dir := benchDir(t)
 	root := benchRepoRoot(t)
-	res := benchColdStartResult{}
+	res := benchreport.ColdStartResult{}
 	out := filepath.Join(dir, "lambda")
 	for _, fn := range []string{"api", "step"} {
-		f := benchColdStartFunction{Name: fn, HostArch: runtime.GOARCH}
+		f := benchreport.ColdStartFunction{Name: fn, HostArch: runtime.GOARCH}
 		f.Arm64Bytes = benchBuildBootstrap(t, root, fn, "arm64", filepath.Join(out, "arm64", fn, "bootstrap"))
 		f.HostBytes = f.Arm64Bytes
 		if runtime.GOARCH != "arm64" {
@@ -76,7 +77,7 @@ func TestBenchColdStart(t *testing.T) {
 		} else {
 			res.Reason = "the Lambda runtime interface emulator (aws-lambda-rie) is not installed: run `make local-aws`"
 			t.Log(res.Reason)
-			benchWriteJSON(t, dir, benchFileColdStart, res)
+			benchWriteJSON(t, dir, benchreport.FileColdStart, res)
 			return
 		}
 	}
@@ -111,7 +112,7 @@ func TestBenchColdStart(t *testing.T) {
 			t.Logf("%s cold start %d: init %.1f ms, first invoke %.1f ms, warm %v ms, %s", f.Name, n+1, c.initMs, c.firstMs, c.warmMs, c.result)
 		}
 	}
-	benchWriteJSON(t, dir, benchFileColdStart, res)
+	benchWriteJSON(t, dir, benchreport.FileColdStart, res)
 }
 
 // benchBuildBootstrap builds functions/<fn> as .ci/build-lambdas.sh does, for

@@ -13,7 +13,7 @@ import (
 
 // The bench tests (TestBench*) measure what docs/benchmarks.md reports. They run from
 // `make bench` only: each one skips unless CFYBROKER_BENCH_DIR names the directory
-// that receives its JSON results, which `cfybroker dev bench-report` then turns into
+// that receives its JSON results, which `internal/devtools/cmd/bench-report` then turns into
 // the report. Every load they make is bounded in count and time, on loopback only.
 
 // benchDir returns the results directory, skipping the test when none is set.

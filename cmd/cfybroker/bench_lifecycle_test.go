@@ -33,6 +33,7 @@ import (
 	"github.com/cfybroker/cfybroker/internal/catalog"
 	"github.com/cfybroker/cfybroker/internal/cloudify"
 	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
+	"github.com/cfybroker/cfybroker/internal/devtools/benchreport"
 	"github.com/cfybroker/cfybroker/internal/serverless"
 	"github.com/cfybroker/cfybroker/internal/store/boltstore"
 	"github.com/cfybroker/cfybroker/internal/store/dynamostore"
@@ -67,11 +68,11 @@ func TestBenchLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, benchFileASL), def, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, benchreport.FileASL), def, 0o644); err != nil {
 		t.Fatal(err)
 	}
 
-	res := benchLifecycleResult{PlatformPollSeconds: int(benchPlatformPoll / time.Second)}
+	res := benchreport.LifecycleResult{PlatformPollSeconds: int(benchPlatformPoll / time.Second)}
 	client, endpoint, reason := benchDynamoClient()
 	if client != nil {
 		res.Store, res.DynamoMeasured = "DynamoDB Local at "+endpoint, true
@@ -102,10 +103,10 @@ func TestBenchLifecycle(t *testing.T) {
 		l := newBenchLife(t, client, 10*time.Minute, map[string]string{
 			serverless.EnvStepInlineWait: strconv.Itoa(v.wait), serverless.EnvStepInlineBudget: strconv.Itoa(v.budget)})
 		run := l.lifecycle()
-		res.Variants = append(res.Variants, benchLifecycleVariant{Label: v.label, InlineWaitSeconds: v.wait, InlineBudgetSeconds: v.budget, Run: run})
+		res.Variants = append(res.Variants, benchreport.LifecycleVariant{Label: v.label, InlineWaitSeconds: v.wait, InlineBudgetSeconds: v.budget, Run: run})
 		benchLogRun(t, v.label, 10*time.Minute, run)
 	}
-	benchWriteJSON(t, dir, benchFileLifecycle, res)
+	benchWriteJSON(t, dir, benchreport.FileLifecycle, res)
 }
 
 // benchLifecycleVariants are the step function settings the 10-minute lifecycle also
@@ -117,13 +118,13 @@ var benchLifecycleVariants = []struct {
 	{"waits up to 45 s slept (the break-even at 128 MB), 90 s an invocation", 45, 90},
 }
 
-func benchLogRun(t *testing.T, name string, install time.Duration, run benchLifecycleRun) {
+func benchLogRun(t *testing.T, name string, install time.Duration, run benchreport.LifecycleRun) {
 	t.Logf("%s, install %s: %d requests, %d invocations, %d steps, %d s slept, %d Cloudify calls; detected %.1fs after Cloudify, seen by the platform after %.1fs",
-		name, install, benchSum(run.Requests, func(c benchCounted) int { return c.Count }),
-		benchSum(run.Operations, func(o benchOperationSteps) int { return o.Count }),
-		benchSum(run.Operations, func(o benchOperationSteps) int { return o.Steps }),
-		benchSum(run.Operations, func(o benchOperationSteps) int { return o.SleptSeconds }),
-		benchSum(run.Requests, func(c benchCounted) int { return c.CloudifyCalls })+benchSum(run.Operations, func(o benchOperationSteps) int { return o.CloudifyCalls }),
+		name, install, benchSum(run.Requests, func(c benchreport.Counted) int { return c.Count }),
+		benchSum(run.Operations, func(o benchreport.OperationSteps) int { return o.Count }),
+		benchSum(run.Operations, func(o benchreport.OperationSteps) int { return o.Steps }),
+		benchSum(run.Operations, func(o benchreport.OperationSteps) int { return o.SleptSeconds }),
+		benchSum(run.Requests, func(c benchreport.Counted) int { return c.CloudifyCalls })+benchSum(run.Operations, func(o benchreport.OperationSteps) int { return o.CloudifyCalls }),
 		run.ProvisionDetectionSeconds, run.ProvisionVisibleSeconds)
 }
 
@@ -173,7 +174,7 @@ type benchLife struct {
 	sfn     *benchSFN
 	install time.Duration
 	due     map[string]time.Time // operation id → when its Step state runs next
-	run     benchLifecycleRun
+	run     benchreport.LifecycleRun
 	svc     string
 	plan    string
 
@@ -182,7 +183,7 @@ type benchLife struct {
 	nextPoll time.Time
 	// The invocation running: its counters, the snapshot its counts run from (moved
 	// past the platform's polls during its sleeps), and what it slept.
-	inStep     *benchCounted
+	inStep     *benchreport.Counted
 	stepBefore benchSnapshot
 	slept      time.Duration
 }
@@ -275,9 +276,9 @@ func newBenchLife(t *testing.T, client *dynamodb.Client, install time.Duration, 
 
 // lifecycle runs catalog → provision (polled to its end) → bind → unbind →
 // deprovision (polled until 410 Gone).
-func (l *benchLife) lifecycle() benchLifecycleRun {
+func (l *benchLife) lifecycle() benchreport.LifecycleRun {
 	t := l.t
-	l.run = benchLifecycleRun{InstallSeconds: int(l.install / time.Second), UninstallSeconds: int(benchUninstall / time.Second)}
+	l.run = benchreport.LifecycleRun{InstallSeconds: int(l.install / time.Second), UninstallSeconds: int(benchUninstall / time.Second)}
 	start, simBefore := l.clock.Now(), l.sim.Stats()
 	const inst = "bench-1"
 	q := "service_id=" + l.svc + "&plan_id=" + l.plan
@@ -416,13 +417,13 @@ func (l *benchLife) snapshot() benchSnapshot {
 }
 
 // account adds what happened since before to c, one more of its kind.
-func (l *benchLife) account(c *benchCounted, before benchSnapshot) {
+func (l *benchLife) account(c *benchreport.Counted, before benchSnapshot) {
 	c.Count++
 	l.add(c, before, l.snapshot())
 }
 
 // add adds what happened from before to after to c.
-func (l *benchLife) add(c *benchCounted, before, after benchSnapshot) {
+func (l *benchLife) add(c *benchreport.Counted, before, after benchSnapshot) {
 	c.CloudifyCalls += after.sim.TotalRequests - before.sim.TotalRequests
 	for route, n := range after.sim.Requests {
 		if d := n - before.sim.Requests[route]; d > 0 {
@@ -463,42 +464,42 @@ func (l *benchLife) request(kind, method, target, body string) (int, []byte) {
 	return w.Code, w.Body.Bytes()
 }
 
-func (l *benchLife) counted(kind string) *benchCounted {
+func (l *benchLife) counted(kind string) *benchreport.Counted {
 	for i := range l.run.Requests {
 		if l.run.Requests[i].Kind == kind {
 			return &l.run.Requests[i]
 		}
 	}
-	l.run.Requests = append(l.run.Requests, benchCounted{Kind: kind})
+	l.run.Requests = append(l.run.Requests, benchreport.Counted{Kind: kind})
 	return &l.run.Requests[len(l.run.Requests)-1]
 }
 
 // runStep invokes the step function's handler as the state machine's Step state does.
 func (l *benchLife) runStep(kind, opID string) {
-	var o *benchOperationSteps
+	var o *benchreport.OperationSteps
 	for i := range l.run.Operations {
 		if l.run.Operations[i].Kind == kind {
 			o = &l.run.Operations[i]
 		}
 	}
 	if o == nil {
-		l.run.Operations = append(l.run.Operations, benchOperationSteps{benchCounted: benchCounted{Kind: kind}})
+		l.run.Operations = append(l.run.Operations, benchreport.OperationSteps{Counted: benchreport.Counted{Kind: kind}})
 		o = &l.run.Operations[len(l.run.Operations)-1]
 	}
 	// Read outside the counted window: the phase and steps before.
 	from := l.operation(opID)
 	l.stepLog.Reset()
-	l.inStep, l.stepBefore, l.slept = &o.benchCounted, l.snapshot(), 0
+	l.inStep, l.stepBefore, l.slept = &o.Counted, l.snapshot(), 0
 	out, err := l.step(l.ctx, sfn.Input{TaskInput: workflow.TaskInput{OperationID: opID}, ExecutionID: benchStateMachineARN + ":" + opID})
 	if err != nil {
 		l.t.Fatalf("%s step: fault on a fault-free simulator: %v", kind, err)
 	}
 	o.Count++
-	l.add(&o.benchCounted, l.stepBefore, l.snapshot())
+	l.add(&o.Counted, l.stepBefore, l.snapshot())
 	l.inStep = nil
 	to := l.operation(opID)
 
-	inv := benchInvocation{Steps: to.Steps - from.Steps, SleptSeconds: int(l.slept / time.Second),
+	inv := benchreport.Invocation{Steps: to.Steps - from.Steps, SleptSeconds: int(l.slept / time.Second),
 		PhaseFrom: benchPhase(from.Phase), PhaseTo: benchPhase(to.Phase), WaitSeconds: out.WaitSeconds}
 	if out.Done {
 		inv.PhaseTo = "done"
@@ -523,7 +524,7 @@ func (l *benchLife) runStep(kind, opID string) {
 	o.Steps += inv.Steps
 	o.SleptSeconds += inv.SleptSeconds
 	o.Invocations = append(o.Invocations, inv)
-	o.Outputs = append(o.Outputs, benchTaskOutput{Done: out.Done, State: string(out.State), WaitSeconds: out.WaitSeconds})
+	o.Outputs = append(o.Outputs, benchreport.TaskOutput{Done: out.Done, State: string(out.State), WaitSeconds: out.WaitSeconds})
 	if out.Done {
 		delete(l.due, opID)
 	} else {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	osbc "sigs.k8s.io/go-open-service-broker-client/v2"
+
+	"github.com/cfybroker/cfybroker/internal/devtools/benchreport"
 )
 
 // Load test parameters: every round is bounded in time and in count.
@@ -34,7 +36,7 @@ const (
 // of the same run, so that the ratio of the two holds on a shared, noisy machine.
 func TestBenchLoad(t *testing.T) {
 	dir := benchDir(t)
-	benchWriteJSON(t, dir, benchFileMachine, benchMachineInfo())
+	benchWriteJSON(t, dir, benchreport.FileMachine, benchMachineInfo())
 
 	e := newE2E(t, "7.0.4")
 	// Log as serve does (one formatted info line per request), written nowhere.
@@ -72,9 +74,9 @@ func TestBenchLoad(t *testing.T) {
 	}))
 	t.Cleanup(bare.Close)
 
-	res := benchLoadResult{Concurrency: benchLoadConcurrency, RoundSeconds: benchLoadRoundTime.Seconds(), MaxRequests: benchLoadMaxRequests}
+	res := benchreport.LoadResult{Concurrency: benchLoadConcurrency, RoundSeconds: benchLoadRoundTime.Seconds(), MaxRequests: benchLoadMaxRequests}
 	for _, ep := range endpoints {
-		out := benchLoadEndpoint{Name: ep.name, Path: strings.SplitN(ep.path, "?", 2)[0], BodyBytes: len(bodies[strings.SplitN(ep.path, "?", 2)[0]])}
+		out := benchreport.LoadEndpoint{Name: ep.name, Path: strings.SplitN(ep.path, "?", 2)[0], BodyBytes: len(bodies[strings.SplitN(ep.path, "?", 2)[0]])}
 		brokerURL, bareURL := e.url+ep.path, bare.URL+ep.path
 		benchHammer(brokerURL, hdr, benchLoadConcurrency, benchLoadWarmup, benchLoadMaxRequests)
 		benchHammer(bareURL, hdr, benchLoadConcurrency, benchLoadWarmup, benchLoadMaxRequests)
@@ -106,7 +108,7 @@ func TestBenchLoad(t *testing.T) {
 		}
 		res.Endpoints = append(res.Endpoints, out)
 	}
-	benchWriteJSON(t, dir, benchFileLoad, res)
+	benchWriteJSON(t, dir, benchreport.FileLoad, res)
 }
 
 // benchGet fetches url once and checks it answers 200.
@@ -128,7 +130,7 @@ func benchGet(t *testing.T, url string, hdr http.Header) []byte {
 
 // benchHammer sends GET url from conc keep-alive connections until d has passed or
 // max requests were sent, and measures each request.
-func benchHammer(url string, hdr http.Header, conc int, d time.Duration, max int) benchLoadRound {
+func benchHammer(url string, hdr http.Header, conc int, d time.Duration, max int) benchreport.LoadRound {
 	tr := &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -170,7 +172,7 @@ func benchHammer(url string, hdr http.Header, conc int, d time.Duration, max int
 		all = append(all, l...)
 	}
 	benchSortDurations(all)
-	return benchLoadRound{
+	return benchreport.LoadRound{
 		Requests: len(all), Errors: int(errs.Load()), Seconds: elapsed.Seconds(),
 		RPS:   float64(len(all)) / elapsed.Seconds(),
 		P50ms: benchPercentile(all, 0.50), P99ms: benchPercentile(all, 0.99),
@@ -178,8 +180,8 @@ func benchHammer(url string, hdr http.Header, conc int, d time.Duration, max int
 }
 
 // benchMachineInfo describes this machine and run.
-func benchMachineInfo() benchMachine {
-	m := benchMachine{
+func benchMachineInfo() benchreport.Machine {
+	m := benchreport.Machine{
 		GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
 		NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), When: time.Now().UTC().Format(time.RFC3339),
 	}

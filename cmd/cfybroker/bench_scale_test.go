@@ -15,6 +15,8 @@ import (
 	"time"
 
 	osbc "sigs.k8s.io/go-open-service-broker-client/v2"
+
+	"github.com/cfybroker/cfybroker/internal/devtools/benchreport"
 )
 
 // Scale test parameters.
@@ -41,7 +43,7 @@ func TestBenchScale(t *testing.T) {
 		benchScaleChild(t, dir)
 		return
 	}
-	_ = os.Remove(filepath.Join(dir, benchFileScale))
+	_ = os.Remove(filepath.Join(dir, benchreport.FileScale))
 	ctx, cancel := context.WithTimeout(context.Background(), benchScaleTimeout+time.Minute)
 	defer cancel()
 	// Not -test.v: the e2e harness would keep every log line of the broker in memory.
@@ -51,7 +53,7 @@ func TestBenchScale(t *testing.T) {
 	if err != nil {
 		t.Fatalf("scale child: %v\n%s", err, out)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, benchFileScale))
+	b, err := os.ReadFile(filepath.Join(dir, benchreport.FileScale))
 	if err != nil {
 		t.Fatalf("the scale child wrote no results: %v\n%s", err, out)
 	}
@@ -69,7 +71,7 @@ func benchScaleChild(t *testing.T, dir string) {
 	e.cfg.DefaultDeadline = time.Hour
 	e.start()
 	svc, plan := e.plan("mariadb")
-	res := benchScaleResult{
+	res := benchreport.ScaleResult{
 		Instances: benchScaleInstances, ClientConcurrency: benchScaleClients, RunnerConcurrency: benchScaleRunnerWorkers,
 		InstallSeconds: benchScaleInstall.Seconds(), SimSpeed: benchScaleSpeed, PollMinMs: benchScalePollMin.Milliseconds(),
 		BaselineRSSBytes: benchProcStatusKiB("self", "VmRSS") * 1024,
@@ -198,7 +200,7 @@ func benchScaleChild(t *testing.T, dir string) {
 	t.Logf("%d instances: accepted in %.1fs, all ended in %.1fs: %d succeeded, %d failed, %d unfinished, %d errors; peak RSS %d MiB, peak heap %d MiB; %d Cloudify calls; %d active deployments",
 		res.Instances, res.AcceptSeconds, res.WallSeconds, res.Succeeded, res.Failed, res.Unfinished, res.Errors,
 		res.PeakRSSBytes>>20, res.PeakHeapBytes>>20, res.CloudifyCalls, res.LiveDeployments)
-	benchWriteJSON(t, dir, benchFileScale, res)
+	benchWriteJSON(t, dir, benchreport.FileScale, res)
 	if res.Succeeded != benchScaleInstances {
 		t.Errorf("%d of %d instances succeeded", res.Succeeded, benchScaleInstances)
 	}

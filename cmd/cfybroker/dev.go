@@ -23,7 +23,7 @@ func newDevCommand() *cobra.Command {
 		Use:   "dev",
 		Short: "Tools for local development",
 	}
-	cmd.AddCommand(newCloudifySimCommand(), newBenchReportCommand())
+	cmd.AddCommand(newCloudifySimCommand())
 	return cmd
 }
 

@@ -28,7 +28,7 @@ var benchPollingPolicies = []struct {
 }
 
 // benchPollingRun is one provision driven to its end; the JSON is read by
-// `cfybroker dev bench-report` (cmd/cfybroker/bench_results.go mirrors it).
+// internal/devtools/cmd/bench-report (internal/devtools/benchreport.PollingRun mirrors it).
 type benchPollingRun struct {
 	Policy         string `json:"policy"`
 	InstallSeconds int    `json:"install_seconds"`

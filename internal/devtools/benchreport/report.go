@@ -1,70 +1,61 @@
-package main
+package benchreport
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/cfybroker/cfybroker/internal/serverless"
 )
 
-// newBenchReportCommand returns the hidden "dev bench-report": it turns the results
-// that `make bench` collects (see bench_results.go) into docs/benchmarks.md and its
-// plot. It measures nothing itself; a missing result is reported as not measured.
-func newBenchReportCommand() *cobra.Command {
-	var in, out, stack string
-	cmd := &cobra.Command{
-		Use:    "bench-report",
-		Short:  "Write the benchmark report from the results of make bench",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			r := loadBenchResults(in, stack)
-			plotPath := filepath.Join(filepath.Dir(out), benchPlotPolling)
-			var plot bytes.Buffer
-			if p, ok := r.pollingPlot(); ok {
-				if err := p.render(&plot); err != nil {
-					return fmt.Errorf("plot: %w", err)
-				}
-			}
-			md := r.markdown(benchPlotPolling, plot.Len() > 0)
-			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-				return err
-			}
-			if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", out)
-			if plot.Len() > 0 {
-				if err := os.WriteFile(plotPath, plot.Bytes(), 0o644); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", plotPath)
-			}
-			fmt.Fprintln(cmd.OutOrStdout())
-			for _, t := range r.targets() {
-				fmt.Fprintf(cmd.OutOrStdout(), "%-8s %s: %s\n", t.verdict(), t.Target, t.Measured)
-			}
-			return nil
-		},
+// Options say where Write reads and writes.
+type Options struct {
+	// In is the directory of the results that make bench collected (bin/bench).
+	In string
+	// Out is the report to write (docs/benchmarks.md); the plot is written beside it.
+	Out string
+	// Templates is the directory of the templates that `make synth` writes
+	// (cdk.out), read for the functions' memory size.
+	Templates string
+}
+
+// Write turns the results in opts.In into the report and its plot, and returns the
+// files it wrote and the verdict on each target, one line each. It measures nothing
+// itself: a missing result is reported as not measured.
+func Write(opts Options) (written, verdicts []string, err error) {
+	r := loadBenchResults(opts.In, opts.Templates)
+	plotPath := filepath.Join(filepath.Dir(opts.Out), PlotPolling)
+	var plot bytes.Buffer
+	if p, ok := r.pollingPlot(); ok {
+		if err := p.render(&plot); err != nil {
+			return nil, nil, fmt.Errorf("plot: %w", err)
+		}
 	}
-	f := cmd.Flags()
-	f.StringVar(&in, "in", filepath.Join("bin", "bench"), "directory of the results that make bench collected")
-	f.StringVar(&out, "out", filepath.Join("docs", "benchmarks.md"), "report to write; the plot is written beside it")
-	f.StringVar(&stack, "stack", filepath.Join("infra", "stack.go"), "the CDK stack, read for the functions' memory size")
-	return cmd
+	md := r.markdown(PlotPolling, plot.Len() > 0)
+	if err := os.MkdirAll(filepath.Dir(opts.Out), 0o755); err != nil {
+		return nil, nil, err
+	}
+	if err := os.WriteFile(opts.Out, []byte(md), 0o644); err != nil {
+		return nil, nil, err
+	}
+	written = append(written, opts.Out)
+	if plot.Len() > 0 {
+		if err := os.WriteFile(plotPath, plot.Bytes(), 0o644); err != nil {
+			return written, nil, err
+		}
+		written = append(written, plotPath)
+	}
+	for _, t := range r.targets() {
+		verdicts = append(verdicts, fmt.Sprintf("%-8s %s: %s", t.verdict(), t.Target, t.Measured))
+	}
+	return written, verdicts, nil
 }
 
 // AWS on-demand list prices, us-east-1, as published on AWS's pricing pages
@@ -93,32 +84,35 @@ const (
 	benchAssumedStepMs = 250.0 // a step: a Cloudify call over the network, a DynamoDB read and write
 )
 
-// benchGoBench is one Go benchmark's results across -count runs.
-type benchGoBench struct {
-	Pkg, Name             string
-	NsOp, BytesOp, Allocs []float64
-}
-
 type benchResults struct {
 	dir       string
-	machine   *benchMachine
+	machine   *Machine
 	handler   []*benchGoBench
-	polling   *benchPollingResult
+	polling   *PollingResult
 	asl       *benchASL
 	aslErr    error
-	load      *benchLoadResult
-	lifecycle *benchLifecycleResult
-	cold      *benchColdStartResult
-	scale     *benchScaleResult
+	load      *LoadResult
+	lifecycle *LifecycleResult
+	cold      *ColdStartResult
+	scale     *ScaleResult
 	missing   []string
 	// memoryMB is the api and catalog functions' memory, stepMemoryMB the step
-	// function's (infra/stack.go).
+	// function's, read from the synthesized template; memoryErr says why they were
+	// not, and the assumed sizes are then used.
 	memoryMB, stepMemoryMB int
+	memoryErr              error
 }
 
+// The functions' memory assumed when no synthesized template says it (the stack's
+// sizes when this was written).
+const (
+	benchAssumedMemoryMB     = 256
+	benchAssumedStepMemoryMB = 128
+)
+
 // loadBenchResults reads what exists in dir; what is missing is listed.
-func loadBenchResults(dir, stack string) *benchResults {
-	r := &benchResults{dir: dir, memoryMB: 256, stepMemoryMB: 128}
+func loadBenchResults(dir, templates string) *benchResults {
+	r := &benchResults{dir: dir, memoryMB: benchAssumedMemoryMB, stepMemoryMB: benchAssumedStepMemoryMB}
 	read := func(name string, v any) bool {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err == nil {
@@ -130,25 +124,25 @@ func loadBenchResults(dir, stack string) *benchResults {
 		}
 		return true
 	}
-	if m := new(benchMachine); read(benchFileMachine, m) {
+	if m := new(Machine); read(FileMachine, m) {
 		r.machine = m
 	}
-	if p := new(benchPollingResult); read(benchFilePolling, p) {
+	if p := new(PollingResult); read(FilePolling, p) {
 		r.polling = p
 	}
-	if l := new(benchLoadResult); read(benchFileLoad, l) {
+	if l := new(LoadResult); read(FileLoad, l) {
 		r.load = l
 	}
-	if l := new(benchLifecycleResult); read(benchFileLifecycle, l) {
+	if l := new(LifecycleResult); read(FileLifecycle, l) {
 		r.lifecycle = l
 	}
-	if c := new(benchColdStartResult); read(benchFileColdStart, c) {
+	if c := new(ColdStartResult); read(FileColdStart, c) {
 		r.cold = c
 	}
-	if s := new(benchScaleResult); read(benchFileScale, s) {
+	if s := new(ScaleResult); read(FileScale, s) {
 		r.scale = s
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, benchFileASL)); err == nil {
+	if b, err := os.ReadFile(filepath.Join(dir, FileASL)); err == nil {
 		a, err := parseBenchASL(b)
 		r.asl, r.aslErr = &a, err
 		if err != nil {
@@ -156,60 +150,37 @@ func loadBenchResults(dir, stack string) *benchResults {
 		}
 	} else {
 		r.aslErr = err
-		r.missing = append(r.missing, fmt.Sprintf("%s (%v)", benchFileASL, err))
+		r.missing = append(r.missing, fmt.Sprintf("%s (%v)", FileASL, err))
 	}
-	if f, err := os.Open(filepath.Join(dir, benchFileHandler)); err == nil {
-		r.handler = parseGoBench(f)
+	if f, err := os.Open(filepath.Join(dir, FileHandler)); err == nil {
+		r.handler, err = parseGoBench(FileHandler, f)
 		f.Close()
+		if err != nil {
+			r.missing = append(r.missing, fmt.Sprintf("%s (%v)", FileHandler, err))
+		}
 	} else {
-		r.missing = append(r.missing, fmt.Sprintf("%s (%v)", benchFileHandler, err))
+		r.missing = append(r.missing, fmt.Sprintf("%s (%v)", FileHandler, err))
 	}
-	if b, err := os.ReadFile(stack); err == nil {
-		if m := regexp.MustCompile(`\bmemoryMB\s*=\s*(\d+)`).FindSubmatch(b); m != nil {
-			r.memoryMB, _ = strconv.Atoi(string(m[1]))
-		}
-		if m := regexp.MustCompile(`\bstepMemoryMB\s*=\s*(\d+)`).FindSubmatch(b); m != nil {
-			r.stepMemoryMB, _ = strconv.Atoi(string(m[1]))
-		}
+	r.memoryErr = r.readMemory(templates)
+	if r.memoryErr != nil {
+		r.missing = append(r.missing, fmt.Sprintf("the functions' memory (%v; %d and %d MB assumed)", r.memoryErr, r.memoryMB, r.stepMemoryMB))
 	}
 	return r
 }
 
-var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([0-9.]+) ns/op(?:\s+([0-9.]+) B/op)?(?:\s+([0-9.]+) allocs/op)?`)
-
-// parseGoBench reads `go test -bench` output.
-func parseGoBench(rd io.Reader) []*benchGoBench {
-	var out []*benchGoBench
-	byKey := map[string]*benchGoBench{}
-	pkg := ""
-	sc := bufio.NewScanner(rd)
-	for sc.Scan() {
-		line := sc.Text()
-		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
-			pkg = strings.TrimSpace(p)
-			continue
-		}
-		m := benchLine.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		key := pkg + " " + m[1]
-		b := byKey[key]
-		if b == nil {
-			b = &benchGoBench{Pkg: pkg, Name: m[1]}
-			byKey[key] = b
-			out = append(out, b)
-		}
-		f := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
-		b.NsOp = append(b.NsOp, f(m[2]))
-		if m[3] != "" {
-			b.BytesOp = append(b.BytesOp, f(m[3]))
-		}
-		if m[4] != "" {
-			b.Allocs = append(b.Allocs, f(m[4]))
-		}
+// readMemory takes the functions' memory from the templates in dir.
+func (r *benchResults) readMemory(dir string) error {
+	mem, err := readLambdaMemory(dir)
+	if err != nil {
+		return err
 	}
-	return out
+	api, okAPI := mem["api"]
+	step, okStep := mem["step"]
+	if !okAPI || !okStep {
+		return fmt.Errorf("%s: the template has no api or no step function", dir)
+	}
+	r.memoryMB, r.stepMemoryMB = api, step
+	return nil
 }
 
 func benchMedian(xs []float64) float64 {
@@ -240,7 +211,7 @@ type benchLoadFigures struct {
 	brokerP50, brokerP99, bareP50, bareP99        float64
 }
 
-func (r *benchResults) loadFigures(ep benchLoadEndpoint) benchLoadFigures {
+func (r *benchResults) loadFigures(ep LoadEndpoint) benchLoadFigures {
 	var f benchLoadFigures
 	var br, ba, ratios, bp50, bp99, ap50, ap99 []float64
 	for i := range min(len(ep.Broker), len(ep.Bare)) {
@@ -258,7 +229,7 @@ func (r *benchResults) loadFigures(ep benchLoadEndpoint) benchLoadFigures {
 }
 
 // transitions counts the state transitions of one execution, or -1.
-func (r *benchResults) transitions(outs []benchTaskOutput) int {
+func (r *benchResults) transitions(outs []TaskOutput) int {
 	if r.asl == nil {
 		return -1
 	}
@@ -271,7 +242,7 @@ func (r *benchResults) transitions(outs []benchTaskOutput) int {
 }
 
 // pollingRun finds the polling run of a policy and install duration.
-func (r *benchResults) pollingRun(policy string, seconds int) *benchPollingRun {
+func (r *benchResults) pollingRun(policy string, seconds int) *PollingRun {
 	if r.polling == nil {
 		return nil
 	}
@@ -284,7 +255,7 @@ func (r *benchResults) pollingRun(policy string, seconds int) *benchPollingRun {
 }
 
 // lifecycleRun finds the lifecycle of an install duration, as deployed.
-func (r *benchResults) lifecycleRun(seconds int) *benchLifecycleRun {
+func (r *benchResults) lifecycleRun(seconds int) *LifecycleRun {
 	if r.lifecycle == nil {
 		return nil
 	}
@@ -292,14 +263,14 @@ func (r *benchResults) lifecycleRun(seconds int) *benchLifecycleRun {
 }
 
 // baselineRun finds the lifecycle of an install duration with the inline loop off.
-func (r *benchResults) baselineRun(seconds int) *benchLifecycleRun {
+func (r *benchResults) baselineRun(seconds int) *LifecycleRun {
 	if r.lifecycle == nil {
 		return nil
 	}
 	return benchFindRun(r.lifecycle.Baseline, seconds)
 }
 
-func benchFindRun(runs []benchLifecycleRun, seconds int) *benchLifecycleRun {
+func benchFindRun(runs []LifecycleRun, seconds int) *LifecycleRun {
 	for i := range runs {
 		if l := &runs[i]; l.InstallSeconds == seconds {
 			return l
@@ -323,8 +294,8 @@ func (r *benchResults) inlineSettings() (int, int) {
 // answers the state machine sees and the seconds slept inside invocations. (The loop
 // also keeps 15 s of the invocation's time in hand, which the function's timeout
 // always leaves here.) The report checks it against the measured lifecycles.
-func benchFold(outs []benchTaskOutput, maxWait, maxSleep int) ([]benchTaskOutput, int) {
-	var folded []benchTaskOutput
+func benchFold(outs []TaskOutput, maxWait, maxSleep int) ([]TaskOutput, int) {
+	var folded []TaskOutput
 	slept, inGroup := 0, 0
 	for i, o := range outs {
 		if !o.Done && i < len(outs)-1 && o.WaitSeconds <= maxWait && inGroup+o.WaitSeconds <= maxSleep {
@@ -374,7 +345,7 @@ type benchCost struct {
 }
 
 // cost computes a measured lifecycle's cost, the step function at stepMB.
-func (r *benchResults) cost(run *benchLifecycleRun, stepMB int) (benchCost, bool) {
+func (r *benchResults) cost(run *LifecycleRun, stepMB int) (benchCost, bool) {
 	c := benchCost{dynamoMeasured: r.lifecycle.DynamoMeasured, stepMB: stepMB}
 	for _, q := range run.Requests {
 		if q.Kind == "catalog" {
@@ -415,7 +386,7 @@ func (r *benchResults) cost(run *benchLifecycleRun, stepMB int) (benchCost, bool
 // (Step, Check, Succeeded: 3 transitions), and every wait the step function answers
 // is an SQS message delayed by it (send, receive, delete: 3 requests) that invokes
 // the step function again.
-func (r *benchResults) callbackDriver(c benchCost, run *benchLifecycleRun) benchCost {
+func (r *benchResults) callbackDriver(c benchCost, run *LifecycleRun) benchCost {
 	ops := len(run.Operations)
 	c.transitions = 3 * ops
 	c.sqsRequests = 3 * (c.stepInvokes - ops)
@@ -633,7 +604,7 @@ func (r *benchResults) markdown(plotName string, havePlot bool) string {
 	m := &benchMD{}
 	m.p("# Benchmarks")
 	m.p("")
-	m.p("<!-- Generated by `make bench` (`cfybroker dev bench-report`); do not edit by hand. -->")
+	m.p("<!-- Generated by `make bench` (`internal/devtools/cmd/bench-report`); do not edit by hand. -->")
 	m.p("")
 	if mc := r.machine; mc != nil {
 		m.p("Measured on %s: %s, %d CPUs (GOMAXPROCS %d), %s %s/%s; load average %s when the load test started.",
@@ -678,7 +649,8 @@ func (r *benchResults) markdown(plotName string, havePlot bool) string {
 	m.p("3. the `TestBench*` tests of `cmd/cfybroker`: the loopback load test (`TestBenchLoad`, the e2e harness's")
 	m.p("   `startServer`), the lifecycles through the AWS shape's handlers (`TestBenchLifecycle`), the cold starts")
 	m.p("   under `aws-lambda-rie` (`TestBenchColdStart`) and the 1,000-instance run (`TestBenchScale`, in a child process);")
-	m.p("4. `go run ./cmd/cfybroker dev bench-report`, which writes this file and `%s`;", plotName)
+	m.p("4. `make synth`, whose template (`cdk.out/`) gives the functions' memory, then `go run ./internal/devtools/cmd/bench-report`,")
+	m.p("   which writes this file and `%s`;", plotName)
 	m.p("5. `go run ./internal/devtools/cmd/extbench` (wrk installed from Debian when missing), which writes the section")
 	m.p("   [Throughput from outside the process](#throughput-from-outside-the-process-wrk).")
 	m.p("")
@@ -702,7 +674,7 @@ func (r *benchResults) handlerSection(m *benchMD) {
 	m.p("## Handler cost")
 	m.p("")
 	if len(r.handler) == 0 {
-		m.p("Not measured (no `%s`).", benchFileHandler)
+		m.p("Not measured (no `%s`).", FileHandler)
 		m.p("")
 		return
 	}
@@ -993,7 +965,7 @@ func (r *benchResults) dynamoSection(m *benchMD) {
 	var rows [][]string
 	var tr, tw int64
 	var tru, twu float64
-	add := func(name, count string, c benchCounted) {
+	add := func(name, count string, c Counted) {
 		rows = append(rows, []string{name, count, strconv.FormatInt(c.DynamoReads, 10), strconv.FormatInt(c.DynamoWrites, 10),
 			fmt.Sprintf("%.1f", c.ReadUnits), fmt.Sprintf("%.1f", c.WriteUnits)})
 		tr, tw, tru, twu = tr+c.DynamoReads, tw+c.DynamoWrites, tru+c.ReadUnits, twu+c.WriteUnits
@@ -1002,7 +974,7 @@ func (r *benchResults) dynamoSection(m *benchMD) {
 		add("`"+q.Kind+"` requests", strconv.Itoa(q.Count), q)
 	}
 	for _, o := range run.Operations {
-		add(o.Kind+" steps", fmt.Sprintf("%d (in %d invocations)", o.Steps, o.Count), o.benchCounted)
+		add(o.Kind+" steps", fmt.Sprintf("%d (in %d invocations)", o.Steps, o.Count), o.Counted)
 	}
 	rows = append(rows, []string{"**lifecycle**", "", "**" + strconv.FormatInt(tr, 10) + "**", "**" + strconv.FormatInt(tw, 10) + "**",
 		fmt.Sprintf("**%.1f**", tru), fmt.Sprintf("**%.1f**", twu)})
@@ -1046,7 +1018,11 @@ func (r *benchResults) costSection(m *benchMD) {
 	m.p("")
 	m.p("Counts from the lifecycle above, as deployed; the catalog request is left out (a platform reads the catalog on its")
 	m.p("own schedule, not per instance), and so are the catalog function's runs (every 5 minutes whatever the number of")
-	m.p("instances), CloudWatch Logs, storage and data transfer. Memory from `infra/stack.go`: the api function %d MB,", r.memoryMB)
+	if r.memoryErr == nil {
+		m.p("instances), CloudWatch Logs, storage and data transfer. Memory from the synthesized template (`MemorySize`): the api function %d MB,", r.memoryMB)
+	} else {
+		m.p("instances), CloudWatch Logs, storage and data transfer. The functions' memory was not read (%v): assumed the api function %d MB,", r.memoryErr, r.memoryMB)
+	}
 	m.p("the step function %d MB. Billed durations: %.0f ms per OSB request and %.0f ms per step are assumed (the emulator's", c.stepMB, benchAssumedAPIMs, benchAssumedStepMs)
 	if r.cold != nil && r.cold.Measured {
 		var parts []string
@@ -1101,7 +1077,7 @@ func (r *benchResults) costSection(m *benchMD) {
 
 // transitionsWhere is the table of the step function's invocations in the 10-minute
 // lifecycle: where the state transitions go.
-func (r *benchResults) transitionsWhere(m *benchMD, run *benchLifecycleRun, c benchCost) {
+func (r *benchResults) transitionsWhere(m *benchMD, run *LifecycleRun, c benchCost) {
 	wait, budget := r.inlineSettings()
 	m.p("### Where the transitions go")
 	m.p("")
@@ -1166,7 +1142,7 @@ func (r *benchResults) transitionsWhere(m *benchMD, run *benchLifecycleRun, c be
 
 // whatIf compares the design before the inline loop, as deployed, other settings
 // (measured) and another driver (computed).
-func (r *benchResults) whatIf(m *benchMD, run *benchLifecycleRun, c benchCost) {
+func (r *benchResults) whatIf(m *benchMD, run *LifecycleRun, c benchCost) {
 	m.p("### What remains to gain")
 	m.p("")
 	type row struct {
@@ -1255,7 +1231,7 @@ func (r *benchResults) whatIf(m *benchMD, run *benchLifecycleRun, c benchCost) {
 }
 
 // pollCost is what the platform's last_operation polls of a lifecycle cost.
-func (r *benchResults) pollCost(run *benchLifecycleRun) float64 {
+func (r *benchResults) pollCost(run *LifecycleRun) float64 {
 	for _, q := range run.Requests {
 		if q.Kind == "last_operation" {
 			gb := float64(r.memoryMB) / 1024
@@ -1270,16 +1246,16 @@ func (r *benchResults) pollCost(run *benchLifecycleRun) float64 {
 }
 
 // operationCounts returns the operations' counts (Count: invocations).
-func (run *benchLifecycleRun) operationCounts() []benchCounted {
-	out := make([]benchCounted, len(run.Operations))
+func (run *LifecycleRun) operationCounts() []Counted {
+	out := make([]Counted, len(run.Operations))
 	for i, o := range run.Operations {
-		out[i] = o.benchCounted
+		out[i] = o.Counted
 	}
 	return out
 }
 
 // benchOpCount is the count of the item of a kind.
-func benchOpCount(cs []benchCounted, kind string) int {
+func benchOpCount(cs []Counted, kind string) int {
 	for _, c := range cs {
 		if c.Kind == kind {
 			return c.Count
@@ -1348,7 +1324,7 @@ func (r *benchResults) pollingPlot() (benchPlot, bool) {
 	var looks []benchSeries
 	looks = append(looks, benchSeries{Name: "backoff: steps", Color: benchBlue, X: bx, Y: by, Marker: true})
 	if benchPositive(bi) {
-		looks = append(looks, benchSeries{Name: fmt.Sprintf("backoff: invocations (waits <= %d s slept)", wait), Color: benchBlue, X: bx, Y: bi, Dashed: true, Marker: true})
+		looks = append(looks, benchSeries{Name: fmt.Sprintf("backoff: invocations (waits ≤ %d s slept)", wait), Color: benchBlue, X: bx, Y: bi, Dashed: true, Marker: true})
 	}
 	looks = append(looks, benchSeries{Name: "fixed 10 s: steps", Color: benchOrange, X: fx, Y: fy, Marker: true})
 	if benchPositive(fi) {
@@ -1364,10 +1340,9 @@ func (r *benchResults) pollingPlot() (benchPlot, bool) {
 		Title:  "Polling a provision: backoff vs fixed 10 s",
 		XLabel: "install duration (minutes)",
 		XMin:   0, XMax: maxMin,
-		XTicks: benchTicks(0, maxMin, 6),
 		Panels: []benchPanel{
 			{Title: "Steps and step function invocations per provision (log scale)", YLabel: "count", LogY: true, YMax: 10 * ymax, Series: looks},
-			{Title: "Detection delay: Cloudify done -> operation succeeded", YLabel: "seconds", Series: []benchSeries{
+			{Title: "Detection delay: Cloudify done → operation succeeded", YLabel: "seconds", Series: []benchSeries{
 				{Name: "backoff", Color: benchBlue, X: bx, Y: bd, Marker: true},
 				{Name: "fixed 10 s", Color: benchOrange, X: fx, Y: fd, Marker: true},
 				{Name: "10% of the install (target)", Color: benchGreen, X: tx, Y: ty, Dashed: true},

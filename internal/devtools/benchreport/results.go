@@ -1,23 +1,23 @@
-package main
+package benchreport
 
 // The files that `make bench` writes into its results directory (bin/bench by
-// default) and that `cfybroker dev bench-report` reads: one JSON document per
+// default) and that bench-report reads: one JSON document per
 // measurement, written by the bench tests (cmd/cfybroker/bench_*_test.go and
 // internal/workflow/polling_bench_test.go), plus the text output of the Go benchmarks.
 const (
-	benchFileHandler   = "handler.txt"    // go test -bench output (internal/broker, internal/osb)
-	benchFilePolling   = "polling.json"   // internal/workflow TestBenchPolling
-	benchFileASL       = "asl.json"       // the state machine definition (internal/workflow/sfn)
-	benchFileLoad      = "load.json"      // TestBenchLoad
-	benchFileLifecycle = "lifecycle.json" // TestBenchLifecycle
-	benchFileColdStart = "coldstart.json" // TestBenchColdStart
-	benchFileScale     = "scale.json"     // TestBenchScale
-	benchFileMachine   = "machine.json"   // TestBenchLoad (what the run ran on)
-	benchPlotPolling   = "benchmarks-polling.png"
+	FileHandler   = "handler.txt"    // go test -bench output (internal/broker, internal/osb)
+	FilePolling   = "polling.json"   // internal/workflow TestBenchPolling
+	FileASL       = "asl.json"       // the state machine definition (internal/workflow/sfn)
+	FileLoad      = "load.json"      // TestBenchLoad
+	FileLifecycle = "lifecycle.json" // TestBenchLifecycle
+	FileColdStart = "coldstart.json" // TestBenchColdStart
+	FileScale     = "scale.json"     // TestBenchScale
+	FileMachine   = "machine.json"   // TestBenchLoad (what the run ran on)
+	PlotPolling   = "benchmarks-polling.png"
 )
 
-// benchMachine describes where the figures were measured.
-type benchMachine struct {
+// Machine describes where the figures were measured.
+type Machine struct {
 	GoVersion  string `json:"go_version"`
 	GOOS       string `json:"goos"`
 	GOARCH     string `json:"goarch"`
@@ -28,28 +28,30 @@ type benchMachine struct {
 	When       string `json:"when"`     // RFC 3339, UTC
 }
 
-// benchLoadResult is the loopback load test of the embedded broker against a bare
+// LoadResult is the loopback load test of the embedded broker against a bare
 // net/http handler answering a body of the same size, in the same run.
-type benchLoadResult struct {
-	Concurrency  int                 `json:"concurrency"`
-	RoundSeconds float64             `json:"round_seconds"`
-	MaxRequests  int                 `json:"max_requests_per_round"`
-	Endpoints    []benchLoadEndpoint `json:"endpoints"`
+type LoadResult struct {
+	Concurrency  int            `json:"concurrency"`
+	RoundSeconds float64        `json:"round_seconds"`
+	MaxRequests  int            `json:"max_requests_per_round"`
+	Endpoints    []LoadEndpoint `json:"endpoints"`
 }
 
-type benchLoadEndpoint struct {
+// LoadEndpoint is one endpoint's rounds.
+type LoadEndpoint struct {
 	Name      string `json:"name"` // catalog, last_operation
 	Path      string `json:"path"`
 	BodyBytes int    `json:"body_bytes"`
 	// Broker and Bare are the rounds, run alternately (broker first in odd rounds,
 	// bare first in even ones).
-	Broker []benchLoadRound `json:"broker"`
-	Bare   []benchLoadRound `json:"bare"`
+	Broker []LoadRound `json:"broker"`
+	Bare   []LoadRound `json:"bare"`
 	// CloudifyCalls is what the simulator counted during the broker's rounds.
 	CloudifyCalls int `json:"cloudify_calls"`
 }
 
-type benchLoadRound struct {
+// LoadRound is one round of requests on one server.
+type LoadRound struct {
 	Requests int     `json:"requests"`
 	Errors   int     `json:"errors"`
 	Seconds  float64 `json:"seconds"`
@@ -58,10 +60,10 @@ type benchLoadRound struct {
 	P99ms    float64 `json:"p99_ms"`
 }
 
-// benchLifecycleResult is the AWS shape's code (the api and step functions'
+// LifecycleResult is the AWS shape's code (the api and step functions'
 // handlers, internal/serverless) driven through whole lifecycles on the simulator's
 // manual clock, the platform polling last_operation at a fixed interval.
-type benchLifecycleResult struct {
+type LifecycleResult struct {
 	// Store is what held the state: "DynamoDB Local" or, without it, "bbolt".
 	Store string `json:"store"`
 	// DynamoMeasured is false when DynamoDB Local was not reachable: the DynamoDB
@@ -79,29 +81,31 @@ type benchLifecycleResult struct {
 	// Runs are the lifecycles as deployed; Baseline the same lifecycles with the
 	// inline loop off (STEP_INLINE_WAIT_SECONDS=0: one step per invocation, every
 	// wait a loop of the state machine), as the step function was before it.
-	Runs     []benchLifecycleRun `json:"runs"`
-	Baseline []benchLifecycleRun `json:"baseline"`
+	Runs     []LifecycleRun `json:"runs"`
+	Baseline []LifecycleRun `json:"baseline"`
 	// Variants are the 10-minute lifecycle with other inline loop settings.
-	Variants []benchLifecycleVariant `json:"variants"`
+	Variants []LifecycleVariant `json:"variants"`
 }
 
-// benchLifecycleVariant is a lifecycle with other settings of the step function.
-type benchLifecycleVariant struct {
-	Label               string            `json:"label"`
-	InlineWaitSeconds   int               `json:"inline_wait_seconds"`
-	InlineBudgetSeconds int               `json:"inline_budget_seconds"`
-	Run                 benchLifecycleRun `json:"run"`
+// LifecycleVariant is a lifecycle with other settings of the step function.
+type LifecycleVariant struct {
+	Label               string       `json:"label"`
+	InlineWaitSeconds   int          `json:"inline_wait_seconds"`
+	InlineBudgetSeconds int          `json:"inline_budget_seconds"`
+	Run                 LifecycleRun `json:"run"`
 }
 
-type benchLifecycleRun struct {
+// LifecycleRun is one lifecycle: its requests, its operations' steps and their
+// Cloudify calls.
+type LifecycleRun struct {
 	InstallSeconds   int `json:"install_seconds"`
 	UninstallSeconds int `json:"uninstall_seconds"`
 	// Requests are the OSB requests, by kind (catalog, provision, last_operation,
 	// bind, unbind, deprovision), in the order first seen.
-	Requests []benchCounted `json:"requests"`
+	Requests []Counted `json:"requests"`
 	// Operations are the step function's invocations for each asynchronous operation
 	// (provision, deprovision).
-	Operations []benchOperationSteps `json:"operations"`
+	Operations []OperationSteps `json:"operations"`
 	// CloudifyRoutes are the Cloudify calls of the whole lifecycle, by route.
 	CloudifyRoutes map[string]int `json:"cloudify_routes"`
 	// ProvisionDetectionSeconds: Cloudify ending the install → the operation
@@ -111,8 +115,8 @@ type benchLifecycleRun struct {
 	LifecycleSeconds          float64 `json:"lifecycle_seconds"`
 }
 
-// benchCounted counts what a kind of request (or step) caused.
-type benchCounted struct {
+// Counted counts what a kind of request (or step) caused.
+type Counted struct {
 	Kind           string         `json:"kind"`
 	Count          int            `json:"count"`
 	CloudifyCalls  int            `json:"cloudify_calls"`
@@ -123,24 +127,24 @@ type benchCounted struct {
 	WriteUnits     float64        `json:"write_units"`
 }
 
-// benchOperationSteps is what the step function did for one operation. Count (of
-// benchCounted) is its invocations, and the counts are theirs, sleeps aside (the
+// OperationSteps is what the step function did for one operation. Count (of
+// Counted) is its invocations, and the counts are theirs, sleeps aside (the
 // platform's polls during a sleep count as requests).
-type benchOperationSteps struct {
-	benchCounted
+type OperationSteps struct {
+	Counted
 	// Steps is the workflow steps (Engine.Step runs) of all the invocations.
 	Steps int `json:"steps"`
 	// SleptSeconds is the time the invocations slept between steps (billed as Lambda
 	// duration).
 	SleptSeconds int `json:"slept_seconds"`
 	// Outputs are the invocations' answers, what the state machine saw, in order.
-	Outputs []benchTaskOutput `json:"outputs"`
+	Outputs []TaskOutput `json:"outputs"`
 	// Invocations say what each invocation did.
-	Invocations []benchInvocation `json:"invocations"`
+	Invocations []Invocation `json:"invocations"`
 }
 
-// benchInvocation is one invocation of the step function.
-type benchInvocation struct {
+// Invocation is one invocation of the step function.
+type Invocation struct {
 	Steps        int `json:"steps"`
 	SleptSeconds int `json:"slept_seconds"`
 	// PhaseFrom and PhaseTo are the operation's phase (the engine's) before and after
@@ -152,39 +156,41 @@ type benchInvocation struct {
 	WaitSeconds int    `json:"wait_seconds"`
 }
 
-// benchTaskOutput mirrors workflow.TaskOutput's JSON.
-type benchTaskOutput struct {
+// TaskOutput mirrors workflow.TaskOutput's JSON.
+type TaskOutput struct {
 	Done        bool   `json:"done"`
 	State       string `json:"state"`
 	WaitSeconds int    `json:"wait_seconds"`
 }
 
-// benchPollingResult mirrors internal/workflow's polling.json.
-type benchPollingResult struct {
-	Runs []benchPollingRun `json:"runs"`
+// PollingResult mirrors internal/workflow's polling.json.
+type PollingResult struct {
+	Runs []PollingRun `json:"runs"`
 }
 
-type benchPollingRun struct {
-	Policy           string            `json:"policy"` // backoff, fixed-10s
-	InstallSeconds   int               `json:"install_seconds"`
-	Steps            int               `json:"steps"`
-	Outputs          []benchTaskOutput `json:"outputs"`
-	CloudifyTotal    int               `json:"cloudify_total"`
-	DetectionSeconds float64           `json:"detection_seconds"`
-	ElapsedSeconds   float64           `json:"elapsed_seconds"`
+// PollingRun is one install polled with one policy.
+type PollingRun struct {
+	Policy           string       `json:"policy"` // backoff, fixed-10s
+	InstallSeconds   int          `json:"install_seconds"`
+	Steps            int          `json:"steps"`
+	Outputs          []TaskOutput `json:"outputs"`
+	CloudifyTotal    int          `json:"cloudify_total"`
+	DetectionSeconds float64      `json:"detection_seconds"`
+	ElapsedSeconds   float64      `json:"elapsed_seconds"`
 }
 
-// benchColdStartResult is the Lambda bootstraps under the runtime interface emulator.
-type benchColdStartResult struct {
+// ColdStartResult is the Lambda bootstraps under the runtime interface emulator.
+type ColdStartResult struct {
 	Measured bool   `json:"measured"`
 	Reason   string `json:"reason,omitempty"` // why not measured
 	Emulator string `json:"emulator,omitempty"`
 	// FirstInvokeNote says what the first invocation did (or why it is absent).
-	FirstInvokeNote string                   `json:"first_invoke_note,omitempty"`
-	Functions       []benchColdStartFunction `json:"functions"`
+	FirstInvokeNote string              `json:"first_invoke_note,omitempty"`
+	Functions       []ColdStartFunction `json:"functions"`
 }
 
-type benchColdStartFunction struct {
+// ColdStartFunction is one function's cold starts.
+type ColdStartFunction struct {
 	Name string `json:"name"` // api, step
 	// Arm64Bytes is the size of the bootstrap as deployed (linux/arm64, built like
 	// .ci/build-lambdas.sh); HostBytes the one run here.
@@ -203,8 +209,8 @@ type benchColdStartFunction struct {
 	Result string  `json:"result"` // what the first invocation answered, in short
 }
 
-// benchScaleResult is many instances provisioned at once in the embedded shape.
-type benchScaleResult struct {
+// ScaleResult is many instances provisioned at once in the embedded shape.
+type ScaleResult struct {
 	Instances         int     `json:"instances"`
 	ClientConcurrency int     `json:"client_concurrency"`
 	RunnerConcurrency int     `json:"runner_concurrency"`

@@ -1,4 +1,4 @@
-package main
+package benchreport
 
 import (
 	"encoding/json"
@@ -43,7 +43,7 @@ func parseBenchASL(b []byte) (benchASL, error) {
 // outs (the step function's answers, in order; no fault, so no Retry or Catch) and
 // returns the state transitions it costs: one per state entered, as Step Functions
 // Standard bills them. It fails when the outputs do not fit the definition.
-func (a benchASL) transitions(outs []benchTaskOutput) (int, error) {
+func (a benchASL) transitions(outs []TaskOutput) (int, error) {
 	state, n, next := a.StartAt, 0, 0
 	var data map[string]any
 	for range 1_000_000 {
