@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cfybroker/cfybroker/internal/admin"
+	"github.com/cfybroker/cfybroker/internal/basicauth"
 	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/cfybroker/cfybroker/internal/catalog"
 	"github.com/cfybroker/cfybroker/internal/cloudify"
@@ -280,7 +281,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		s.cfg.Password = randomPassword()
 		log.Warn("no broker password configured: generated one for this run (set CFYBROKER_PASSWORD)")
 	}
-	creds := []osb.Credential{{Username: s.cfg.Username, Password: s.cfg.Password}}
+	creds := []basicauth.Credential{{Username: s.cfg.Username, Password: s.cfg.Password}}
 	extra, err := parseCredentials(cfg.ExtraCredentials)
 	if err != nil {
 		return nil, err
@@ -433,7 +434,7 @@ func (s *server) startSimulator(cfg serveConfig, log *slog.Logger) (url, user, p
 
 // adminCredentials are the operator's pairs (none: the admin API is off). A pair that
 // the OSB API also accepts is refused: the two roles must not share a credential.
-func (c *serveConfig) adminCredentials(osbCreds []osb.Credential) ([]osb.Credential, error) {
+func (c *serveConfig) adminCredentials(osbCreds []basicauth.Credential) ([]basicauth.Credential, error) {
 	if c.AdminPassword == "" {
 		if c.AdminExtraCredentials != "" {
 			return nil, usageError{errors.New("--admin-extra-credentials needs --admin-password (CFYBROKER_ADMIN_PASSWORD)")}
@@ -443,7 +444,7 @@ func (c *serveConfig) adminCredentials(osbCreds []osb.Credential) ([]osb.Credent
 	if c.AdminUsername == "" {
 		c.AdminUsername = "operator"
 	}
-	out := []osb.Credential{{Username: c.AdminUsername, Password: c.AdminPassword}}
+	out := []basicauth.Credential{{Username: c.AdminUsername, Password: c.AdminPassword}}
 	extra, err := parseCredentials(c.AdminExtraCredentials)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("admin %w", err)}
@@ -534,8 +535,8 @@ func randomPassword() string {
 }
 
 // parseCredentials parses "user:pass,user:pass".
-func parseCredentials(s string) ([]osb.Credential, error) {
-	var out []osb.Credential
+func parseCredentials(s string) ([]basicauth.Credential, error) {
+	var out []basicauth.Credential
 	for _, pair := range strings.Split(s, ",") {
 		pair = strings.TrimSpace(pair)
 		if pair == "" {
@@ -545,7 +546,7 @@ func parseCredentials(s string) ([]osb.Credential, error) {
 		if !ok || u == "" || p == "" {
 			return nil, usageError{errors.New("extra credentials must be user:password pairs separated by commas")}
 		}
-		out = append(out, osb.Credential{Username: u, Password: p})
+		out = append(out, basicauth.Credential{Username: u, Password: p})
 	}
 	return out, nil
 }

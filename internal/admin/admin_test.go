@@ -13,11 +13,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cfybroker/cfybroker/internal/admin"
+	"github.com/cfybroker/cfybroker/internal/basicauth"
 	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/cfybroker/cfybroker/internal/catalog"
 	"github.com/cfybroker/cfybroker/internal/cloudify"
 	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
-	"github.com/cfybroker/cfybroker/internal/osb"
 	"github.com/cfybroker/cfybroker/internal/store/boltstore"
 	"github.com/cfybroker/cfybroker/internal/workflow"
 )
@@ -327,7 +327,7 @@ func TestReconcileLostExecution(t *testing.T) {
 // newAPI serves svc's admin API with one credential and returns a client of it.
 func newAPI(t *testing.T, svc *admin.Service, password string) *admin.Client {
 	t.Helper()
-	ts := httptest.NewServer(admin.NewHandler(svc, admin.HandlerConfig{Credentials: []osb.Credential{{Username: "op", Password: "secret"}}}))
+	ts := httptest.NewServer(admin.NewHandler(svc, admin.HandlerConfig{Credentials: []basicauth.Credential{{Username: "op", Password: "secret"}}}))
 	t.Cleanup(ts.Close)
 	c, err := admin.NewClient(ts.URL, "op", password, nil)
 	if err != nil {

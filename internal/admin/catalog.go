@@ -12,8 +12,8 @@ import (
 
 	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/cfybroker/cfybroker/internal/catalog"
+	"github.com/cfybroker/cfybroker/internal/catalogview"
 	"github.com/cfybroker/cfybroker/internal/cloudify"
-	"github.com/cfybroker/cfybroker/internal/osb"
 )
 
 // OverlayDocument is the stored overlay.
@@ -115,7 +115,7 @@ func (s *Service) OSBCatalog(ctx context.Context) (json.RawMessage, error) {
 // the OSB package's own view, so that what the operator sees cannot drift from what the
 // platform gets.
 func RenderOSB(c broker.Catalog) (json.RawMessage, error) {
-	b, err := json.Marshal(osb.CatalogView(c))
+	b, err := json.Marshal(catalogview.View(c))
 	if err != nil {
 		return nil, fmt.Errorf("admin: render catalog: %w", err)
 	}
