@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -788,27 +787,41 @@ func nameOverlayErrors(err error, path string) error {
 	if path == "-" {
 		path = "<stdin>"
 	}
-	lines := strings.Split(err.Error(), "\n")
-	for i, l := range lines {
-		if rest, ok := strings.CutPrefix(l, catalog.OverlayFile+":"); ok {
-			lines[i] = path + ":" + rest
-		}
+	ps := overlayProblems(err)
+	if ps == nil {
+		return err
 	}
-	return errors.New(strings.Join(lines, "\n"))
+	return errors.New(problemsText(ps, path))
 }
-
-// overlayLine is the location prefix of an overlay error.
-var overlayLine = regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(catalog.OverlayFile) + `(:[0-9]+)?: `)
 
 // withoutOverlayLines drops the locations from the overlay errors of an edit: they
 // point into the document the edit produced, which the operator does not see; the
 // field path says what is wrong.
 func withoutOverlayLines(err error) error {
-	msg := err.Error()
-	if !overlayLine.MatchString(msg) {
+	ps := overlayProblems(err)
+	if ps == nil {
 		return err
 	}
-	return errors.New(overlayLine.ReplaceAllString(msg, ""))
+	return errors.New(problemsText(ps, ""))
+}
+
+// overlayProblems returns the problems an overlay error carries: those of an
+// *admin.Error, else those of the catalog package's errors; nil when it has none.
+func overlayProblems(err error) []admin.Problem {
+	var e *admin.Error
+	if errors.As(err, &e) {
+		return e.Problems
+	}
+	return admin.OverlayProblems(err)
+}
+
+// problemsText is the problems one per line, located in file (see admin.Problem.Text).
+func problemsText(ps []admin.Problem, file string) string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.Text(file)
+	}
+	return strings.Join(lines, "\n")
 }
 
 func newCatalogImportCommand(bf *backendFlags) *cobra.Command {

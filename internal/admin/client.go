@@ -205,7 +205,7 @@ func (c *Client) decode(resp *http.Response, out any) error {
 func answerError(status int, body errorBody) error {
 	switch code := Code(body.Error); code {
 	case ENotFound, EInvalid, EConflict, EUnavailable:
-		return &Error{Code: code, Message: body.Description}
+		return &Error{Code: code, Message: body.Description, Problems: body.Problems}
 	}
 	if body.Error == CodeOff {
 		return errors.New("admin: " + offMessage)

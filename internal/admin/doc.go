@@ -39,4 +39,7 @@
 // (or wrap) an *Error whose Code says what kind (ENotFound, EInvalid, EConflict,
 // EUnavailable) and whose Message is meant for the operator. Any other error is a fault;
 // the HTTP API answers it with 500, a correlation id and no internal text, and logs it.
+// An overlay that does not parse or build is an EInvalid *Error whose Problems locate
+// each problem by line and field; the error body carries them as "problems", so that a
+// client can name the operator's own file without parsing the message.
 package admin

@@ -93,6 +93,8 @@ type errorBody struct {
 	Error         string `json:"error"`
 	Description   string `json:"description"`
 	CorrelationID string `json:"correlation_id,omitempty"`
+	// Problems are those of *Error (an overlay's, located by line and field).
+	Problems []Problem `json:"problems,omitempty"`
 }
 
 // ServeHTTP checks the credentials, then routes.
@@ -145,7 +147,7 @@ func (h *handler) errorAnswer(r *http.Request, err error) (int, errorBody) {
 		if e.Err != nil {
 			h.log.WarnContext(r.Context(), "admin request failed", "path", r.URL.Path, "code", string(e.Code), "error", err)
 		}
-		return e.Code.status(), errorBody{Error: string(e.Code), Description: e.Message}
+		return e.Code.status(), errorBody{Error: string(e.Code), Description: e.Message, Problems: e.Problems}
 	}
 	id := h.newID()
 	h.log.ErrorContext(r.Context(), "admin request fault", "path", r.URL.Path, "correlation_id", id, "error", err)
