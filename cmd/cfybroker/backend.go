@@ -230,13 +230,8 @@ func managerFromEnv() (managerConfig, error) {
 }
 
 func newCloudifyClient(url, tenant, user, pass, token string) (*cloudify.Client, error) {
-	opts := []cloudify.Option{cloudify.WithTenant(tenant), cloudify.WithUserAgent("cfybroker-cli")}
-	if token != "" {
-		opts = append(opts, cloudify.WithToken(token))
-	} else {
-		opts = append(opts, cloudify.WithBasicAuth(user, pass))
-	}
-	c, err := cloudify.New(url, opts...)
+	c, err := cloudify.New(url, cloudify.WithTenant(tenant), cloudify.WithUserAgent("cfybroker-cli"),
+		cloudify.WithCredentials(user, pass, token))
 	if err != nil {
 		return nil, usageError{fmt.Errorf("cloudify url: %w", err)}
 	}

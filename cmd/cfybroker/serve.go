@@ -319,12 +319,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	s.metrics = metrics.New(metrics.Config{Operations: s.store, Logger: log.With("component", "metrics")})
 	opts := []cloudify.Option{cloudify.WithTenant(cfg.CloudifyTenant), cloudify.WithUserAgent("cfybroker"),
 		cloudify.WithCallTimeout(cfg.CloudifyCallTimeout, callReserve),
-		cloudify.WithAPIErrorHook(s.metrics.CloudifyError)}
-	if cfg.CloudifyToken != "" {
-		opts = append(opts, cloudify.WithToken(cfg.CloudifyToken))
-	} else {
-		opts = append(opts, cloudify.WithBasicAuth(cfyUser, cfyPass))
-	}
+		cloudify.WithAPIErrorHook(s.metrics.CloudifyError),
+		cloudify.WithCredentials(cfyUser, cfyPass, cfg.CloudifyToken)}
 	if cfg.CloudifyCABundle != "" {
 		pem, err := os.ReadFile(cfg.CloudifyCABundle)
 		if err != nil {

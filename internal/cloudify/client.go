@@ -90,6 +90,16 @@ func WithToken(token string) Option {
 	return func(c *Client) { c.token = token }
 }
 
+// WithCredentials authenticates with token when it is set (WithToken), else with the
+// username and password (WithBasicAuth): the choice every composition root makes from
+// its configuration.
+func WithCredentials(username, password, token string) Option {
+	if token != "" {
+		return WithToken(token)
+	}
+	return WithBasicAuth(username, password)
+}
+
 // WithTenant sets the value of the Tenant header. The default is
 // DefaultTenant ("default_tenant").
 func WithTenant(tenant string) Option {
