@@ -295,11 +295,11 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	s.store, err = boltstore.Open(filepath.Join(cfg.DataDir, "cfybroker.db"))
+	s.store, err = boltstore.Open(filepath.Join(cfg.DataDir, dbFile))
 	if err != nil {
 		return nil, err
 	}
-	key, err := seal.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, "seal.key"))
+	key, err := seal.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, keyFile))
 	if err != nil {
 		return nil, err
 	}
