@@ -407,7 +407,7 @@ func (s *server) startSimulator(cfg serveConfig, log *slog.Logger) (url, user, p
 		Version:     cfg.SimVersion,
 		Users:       map[string]string{user: pass},
 		LoadSamples: true,
-		Clock:       newSpeedClock(cfg.SimSpeed),
+		Clock:       cloudifysim.NewSpeedClock(cfg.SimSpeed),
 		Logger:      log.With("component", "cloudify-sim"),
 		// The demo's manager keeps its state beside the broker's, so that a restart
 		// (after kill -9 too) finds the deployments the broker's instances name.
@@ -545,23 +545,4 @@ func parseCredentials(s string) ([]basicauth.Credential, error) {
 		out = append(out, basicauth.Credential{Username: u, Password: p})
 	}
 	return out, nil
-}
-
-// speedClock runs the simulator's time faster than real time, so that its workflows
-// take seconds in a demo or a test.
-type speedClock struct {
-	start  time.Time
-	factor float64
-}
-
-func newSpeedClock(factor float64) cloudifysim.Clock {
-	if factor <= 0 {
-		factor = 1
-	}
-	return speedClock{start: time.Now().UTC(), factor: factor}
-}
-
-// Now is the start time plus the real time elapsed, times the factor.
-func (c speedClock) Now() time.Time {
-	return c.start.Add(time.Duration(float64(time.Since(c.start)) * c.factor))
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/cfybroker/cfybroker/internal/broker"
+	"github.com/cfybroker/cfybroker/internal/testenv"
 	"github.com/cfybroker/cfybroker/internal/workflow/sfn"
 )
 
@@ -160,11 +161,7 @@ func nodeTools(t *testing.T) (root, node, modules string) {
 	}
 	for _, f := range []string{node, filepath.Join(modules, "asl-validator/package.json"), filepath.Join(modules, "aws-local-stepfunctions/package.json")} {
 		if _, err := os.Stat(f); err != nil {
-			msg := fmt.Sprintf("%s is missing; install the local stand-ins with `make local-aws`", f)
-			if os.Getenv("CI") != "" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
+			testenv.SkipOrFail(t, "%s is missing; install the local stand-ins with `make local-aws`", f)
 		}
 	}
 	return root, node, modules
