@@ -120,21 +120,6 @@ func TestDefinitionStructure(t *testing.T) {
 	}
 }
 
-// TestDefaultRetryRidesOutAnOutage checks the arithmetic of the default Retry: its
-// waits add up to well over 10 minutes before it gives up, on average (full jitter
-// halves the nominal waits).
-func TestDefaultRetryRidesOutAnOutage(t *testing.T) {
-	var nominal float64
-	wait := float64(sfn.DefaultIntervalSeconds)
-	for range sfn.DefaultMaxAttempts {
-		nominal += min(wait, sfn.DefaultMaxDelaySeconds)
-		wait *= sfn.DefaultBackoffRate
-	}
-	if mean := nominal / 2; mean < 12*60 {
-		t.Errorf("default retries wait %.0f s on average, want at least 12 minutes", mean)
-	}
-}
-
 // nodeTools finds Node 22 and the npm packages of `make local-aws`; it skips in
 // -short mode, and when they are missing (failing instead when CI is set).
 func nodeTools(t *testing.T) (root, node, modules string) {
