@@ -174,7 +174,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	}
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
-		return nil, &Error{Code: EUnavailable, Message: fmt.Sprintf("cannot reach the broker at %s", c.base), Err: err}
+		return nil, &Error{Code: EUnavailable, Message: fmt.Sprintf("cannot reach the broker at %s: %v", c.base, err), Err: err}
 	}
 	return resp, nil
 }

@@ -27,7 +27,9 @@ const (
 	EUnavailable Code = "unavailable"
 )
 
-// Error is the package's one error type. Message is meant for the operator.
+// Error is the package's one error type: an error the operator can act on. Message is
+// the whole text meant for the operator, the cause's text included when it helps (see
+// the package comment).
 type Error struct {
 	Code    Code
 	Message string
@@ -36,7 +38,8 @@ type Error struct {
 	// overlay: a client names the overlay's file with them without reading Message.
 	// They are sent over HTTP.
 	Problems []Problem
-	// Err is the cause, for logs; it is not sent over HTTP.
+	// Err is the cause, for errors.Is, errors.As and the log; it is not sent over
+	// HTTP, and Error does not repeat it (Message says what the operator needs of it).
 	Err error
 }
 
@@ -121,13 +124,8 @@ func problemsOf(err error) []Problem {
 	return []Problem{{Message: err.Error()}}
 }
 
-// Error returns the message, with the cause when there is one.
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return e.Message + ": " + e.Err.Error()
-	}
-	return e.Message
-}
+// Error returns Message.
+func (e *Error) Error() string { return e.Message }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
