@@ -161,8 +161,11 @@ func (f *backendFlags) open(ctx context.Context, cmd *cobra.Command) (backend, f
 	return openDataDir(f.dataDir)
 }
 
-// dbFile is the bbolt file in a data directory (as serve names it).
-const dbFile = "cfybroker.db"
+// The files of a data directory: serve creates them, the operator CLI opens them.
+const (
+	dbFile  = "cfybroker.db" // the bbolt store
+	keyFile = "seal.key"     // the key that seals parameters and inputs
+)
 
 // openDataDir opens the state of an embedded broker that is not running.
 func openDataDir(dir string) (backend, func() error, error) {
@@ -190,7 +193,7 @@ func openDataDir(dir string) (backend, func() error, error) {
 		engine.Cloudify = mc.client
 		// A step needs the sealing key (to open the recorded inputs); without it the
 		// operations in progress wait for the broker.
-		keyPath := filepath.Join(dir, "seal.key")
+		keyPath := filepath.Join(dir, keyFile)
 		if _, err := os.Stat(keyPath); err == nil {
 			key, err := seal.LoadOrCreateKeyFile(keyPath)
 			if err != nil {
@@ -230,13 +233,8 @@ func managerFromEnv() (managerConfig, error) {
 }
 
 func newCloudifyClient(url, tenant, user, pass, token string) (*cloudify.Client, error) {
-	opts := []cloudify.Option{cloudify.WithTenant(tenant), cloudify.WithUserAgent("cfybroker-cli")}
-	if token != "" {
-		opts = append(opts, cloudify.WithToken(token))
-	} else {
-		opts = append(opts, cloudify.WithBasicAuth(user, pass))
-	}
-	c, err := cloudify.New(url, opts...)
+	c, err := cloudify.New(url, cloudify.WithTenant(tenant), cloudify.WithUserAgent("cfybroker-cli"),
+		cloudify.WithCredentials(user, pass, token))
 	if err != nil {
 		return nil, usageError{fmt.Errorf("cloudify url: %w", err)}
 	}

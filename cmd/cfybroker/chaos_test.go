@@ -37,6 +37,7 @@ import (
 	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
 	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim/simchaos"
+	"github.com/cfybroker/cfybroker/internal/testenv"
 )
 
 // chaosSettings size a campaign.
@@ -322,7 +323,7 @@ type chaos struct {
 	e      *e2e
 	proxy  *chaosProxy
 	faults *simchaos.FaultDriver
-	logs   *syncBuffer
+	logs   *testenv.SyncBuffer
 	counts *logCounts
 
 	osbRetries   simchaos.Tally // by "call status"
@@ -387,7 +388,7 @@ func newChaos(t *testing.T, set chaosSettings) *chaos {
 	ts := httptest.NewServer(proxy)
 	t.Cleanup(ts.Close)
 
-	c := &chaos{t: t, set: set, proxy: proxy, logs: &syncBuffer{}, counts: &logCounts{cancels: map[string]int{}},
+	c := &chaos{t: t, set: set, proxy: proxy, logs: &testenv.SyncBuffer{}, counts: &logCounts{cancels: map[string]int{}},
 		faults: &simchaos.FaultDriver{Sim: sim, Lost: proxy.loss, Seed: set.Seed}}
 	var inner slog.Handler = slog.NewJSONHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelInfo})
 	if set.LogPath != "" {

@@ -21,6 +21,7 @@ import (
 	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
 	"github.com/cfybroker/cfybroker/internal/store/dynamostore"
+	"github.com/cfybroker/cfybroker/internal/testenv"
 )
 
 // localDynamoDB returns the endpoint of DynamoDB Local ($AWS_ENDPOINT_URL_DYNAMODB,
@@ -40,10 +41,7 @@ func localDynamoDB(t *testing.T) string {
 		}
 	}
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("DynamoDB Local is not reachable at %s: %v; CI must start it first (make local-aws)", endpoint, err)
-		}
-		t.Skipf("DynamoDB Local is not reachable at %s: %v; start it with `make local-aws`", endpoint, err)
+		testenv.SkipOrFail(t, "DynamoDB Local is not reachable at %s: %v; start it with `make local-aws`", endpoint, err)
 	}
 	return endpoint
 }

@@ -431,3 +431,6 @@ func TestEndToEndRestart(t *testing.T) {
 		t.Fatalf("%d deployments after restart, want 1", n)
 	}
 }
+
+// newSpeedClock is the simulator's clock run factor times faster than real time.
+func newSpeedClock(factor float64) cloudifysim.Clock { return cloudifysim.NewSpeedClock(factor) }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	osbc "sigs.k8s.io/go-open-service-broker-client/v2"
+
+	"github.com/cfybroker/cfybroker/internal/testenv"
 )
 
 // TestConcurrentIdenticalProvisions: 100 identical provisions of one instance at once
@@ -76,7 +78,7 @@ func TestConcurrentIdenticalProvisions(t *testing.T) {
 // TestNoSecretsInLogs runs a whole lifecycle with debug logs captured and searches
 // them, and the OSB error bodies, for every secret used.
 func TestNoSecretsInLogs(t *testing.T) {
-	var buf syncBuffer
+	var buf testenv.SyncBuffer
 	e := newE2E(t, "7.0.4")
 	e.stop()
 	e.cfg.ExtraCredentials = "rotated:Rotated-secret-2"
@@ -169,24 +171,6 @@ func TestNoSecretsInLogs(t *testing.T) {
 	if bytes.Contains(raw, []byte(paramSecret)) {
 		t.Error("the store holds the parameter secret in clear text")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestBadInputRejectedBeforeAnythingIsWritten sends ids and parameters that could break

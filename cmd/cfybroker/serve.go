@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cfybroker/cfybroker/internal/admin"
+	"github.com/cfybroker/cfybroker/internal/basicauth"
 	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/cfybroker/cfybroker/internal/catalog"
 	"github.com/cfybroker/cfybroker/internal/cloudify"
@@ -280,7 +281,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		s.cfg.Password = randomPassword()
 		log.Warn("no broker password configured: generated one for this run (set CFYBROKER_PASSWORD)")
 	}
-	creds := []osb.Credential{{Username: s.cfg.Username, Password: s.cfg.Password}}
+	creds := []basicauth.Credential{{Username: s.cfg.Username, Password: s.cfg.Password}}
 	extra, err := parseCredentials(cfg.ExtraCredentials)
 	if err != nil {
 		return nil, err
@@ -294,11 +295,11 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	s.store, err = boltstore.Open(filepath.Join(cfg.DataDir, "cfybroker.db"))
+	s.store, err = boltstore.Open(filepath.Join(cfg.DataDir, dbFile))
 	if err != nil {
 		return nil, err
 	}
-	key, err := seal.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, "seal.key"))
+	key, err := seal.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, keyFile))
 	if err != nil {
 		return nil, err
 	}
@@ -318,12 +319,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	s.metrics = metrics.New(metrics.Config{Operations: s.store, Logger: log.With("component", "metrics")})
 	opts := []cloudify.Option{cloudify.WithTenant(cfg.CloudifyTenant), cloudify.WithUserAgent("cfybroker"),
 		cloudify.WithCallTimeout(cfg.CloudifyCallTimeout, callReserve),
-		cloudify.WithAPIErrorHook(s.metrics.CloudifyError)}
-	if cfg.CloudifyToken != "" {
-		opts = append(opts, cloudify.WithToken(cfg.CloudifyToken))
-	} else {
-		opts = append(opts, cloudify.WithBasicAuth(cfyUser, cfyPass))
-	}
+		cloudify.WithAPIErrorHook(s.metrics.CloudifyError),
+		cloudify.WithCredentials(cfyUser, cfyPass, cfg.CloudifyToken)}
 	if cfg.CloudifyCABundle != "" {
 		pem, err := os.ReadFile(cfg.CloudifyCABundle)
 		if err != nil {
@@ -410,7 +407,7 @@ func (s *server) startSimulator(cfg serveConfig, log *slog.Logger) (url, user, p
 		Version:     cfg.SimVersion,
 		Users:       map[string]string{user: pass},
 		LoadSamples: true,
-		Clock:       newSpeedClock(cfg.SimSpeed),
+		Clock:       cloudifysim.NewSpeedClock(cfg.SimSpeed),
 		Logger:      log.With("component", "cloudify-sim"),
 		// The demo's manager keeps its state beside the broker's, so that a restart
 		// (after kill -9 too) finds the deployments the broker's instances name.
@@ -433,7 +430,7 @@ func (s *server) startSimulator(cfg serveConfig, log *slog.Logger) (url, user, p
 
 // adminCredentials are the operator's pairs (none: the admin API is off). A pair that
 // the OSB API also accepts is refused: the two roles must not share a credential.
-func (c *serveConfig) adminCredentials(osbCreds []osb.Credential) ([]osb.Credential, error) {
+func (c *serveConfig) adminCredentials(osbCreds []basicauth.Credential) ([]basicauth.Credential, error) {
 	if c.AdminPassword == "" {
 		if c.AdminExtraCredentials != "" {
 			return nil, usageError{errors.New("--admin-extra-credentials needs --admin-password (CFYBROKER_ADMIN_PASSWORD)")}
@@ -443,7 +440,7 @@ func (c *serveConfig) adminCredentials(osbCreds []osb.Credential) ([]osb.Credent
 	if c.AdminUsername == "" {
 		c.AdminUsername = "operator"
 	}
-	out := []osb.Credential{{Username: c.AdminUsername, Password: c.AdminPassword}}
+	out := []basicauth.Credential{{Username: c.AdminUsername, Password: c.AdminPassword}}
 	extra, err := parseCredentials(c.AdminExtraCredentials)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("admin %w", err)}
@@ -534,8 +531,8 @@ func randomPassword() string {
 }
 
 // parseCredentials parses "user:pass,user:pass".
-func parseCredentials(s string) ([]osb.Credential, error) {
-	var out []osb.Credential
+func parseCredentials(s string) ([]basicauth.Credential, error) {
+	var out []basicauth.Credential
 	for _, pair := range strings.Split(s, ",") {
 		pair = strings.TrimSpace(pair)
 		if pair == "" {
@@ -545,26 +542,7 @@ func parseCredentials(s string) ([]osb.Credential, error) {
 		if !ok || u == "" || p == "" {
 			return nil, usageError{errors.New("extra credentials must be user:password pairs separated by commas")}
 		}
-		out = append(out, osb.Credential{Username: u, Password: p})
+		out = append(out, basicauth.Credential{Username: u, Password: p})
 	}
 	return out, nil
-}
-
-// speedClock runs the simulator's time faster than real time, so that its workflows
-// take seconds in a demo or a test.
-type speedClock struct {
-	start  time.Time
-	factor float64
-}
-
-func newSpeedClock(factor float64) cloudifysim.Clock {
-	if factor <= 0 {
-		factor = 1
-	}
-	return speedClock{start: time.Now().UTC(), factor: factor}
-}
-
-// Now is the start time plus the real time elapsed, times the factor.
-func (c speedClock) Now() time.Time {
-	return c.start.Add(time.Duration(float64(time.Since(c.start)) * c.factor))
 }

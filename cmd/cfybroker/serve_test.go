@@ -18,6 +18,7 @@ import (
 	"github.com/cfybroker/cfybroker/internal/admin"
 	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
 	"github.com/cfybroker/cfybroker/internal/seal"
+	"github.com/cfybroker/cfybroker/internal/testenv"
 )
 
 // TestServeNeedsAManager: serve without a Cloudify URL and without --cloudify-sim
@@ -212,7 +213,7 @@ func TestServeDeadlineBounded(t *testing.T) {
 // up no step past the call timeout: each call ends with a clean, retried fault, the
 // operation stays in progress (not failed), and it succeeds once the manager answers.
 func TestServeHungManager(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	e := newE2E(t, "7.0.4")
 	e.stop()
 	e.cfg.CloudifyCallTimeout = 200 * time.Millisecond

@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -13,11 +14,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cfybroker/cfybroker/internal/admin"
+	"github.com/cfybroker/cfybroker/internal/basicauth"
 	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/cfybroker/cfybroker/internal/catalog"
 	"github.com/cfybroker/cfybroker/internal/cloudify"
 	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
-	"github.com/cfybroker/cfybroker/internal/osb"
 	"github.com/cfybroker/cfybroker/internal/store/boltstore"
 	"github.com/cfybroker/cfybroker/internal/workflow"
 )
@@ -327,7 +328,7 @@ func TestReconcileLostExecution(t *testing.T) {
 // newAPI serves svc's admin API with one credential and returns a client of it.
 func newAPI(t *testing.T, svc *admin.Service, password string) *admin.Client {
 	t.Helper()
-	ts := httptest.NewServer(admin.NewHandler(svc, admin.HandlerConfig{Credentials: []osb.Credential{{Username: "op", Password: "secret"}}}))
+	ts := httptest.NewServer(admin.NewHandler(svc, admin.HandlerConfig{Credentials: []basicauth.Credential{{Username: "op", Password: "secret"}}}))
 	t.Cleanup(ts.Close)
 	c, err := admin.NewClient(ts.URL, "op", password, nil)
 	if err != nil {
@@ -376,6 +377,13 @@ func TestHTTPAPI(t *testing.T) {
 	_, err = c.Rebuild(ctx, admin.RebuildRequest{Overlay: &bad}, func(admin.Progress) {})
 	if admin.ErrorCode(err) != admin.EInvalid || !strings.Contains(err.Error(), "overlay.yaml:6:") {
 		t.Errorf("bad overlay: %v, want EInvalid naming line 6", err)
+	}
+	var ae *admin.Error
+	wantProblems := []admin.Problem{{InOverlay: true, Line: 6, Path: "services.mariadb.plans[0].inputs", Message: `unknown input "nope" of blueprint mariadb`}}
+	if !errors.As(err, &ae) {
+		t.Errorf("bad overlay: %T, want an *admin.Error", err)
+	} else if diff := cmp.Diff(wantProblems, ae.Problems); diff != "" {
+		t.Errorf("bad overlay: problems (-want +got):\n%s", diff)
 	}
 	good := "version: 1\nhidden: [redis-cache]\n"
 	if _, err := c.Rebuild(ctx, admin.RebuildRequest{Overlay: &good, BaseHash: "stale"}, nil); admin.ErrorCode(err) != admin.EConflict {
@@ -451,5 +459,31 @@ func TestHTTPAPIOff(t *testing.T) {
 	_, err = c.Instances(context.Background(), admin.InstanceFilter{})
 	if err == nil || !strings.Contains(err.Error(), "admin API is off") || !strings.Contains(err.Error(), "CFYBROKER_ADMIN_PASSWORD") {
 		t.Errorf("instances on an API that is off: %v", err)
+	}
+}
+
+func TestOverlayProblems(t *testing.T) {
+	_, err := catalog.ParseOverlay([]byte("version: 1\nservices:\n  mariadb:\n    tagz: [a]\n"))
+	if err == nil {
+		t.Fatal("ParseOverlay succeeded, want errors")
+	}
+	wrapped := fmt.Errorf("catalog: sync: %w", errors.Join(err, errors.New("catalog: blueprint b, plan p: bad schema")))
+	got := admin.OverlayProblems(wrapped)
+	var texts []string
+	for _, p := range got {
+		texts = append(texts, p.Text("f.yaml"))
+	}
+	want := []string{
+		`f.yaml:4: services.mariadb: unknown field "tagz" (did you mean "tags"?)`,
+		"catalog: blueprint b, plan p: bad schema",
+	}
+	if diff := cmp.Diff(want, texts); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if got[0].Text("") != `services.mariadb: unknown field "tagz" (did you mean "tags"?)` {
+		t.Errorf("Text(\"\") = %q", got[0].Text(""))
+	}
+	if ps := admin.OverlayProblems(fmt.Errorf("catalog: sync: %w", errors.New("plain"))); ps != nil {
+		t.Errorf("problems of an error without an overlay error = %v, want nil", ps)
 	}
 }

@@ -12,8 +12,8 @@ import (
 
 	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/cfybroker/cfybroker/internal/catalog"
+	"github.com/cfybroker/cfybroker/internal/catalogview"
 	"github.com/cfybroker/cfybroker/internal/cloudify"
-	"github.com/cfybroker/cfybroker/internal/osb"
 )
 
 // OverlayDocument is the stored overlay.
@@ -115,7 +115,7 @@ func (s *Service) OSBCatalog(ctx context.Context) (json.RawMessage, error) {
 // the OSB package's own view, so that what the operator sees cannot drift from what the
 // platform gets.
 func RenderOSB(c broker.Catalog) (json.RawMessage, error) {
-	b, err := json.Marshal(osb.CatalogView(c))
+	b, err := json.Marshal(catalogview.View(c))
 	if err != nil {
 		return nil, fmt.Errorf("admin: render catalog: %w", err)
 	}
@@ -170,7 +170,7 @@ func (s *Service) Rebuild(ctx context.Context, req RebuildRequest, progress func
 	if req.Overlay != nil {
 		doc = []byte(*req.Overlay)
 		if _, err := catalog.ParseOverlay(doc); err != nil {
-			return RebuildResult{}, &Error{Code: EInvalid, Message: overlayMessage(err), Err: err}
+			return RebuildResult{}, overlayError(err)
 		}
 	}
 
@@ -218,7 +218,7 @@ func (s *Service) Rebuild(ctx context.Context, req RebuildRequest, progress func
 	case staged.err != nil:
 		return res, fmt.Errorf("admin: rebuild: %w", staged.err)
 	default:
-		return res, &Error{Code: EInvalid, Message: overlayMessage(err), Err: err}
+		return res, overlayError(err)
 	}
 	res.Blueprints = src.n
 	res.Services, res.ETag = len(built.Services), built.ETag
@@ -247,6 +247,11 @@ func (s *Service) Rebuild(ctx context.Context, req RebuildRequest, progress func
 
 // overlayMessage is the operator's text of an overlay or build error: one problem per
 // line, without the layers' prefixes.
+// overlayError is the EInvalid *Error of an overlay that does not parse or build.
+func overlayError(err error) *Error {
+	return &Error{Code: EInvalid, Message: overlayMessage(err), Problems: OverlayProblems(err), Err: err}
+}
+
 func overlayMessage(err error) string {
 	msg := err.Error()
 	for _, prefix := range []string{"catalog: sync: ", "catalog: "} {

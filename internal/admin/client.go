@@ -174,7 +174,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	}
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
-		return nil, &Error{Code: EUnavailable, Message: fmt.Sprintf("cannot reach the broker at %s", c.base), Err: err}
+		return nil, &Error{Code: EUnavailable, Message: fmt.Sprintf("cannot reach the broker at %s: %v", c.base, err), Err: err}
 	}
 	return resp, nil
 }
@@ -205,7 +205,7 @@ func (c *Client) decode(resp *http.Response, out any) error {
 func answerError(status int, body errorBody) error {
 	switch code := Code(body.Error); code {
 	case ENotFound, EInvalid, EConflict, EUnavailable:
-		return &Error{Code: code, Message: body.Description}
+		return &Error{Code: code, Message: body.Description, Problems: body.Problems}
 	}
 	if body.Error == CodeOff {
 		return errors.New("admin: " + offMessage)

@@ -39,4 +39,24 @@
 // (or wrap) an *Error whose Code says what kind (ENotFound, EInvalid, EConflict,
 // EUnavailable) and whose Message is meant for the operator. Any other error is a fault;
 // the HTTP API answers it with 500, a correlation id and no internal text, and logs it.
+// # Wrapping
+//
+// One convention, so that an error's text says each thing once:
+//
+//   - A fault (a store or stream failing, a malformed answer) is wrapped once, where it
+//     meets this package: fmt.Errorf("admin: <what was being done>: %w", err), lowercase,
+//     with %w and never %v or %s on the error. Callers inside the package pass it up
+//     unchanged; the adapters a rebuild hands to the catalog package (stagedStore,
+//     listingSource) return what they read unchanged and keep it for the caller.
+//   - An error the operator can act on is an *Error, made where its meaning is known:
+//     Errorf when there is no cause; with a cause, Err holds it (for errors.Is, errors.As
+//     and the log) and Message says it in the operator's words, quoting the cause's text
+//     when that helps (a manager's answer, an unreachable broker). Error returns Message
+//     alone, so the cause is never said twice.
+//   - A request's own mistake (a malformed body, a bad query value) is an EInvalid
+//     *Error whose Message quotes the decoder's text; it is no fault and has no Err.
+//
+// An overlay that does not parse or build is an EInvalid *Error whose Problems locate
+// each problem by line and field; the error body carries them as "problems", so that a
+// client can name the operator's own file without parsing the message.
 package admin

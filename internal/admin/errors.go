@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+
+	"github.com/cfybroker/cfybroker/internal/catalog"
 )
 
 // Code classifies an *Error.
@@ -24,21 +27,105 @@ const (
 	EUnavailable Code = "unavailable"
 )
 
-// Error is the package's one error type. Message is meant for the operator.
+// Error is the package's one error type: an error the operator can act on. Message is
+// the whole text meant for the operator, the cause's text included when it helps (see
+// the package comment).
 type Error struct {
 	Code    Code
 	Message string
-	// Err is the cause, for logs; it is not sent over HTTP.
+	// Problems are the problems of an overlay that does not parse or build (EInvalid),
+	// one per line of Message, located by line and field when they are in the
+	// overlay: a client names the overlay's file with them without reading Message.
+	// They are sent over HTTP.
+	Problems []Problem
+	// Err is the cause, for errors.Is, errors.As and the log; it is not sent over
+	// HTTP, and Error does not repeat it (Message says what the operator needs of it).
 	Err error
 }
 
-// Error returns the message, with the cause when there is one.
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return e.Message + ": " + e.Err.Error()
-	}
-	return e.Message
+// Problem is one problem of an overlay that does not parse or does not build.
+type Problem struct {
+	// InOverlay is set when the problem is located in the overlay (it comes from a
+	// *catalog.OverlayError); else Message is the whole problem and Line and Path
+	// are empty.
+	InOverlay bool `json:"in_overlay,omitempty"`
+	// Line is the 1-based line in the overlay document, 0 when unknown.
+	Line int `json:"line,omitempty"`
+	// Path is the overlay field, such as "services.mariadb.plans[1].inputs"; empty
+	// for the document.
+	Path string `json:"path,omitempty"`
+	// Message says what is wrong.
+	Message string `json:"message"`
 }
+
+// Text returns the problem as the operator reads it. A problem in the overlay is
+// located in file, as "file:12: services.mariadb: message"; with file "" the file and
+// line are left out ("services.mariadb: message"), for an overlay the operator does
+// not see (one that an edit produced).
+func (p Problem) Text(file string) string {
+	if !p.InOverlay {
+		return p.Message
+	}
+	s := ""
+	if file != "" {
+		s = file
+		if p.Line > 0 {
+			s += ":" + strconv.Itoa(p.Line)
+		}
+		s += ": "
+	}
+	if p.Path != "" {
+		s += p.Path + ": "
+	}
+	return s + p.Message
+}
+
+// OverlayProblems returns the problems of an error of the catalog package (from
+// catalog.ParseOverlay, catalog.Build, a catalog.Syncer or an overlay edit), in the
+// order of the error's lines: each *catalog.OverlayError it joins, and every other
+// error it joins as one problem not in the overlay. An outer wrapping of the joined
+// problems (such as "catalog: sync: ") is left out. It returns nil when err holds no
+// *catalog.OverlayError.
+func OverlayProblems(err error) []Problem {
+	for {
+		if _, ok := err.(interface{ Unwrap() []error }); ok {
+			break
+		}
+		if _, ok := err.(*catalog.OverlayError); ok {
+			break
+		}
+		inner := errors.Unwrap(err)
+		if inner == nil {
+			return nil
+		}
+		err = inner
+	}
+	ps := problemsOf(err)
+	for _, p := range ps {
+		if p.InOverlay {
+			return ps
+		}
+	}
+	return nil
+}
+
+// problemsOf flattens joined errors into problems.
+func problemsOf(err error) []Problem {
+	if oe, ok := err.(*catalog.OverlayError); ok {
+		return []Problem{{InOverlay: true, Line: oe.Line, Path: oe.Path, Message: oe.Msg}}
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var ps []Problem
+		for _, e := range j.Unwrap() {
+			ps = append(ps, problemsOf(e)...)
+		}
+		return ps
+	}
+	return []Problem{{Message: err.Error()}}
+}
+
+// Error returns Message.
+func (e *Error) Error() string { return e.Message }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }

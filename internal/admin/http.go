@@ -1,11 +1,8 @@
 package admin
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,7 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/cfybroker/cfybroker/internal/osb"
+	"github.com/cfybroker/cfybroker/internal/basicauth"
 )
 
 // Prefix is the path under which NewHandler serves the API.
@@ -34,7 +31,7 @@ type HandlerConfig struct {
 	// operations). Several pairs allow a rotation. With none, the API is off: every
 	// request is answered 404 with the code "admin_off" and how to turn it on. Both
 	// fields are compared in constant time against every pair.
-	Credentials []osb.Credential
+	Credentials []basicauth.Credential
 	// Logger receives one line per request and the faults (default: discard).
 	Logger *slog.Logger
 	// NewRequestID makes correlation ids (default: random UUIDs).
@@ -52,12 +49,11 @@ func NewHandler(svc *Service, cfg HandlerConfig) http.Handler {
 	if h.newID == nil {
 		h.newID = uuid.NewString
 	}
-	for i, c := range cfg.Credentials {
-		if c.Username == "" || c.Password == "" {
-			panic(fmt.Sprintf("admin: credential %d has an empty username or password", i))
-		}
-		h.creds = append(h.creds, [2][sha256.Size]byte{sha256.Sum256([]byte(c.Username)), sha256.Sum256([]byte(c.Password))})
+	creds, err := basicauth.NewVerifier(cfg.Credentials)
+	if err != nil {
+		panic("admin: " + err.Error())
 	}
+	h.creds = creds
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+Prefix+"catalog", h.wrap(h.catalog))
 	mux.HandleFunc("GET "+Prefix+"catalog/osb", h.wrap(h.osbCatalog))
@@ -86,7 +82,7 @@ const offMessage = "the broker's admin API is off: start it with operator creden
 
 type handler struct {
 	svc   *Service
-	creds [][2][sha256.Size]byte
+	creds *basicauth.Verifier
 	log   *slog.Logger
 	newID func() string
 	mux   *http.ServeMux
@@ -97,16 +93,18 @@ type errorBody struct {
 	Error         string `json:"error"`
 	Description   string `json:"description"`
 	CorrelationID string `json:"correlation_id,omitempty"`
+	// Problems are those of *Error (an overlay's, located by line and field).
+	Problems []Problem `json:"problems,omitempty"`
 }
 
 // ServeHTTP checks the credentials, then routes.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	if len(h.creds) == 0 {
+	if h.creds.Len() == 0 {
 		writeJSON(w, http.StatusNotFound, errorBody{Error: CodeOff, Description: offMessage})
 		return
 	}
-	if !h.authorized(r) {
+	if !h.creds.Authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="cfybroker"`)
 		writeJSON(w, http.StatusUnauthorized, errorBody{Error: "unauthorized", Description: "wrong or missing credentials"})
 		h.log.WarnContext(r.Context(), "admin request refused", "method", r.Method, "path", r.URL.Path, "status", http.StatusUnauthorized)
@@ -114,21 +112,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.mux.ServeHTTP(w, r)
 	h.log.InfoContext(r.Context(), "admin request", "method", r.Method, "path", r.URL.Path, "duration_ms", time.Since(start).Milliseconds())
-}
-
-// authorized compares the request's credentials with every accepted pair, in constant
-// time and without stopping at a match.
-func (h *handler) authorized(r *http.Request) bool {
-	user, pass, ok := r.BasicAuth()
-	if !ok {
-		return false
-	}
-	u, p := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pass))
-	match := 0
-	for _, c := range h.creds {
-		match |= subtle.ConstantTimeCompare(u[:], c[0][:]) & subtle.ConstantTimeCompare(p[:], c[1][:])
-	}
-	return match == 1
 }
 
 // withoutWriteDeadline lifts the server's write timeout for a long route.
@@ -164,7 +147,7 @@ func (h *handler) errorAnswer(r *http.Request, err error) (int, errorBody) {
 		if e.Err != nil {
 			h.log.WarnContext(r.Context(), "admin request failed", "path", r.URL.Path, "code", string(e.Code), "error", err)
 		}
-		return e.Code.status(), errorBody{Error: string(e.Code), Description: e.Message}
+		return e.Code.status(), errorBody{Error: string(e.Code), Description: e.Message, Problems: e.Problems}
 	}
 	id := h.newID()
 	h.log.ErrorContext(r.Context(), "admin request fault", "path", r.URL.Path, "correlation_id", id, "error", err)

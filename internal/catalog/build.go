@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/cfybroker/cfybroker/internal/broker"
+	"github.com/cfybroker/cfybroker/internal/catalogview"
 	"github.com/cfybroker/cfybroker/internal/cloudify"
-	"github.com/cfybroker/cfybroker/internal/osb"
 )
 
 // DefaultPlanName is the name of the plan a service gets when the overlay lists none.
@@ -466,7 +466,7 @@ func boolOr(p *bool, def bool) bool {
 // inputs and credential mappings do not count. It is not quoted: an HTTP ETag header
 // wants it in double quotes.
 func ETag(c broker.Catalog) (string, error) {
-	b, err := canonicalJSON(osb.CatalogView(c))
+	b, err := canonicalJSON(catalogview.View(c))
 	if err != nil {
 		return "", fmt.Errorf("catalog: etag: %w", err)
 	}

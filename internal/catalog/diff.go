@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/cfybroker/cfybroker/internal/broker"
-	"github.com/cfybroker/cfybroker/internal/osb"
+	"github.com/cfybroker/cfybroker/internal/catalogview"
 )
 
 // ChangeKind classifies a Change.
@@ -127,7 +127,7 @@ func diffService(os, ns broker.Service) []Change {
 		c.Kind, c.From, c.To = ServiceRenamed, os.Name, ns.Name
 		out = append(out, c)
 	}
-	ov, nv := osb.ServiceView(os), osb.ServiceView(ns)
+	ov, nv := catalogview.ServiceView(os), catalogview.ServiceView(ns)
 	ov.Name, nv.Name = "", ""
 	ov.Plans, nv.Plans = nil, nil
 	if fields := changedFields(ov, nv); len(fields) > 0 {
@@ -174,7 +174,7 @@ func diffPlan(base Change, op, np broker.Plan) []Change {
 		c.Kind, c.From, c.To = PlanRenamed, op.Name, np.Name
 		out = append(out, c)
 	}
-	ov, nv := osb.PlanView(op), osb.PlanView(np)
+	ov, nv := catalogview.PlanView(op), catalogview.PlanView(np)
 	ov.Name, nv.Name = "", ""
 	ov.Schemas, nv.Schemas = nil, nil
 	ov.MaintenanceInfo, nv.MaintenanceInfo = nil, nil

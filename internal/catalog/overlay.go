@@ -466,149 +466,185 @@ var (
 const MaxOSBName = 255
 
 func (o *Overlay) validate() error {
-	var errs []error
-	add := func(err error) { errs = append(errs, err) }
+	v := &validator{o: o, names: map[string]string{}, ids: map[string]string{}}
+	v.document()
+	for _, key := range sortedKeys(o.Services) {
+		v.service(key, o.Services[key])
+	}
+	return errors.Join(v.errs...)
+}
+
+// validator collects the problems of an overlay's own values, in document order, and
+// the names and ids claimed so far (each must be unique across the overlay).
+type validator struct {
+	o     *Overlay
+	errs  []error
+	names map[string]string // service name → the path that claims it
+	ids   map[string]string // service or plan id → the path that claims it
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	v.errs = append(v.errs, v.o.errorf(path, format, args...))
+}
+
+// claimID records that owner uses id; an id used twice is a problem.
+func (v *validator) claimID(id, owner string) {
+	if id == "" {
+		return
+	}
+	if prev, ok := v.ids[id]; ok {
+		v.add(owner+".id", "id %q is also the id of %s", id, prev)
+		return
+	}
+	v.ids[id] = owner
+}
+
+// document checks the fields outside services: version, label_filter, hidden.
+func (v *validator) document() {
+	o := v.o
 	if o.Version != 0 && o.Version != OverlayVersion {
-		add(o.errorf("version", "unsupported version %d (want %d)", o.Version, OverlayVersion))
+		v.add("version", "unsupported version %d (want %d)", o.Version, OverlayVersion)
 	}
 	if o.LabelFilter != "" {
 		if k, _ := parseLabelFilter(o.LabelFilter); k == "" {
-			add(o.errorf("label_filter", "want key or key=value, got %q", o.LabelFilter))
+			v.add("label_filter", "want key or key=value, got %q", o.LabelFilter)
 		}
 	}
 	for i, h := range o.Hidden {
 		if strings.TrimSpace(h) == "" {
-			add(o.errorf(fmt.Sprintf("hidden[%d]", i), "empty blueprint id"))
+			v.add(fmt.Sprintf("hidden[%d]", i), "empty blueprint id")
 		}
 	}
-	names := map[string]string{}
-	ids := map[string]string{}
-	claimID := func(id, owner string) {
-		if id == "" {
-			return
-		}
-		if prev, ok := ids[id]; ok {
-			add(o.errorf(owner+".id", "id %q is also the id of %s", id, prev))
-			return
-		}
-		ids[id] = owner
+}
+
+// service checks one service entry and its plans.
+func (v *validator) service(key string, s ServiceOverlay) {
+	sp := servicePath(key)
+	if strings.TrimSpace(key) == "" {
+		v.add(sp, "empty blueprint id")
 	}
-	for _, key := range sortedKeys(o.Services) {
-		s := o.Services[key]
-		sp := servicePath(key)
-		if strings.TrimSpace(key) == "" {
-			add(o.errorf(sp, "empty blueprint id"))
-		}
-		if s.Name != "" {
-			if err := checkName(s.Name); err != "" {
-				add(o.errorf(sp+".name", "service name %q %s", s.Name, err))
-			} else if prev, ok := names[s.Name]; ok {
-				add(o.errorf(sp+".name", "service name %q is also the name of %s", s.Name, prev))
-			} else {
-				names[s.Name] = sp
-			}
-		}
-		if s.ID != "" {
-			if err := checkID(s.ID); err != "" {
-				add(o.errorf(sp+".id", "id %q %s", s.ID, err))
-			}
-			claimID(s.ID, sp)
-		}
-		for i, t := range s.Tags {
-			if strings.TrimSpace(t) == "" {
-				add(o.errorf(fmt.Sprintf("%s.tags[%d]", sp, i), "empty tag"))
-			}
-		}
-		seen := map[string]bool{}
-		for i, r := range s.Requires {
-			p := fmt.Sprintf("%s.requires[%d]", sp, i)
-			switch {
-			case !requiresValues[r]:
-				add(o.errorf(p, "unknown permission %q (want syslog_drain, route_forwarding or volume_mount)", r))
-			case seen[r]:
-				add(o.errorf(p, "%q given twice", r))
-			}
-			seen[r] = true
-		}
-		for _, u := range []struct{ field, v string }{
-			{"imageUrl", s.Metadata.ImageURL}, {"documentationUrl", s.Metadata.DocumentationURL}, {"supportUrl", s.Metadata.SupportURL},
-		} {
-			if u.v == "" {
-				continue
-			}
-			if pu, err := url.Parse(u.v); err != nil || pu.Scheme == "" {
-				add(o.errorf(sp+".metadata."+u.field, "%q is not an absolute URL", u.v))
-			}
-		}
-		if err := checkMaintenance(s.MaintenanceInfo); err != "" {
-			add(o.errorf(sp+".maintenance_info.version", "%s", err))
-		}
-		keys := map[string]bool{}
-		for i, c := range s.Credentials {
-			p := fmt.Sprintf("%s.credentials[%d]", sp, i)
-			switch {
-			case c.Key == "":
-				add(o.errorf(p, "key is required"))
-			case keys[c.Key]:
-				add(o.errorf(p+".key", "key %q is mapped twice", c.Key))
-			}
-			keys[c.Key] = true
-			if c.From != "" && c.From != "capability" && c.From != "output" {
-				add(o.errorf(p+".from", "want capability or output, got %q", c.From))
-			}
-		}
-		plans := map[string]bool{}
-		for i, p := range s.Plans {
-			pp := planPath(key, i)
-			if p.Name == "" {
-				add(o.errorf(pp, "name is required"))
-			} else if err := checkName(p.Name); err != "" {
-				add(o.errorf(pp+".name", "plan name %q %s", p.Name, err))
-			} else if plans[p.Name] {
-				add(o.errorf(pp+".name", "plan %q is defined twice", p.Name))
-			}
-			plans[p.Name] = true
-			if p.ID != "" {
-				if err := checkID(p.ID); err != "" {
-					add(o.errorf(pp+".id", "id %q %s", p.ID, err))
-				}
-				claimID(p.ID, pp)
-			}
-			if p.MaximumPollingDuration < 0 {
-				add(o.errorf(pp+".maximum_polling_duration", "must not be negative"))
-			} else if maxSec := int(broker.MaxOperationDeadline / time.Second); p.MaximumPollingDuration > maxSec {
-				add(o.errorf(pp+".maximum_polling_duration", "%d seconds is longer than the %d (%s) an operation may run", p.MaximumPollingDuration, maxSec, broker.MaxOperationDeadline))
-			}
-			for j, bl := range p.Metadata.Bullets {
-				if strings.TrimSpace(bl) == "" {
-					add(o.errorf(fmt.Sprintf("%s.metadata.bullets[%d]", pp, j), "empty bullet"))
-				}
-			}
-			for j, c := range p.Metadata.Costs {
-				cp := fmt.Sprintf("%s.metadata.costs[%d]", pp, j)
-				if c.Unit == "" {
-					add(o.errorf(cp, "unit is required"))
-				}
-				if len(c.Amount) == 0 {
-					add(o.errorf(cp, "amount is required"))
-				}
-				for _, cur := range sortedKeys(c.Amount) {
-					if a := c.Amount[cur]; a < 0 || math.IsNaN(a) || math.IsInf(a, 0) {
-						add(o.errorf(cp+".amount."+cur, "amount must be a non-negative number"))
-					}
-				}
-			}
-			for _, name := range sortedKeys(p.Inputs) {
-				if name == "" {
-					add(o.errorf(pp+".inputs", "empty input name"))
-				}
-			}
-			if err := checkMaintenance(p.MaintenanceInfo); err != "" {
-				add(o.errorf(pp+".maintenance_info.version", "%s", err))
-			}
+	if s.Name != "" {
+		if err := checkName(s.Name); err != "" {
+			v.add(sp+".name", "service name %q %s", s.Name, err)
+		} else if prev, ok := v.names[s.Name]; ok {
+			v.add(sp+".name", "service name %q is also the name of %s", s.Name, prev)
+		} else {
+			v.names[s.Name] = sp
 		}
 	}
-	return errors.Join(errs...)
+	if s.ID != "" {
+		if err := checkID(s.ID); err != "" {
+			v.add(sp+".id", "id %q %s", s.ID, err)
+		}
+		v.claimID(s.ID, sp)
+	}
+	for i, t := range s.Tags {
+		if strings.TrimSpace(t) == "" {
+			v.add(fmt.Sprintf("%s.tags[%d]", sp, i), "empty tag")
+		}
+	}
+	seen := map[string]bool{}
+	for i, r := range s.Requires {
+		p := fmt.Sprintf("%s.requires[%d]", sp, i)
+		switch {
+		case !requiresValues[r]:
+			v.add(p, "unknown permission %q (want syslog_drain, route_forwarding or volume_mount)", r)
+		case seen[r]:
+			v.add(p, "%q given twice", r)
+		}
+		seen[r] = true
+	}
+	for _, u := range []struct{ field, v string }{
+		{"imageUrl", s.Metadata.ImageURL}, {"documentationUrl", s.Metadata.DocumentationURL}, {"supportUrl", s.Metadata.SupportURL},
+	} {
+		if u.v == "" {
+			continue
+		}
+		if pu, err := url.Parse(u.v); err != nil || pu.Scheme == "" {
+			v.add(sp+".metadata."+u.field, "%q is not an absolute URL", u.v)
+		}
+	}
+	if err := checkMaintenance(s.MaintenanceInfo); err != "" {
+		v.add(sp+".maintenance_info.version", "%s", err)
+	}
+	v.credentials(sp, s.Credentials)
+	plans := map[string]bool{}
+	for i, p := range s.Plans {
+		v.plan(planPath(key, i), p, plans)
+	}
+}
+
+// credentials checks a service's credentials mapping.
+func (v *validator) credentials(sp string, creds []CredentialMapping) {
+	keys := map[string]bool{}
+	for i, c := range creds {
+		p := fmt.Sprintf("%s.credentials[%d]", sp, i)
+		switch {
+		case c.Key == "":
+			v.add(p, "key is required")
+		case keys[c.Key]:
+			v.add(p+".key", "key %q is mapped twice", c.Key)
+		}
+		keys[c.Key] = true
+		if c.From != "" && c.From != "capability" && c.From != "output" {
+			v.add(p+".from", "want capability or output, got %q", c.From)
+		}
+	}
+}
+
+// plan checks one plan at path pp; plans holds the names of the service's plans so far.
+func (v *validator) plan(pp string, p PlanOverlay, plans map[string]bool) {
+	if p.Name == "" {
+		v.add(pp, "name is required")
+	} else if err := checkName(p.Name); err != "" {
+		v.add(pp+".name", "plan name %q %s", p.Name, err)
+	} else if plans[p.Name] {
+		v.add(pp+".name", "plan %q is defined twice", p.Name)
+	}
+	plans[p.Name] = true
+	if p.ID != "" {
+		if err := checkID(p.ID); err != "" {
+			v.add(pp+".id", "id %q %s", p.ID, err)
+		}
+		v.claimID(p.ID, pp)
+	}
+	if p.MaximumPollingDuration < 0 {
+		v.add(pp+".maximum_polling_duration", "must not be negative")
+	} else if maxSec := int(broker.MaxOperationDeadline / time.Second); p.MaximumPollingDuration > maxSec {
+		v.add(pp+".maximum_polling_duration", "%d seconds is longer than the %d (%s) an operation may run", p.MaximumPollingDuration, maxSec, broker.MaxOperationDeadline)
+	}
+	for j, bl := range p.Metadata.Bullets {
+		if strings.TrimSpace(bl) == "" {
+			v.add(fmt.Sprintf("%s.metadata.bullets[%d]", pp, j), "empty bullet")
+		}
+	}
+	v.costs(pp, p.Metadata.Costs)
+	for _, name := range sortedKeys(p.Inputs) {
+		if name == "" {
+			v.add(pp+".inputs", "empty input name")
+		}
+	}
+	if err := checkMaintenance(p.MaintenanceInfo); err != "" {
+		v.add(pp+".maintenance_info.version", "%s", err)
+	}
+}
+
+// costs checks a plan's metadata.costs.
+func (v *validator) costs(pp string, costs []Cost) {
+	for j, c := range costs {
+		cp := fmt.Sprintf("%s.metadata.costs[%d]", pp, j)
+		if c.Unit == "" {
+			v.add(cp, "unit is required")
+		}
+		if len(c.Amount) == 0 {
+			v.add(cp, "amount is required")
+		}
+		for _, cur := range sortedKeys(c.Amount) {
+			if a := c.Amount[cur]; a < 0 || math.IsNaN(a) || math.IsInf(a, 0) {
+				v.add(cp+".amount."+cur, "amount must be a non-negative number")
+			}
+		}
+	}
 }
 
 func checkName(n string) string {

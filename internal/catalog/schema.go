@@ -175,54 +175,14 @@ func requiredRule(version string) (legacy, dataTypeDefaults bool, err error) {
 	if strings.TrimSpace(version) == "" {
 		return false, false, nil
 	}
-	v, ok := parseVersion(version)
+	v, ok := cloudify.ParseManagerVersion(version)
 	if !ok {
 		return false, false, fmt.Errorf("catalog: cannot parse manager version %q", version)
 	}
-	if v.less(version3{5, 1, 1}) {
+	if !v.AtLeast(5, 1, 1) {
 		return true, false, nil
 	}
-	return false, v.less(version3{6, 0, 0}), nil
-}
-
-// version3 is the numeric prefix of a manager version.
-type version3 [3]int
-
-func (v version3) less(w version3) bool {
-	for i := range v {
-		if v[i] != w[i] {
-			return v[i] < w[i]
-		}
-	}
-	return false
-}
-
-// parseVersion parses "7", "6.4", "5.1.1", "5.0.5.1", "4.6-ga", "v7.0.0".
-func parseVersion(s string) (version3, bool) {
-	s = strings.TrimPrefix(strings.TrimSpace(s), "v")
-	var v version3
-	parts := strings.Split(s, ".")
-	got := 0
-	for i := 0; i < len(parts) && i < 3; i++ {
-		p := parts[i]
-		end := 0
-		for end < len(p) && p[end] >= '0' && p[end] <= '9' {
-			end++
-		}
-		if end == 0 {
-			break
-		}
-		n, err := strconv.Atoi(p[:end])
-		if err != nil {
-			return v, false
-		}
-		v[i] = n
-		got++
-		if end != len(p) {
-			break
-		}
-	}
-	return v, got > 0
+	return false, !v.AtLeast(6, 0, 0), nil
 }
 
 // Cloudify's built-in input types (blueprint-inputs-jsonschema.md §3).

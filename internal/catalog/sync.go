@@ -79,12 +79,12 @@ func (s *Syncer) Sync(ctx context.Context) (broker.Catalog, []Warning, error) {
 // state (5.2), is_hidden (5.x; asked from 5.2), labels (6.0).
 func BlueprintFields(managerVersion string) []string {
 	fields := []string{"id", "description", "plan", "tenant_name", "visibility", "created_at"}
-	v, ok := parseVersion(managerVersion)
+	v, ok := cloudify.ParseManagerVersion(managerVersion)
 	modern := managerVersion == "" || !ok
-	if modern || !v.less(version3{5, 2, 0}) {
+	if modern || v.AtLeast(5, 2, 0) {
 		fields = append(fields, "state", "is_hidden")
 	}
-	if modern || !v.less(version3{6, 0, 0}) {
+	if modern || v.AtLeast(6, 0, 0) {
 		fields = append(fields, "labels")
 	}
 	return fields

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// These assignments fail to compile when an exported signature drifts from
-// API.md.
+// These assignments fail to compile when an exported signature that the rest of the
+// project codes against (the workflow engine, the catalog, the admin service) changes.
 var (
 	_ func(string, ...Option) (*Client, error) = New
 	_ func(string, string) Option              = WithBasicAuth
@@ -53,7 +53,8 @@ var (
 	_ = []ExecutionStatus{Pending, Started, Cancelling, ForceCancelling, KillCancelling, Queued, Scheduled, Terminated, Failed, Cancelled}
 )
 
-// TestAPIFields builds every API.md struct with all of its documented fields.
+// TestAPIFields builds every exported request and result struct with the fields the
+// rest of the project relies on.
 func TestAPIFields(t *testing.T) {
 	var tm Time = Time{time.Unix(0, 0)}
 	_ = ListOptions{Include: []string{}, Sort: []string{}, Filters: map[string][]string{}, PageSize: 1, Limit: 1}

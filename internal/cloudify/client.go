@@ -90,6 +90,16 @@ func WithToken(token string) Option {
 	return func(c *Client) { c.token = token }
 }
 
+// WithCredentials authenticates with token when it is set (WithToken), else with the
+// username and password (WithBasicAuth): the choice every composition root makes from
+// its configuration.
+func WithCredentials(username, password, token string) Option {
+	if token != "" {
+		return WithToken(token)
+	}
+	return WithBasicAuth(username, password)
+}
+
 // WithTenant sets the value of the Tenant header. The default is
 // DefaultTenant ("default_tenant").
 func WithTenant(tenant string) Option {
@@ -448,19 +458,19 @@ func (c *Client) Status(ctx context.Context) (ManagerStatus, error) {
 // when the version cannot be determined (an unparsable version string, or a
 // non-transient error answer from GET /version). Transport errors, transient
 // answers and the caller's context ending are returned as errors.
-func (c *Client) managerVersion(ctx context.Context) (v semver, known bool, err error) {
+func (c *Client) managerVersion(ctx context.Context) (v ManagerVersion, known bool, err error) {
 	s := c.fixedVersion
 	if s == "" {
 		vi, err := c.Version(ctx)
 		if err != nil {
 			var ae *APIError
 			if errors.As(err, &ae) && !IsTransient(err) {
-				return semver{}, false, nil
+				return ManagerVersion{}, false, nil
 			}
-			return semver{}, false, err
+			return ManagerVersion{}, false, err
 		}
 		s = vi.Version
 	}
-	v, ok := parseSemver(s)
+	v, ok := ParseManagerVersion(s)
 	return v, ok, nil
 }

@@ -176,7 +176,7 @@ func (c *Client) CreateDeployment(ctx context.Context, id string, req CreateDepl
 		if err != nil {
 			return Deployment{}, err
 		}
-		if known && v.atLeast(6, 0, 0) {
+		if known && v.AtLeast(6, 0, 0) {
 			q = url.Values{"async_create": {"true"}}
 		}
 	}
@@ -268,12 +268,12 @@ func (c *Client) DeleteDeployment(ctx context.Context, id string, opts DeleteDep
 	}
 	q := url.Values{}
 	switch {
-	case !known || v.atLeast(5, 1, 0):
+	case !known || v.AtLeast(5, 1, 0):
 		q.Set("force", formatBool(opts.Force))
 		q.Set("delete_logs", formatBool(opts.DeleteLogs))
 	default:
 		q.Set("ignore_live_nodes", formatBool(opts.Force))
-		if v.atLeast(5, 0, 0) {
+		if v.AtLeast(5, 0, 0) {
 			q.Set("delete_logs", formatBool(opts.DeleteLogs))
 		}
 	}

@@ -1,6 +1,6 @@
 // Package cloudify is a client for the REST API v3.1 of a Cloudify manager,
-// written against the contract in shared/reference/cloudify (rest-contract.md,
-// workflow-lifecycle.md and error-codes.json).
+// written against the manager's documented contract: its routes and bodies, the
+// lifecycle of its workflow executions and its error codes.
 //
 // The client covers what an Open Service Broker needs: blueprints (read only),
 // deployments (create, read, search, label, delete, outputs, capabilities),

@@ -53,7 +53,7 @@ func (c *Client) NewToken(ctx context.Context, description string, expires time.
 	}
 	var t Token
 	r := request{op: op, path: "/tokens", out: &t}
-	if known && !v.atLeast(6, 4, 0) {
+	if known && !v.AtLeast(6, 4, 0) {
 		r.method = http.MethodGet
 	} else {
 		b := tokenBody{Description: description}

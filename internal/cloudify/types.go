@@ -44,16 +44,18 @@ func (v *VersionInfo) UnmarshalJSON(b []byte) error {
 // AtLeast reports whether the manager version is major.minor or newer. It
 // reports false when Version cannot be parsed.
 func (v VersionInfo) AtLeast(major, minor int) bool {
-	s, ok := parseSemver(v.Version)
-	return ok && s.atLeast(major, minor, 0)
+	s, ok := ParseManagerVersion(v.Version)
+	return ok && s.AtLeast(major, minor, 0)
 }
 
-// semver is a parsed manager version; only the numeric prefix counts.
-type semver struct{ major, minor, patch int }
+// ManagerVersion is the numeric prefix of a manager release, such as 7.0.4.
+type ManagerVersion struct{ Major, Minor, Patch int }
 
-// parseSemver parses "7", "6.4", "7.0.4", "4.5.5-ga" or "6.4.0.dev1". It
-// needs at least a major number.
-func parseSemver(s string) (semver, bool) {
+// ParseManagerVersion parses "7", "6.4", "7.0.4", "v7.0.4", "4.5.5-ga", "5.0.5.1" or
+// "6.4.0.dev1": up to three dot-separated numbers, each ending at its first non-digit
+// (what follows is ignored). It reports false without at least a major number, or for
+// a number too large for an int.
+func ParseManagerVersion(s string) (ManagerVersion, bool) {
 	s = strings.TrimPrefix(strings.TrimSpace(s), "v")
 	var nums [3]int
 	parts := strings.SplitN(s, ".", 4)
@@ -69,7 +71,7 @@ func parseSemver(s string) (semver, bool) {
 		}
 		n, err := strconv.Atoi(p[:end])
 		if err != nil {
-			break
+			return ManagerVersion{}, false
 		}
 		nums[i] = n
 		got++
@@ -78,19 +80,25 @@ func parseSemver(s string) (semver, bool) {
 		}
 	}
 	if got == 0 {
-		return semver{}, false
+		return ManagerVersion{}, false
 	}
-	return semver{nums[0], nums[1], nums[2]}, true
+	return ManagerVersion{nums[0], nums[1], nums[2]}, true
 }
 
-func (s semver) atLeast(major, minor, patch int) bool {
-	if s.major != major {
-		return s.major > major
+// AtLeast reports whether v is major.minor.patch or newer.
+func (v ManagerVersion) AtLeast(major, minor, patch int) bool {
+	if v.Major != major {
+		return v.Major > major
 	}
-	if s.minor != minor {
-		return s.minor > minor
+	if v.Minor != minor {
+		return v.Minor > minor
 	}
-	return s.patch >= patch
+	return v.Patch >= patch
+}
+
+// String returns "major.minor.patch".
+func (v ManagerVersion) String() string {
+	return strconv.Itoa(v.Major) + "." + strconv.Itoa(v.Minor) + "." + strconv.Itoa(v.Patch)
 }
 
 // ManagerStatus is the answer of GET /api/v3.1/status.

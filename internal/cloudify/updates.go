@@ -109,7 +109,7 @@ func (c *Client) UpdateDeployment(ctx context.Context, deploymentID string, req 
 	var u DeploymentUpdate
 	r.out = &u
 	switch {
-	case known && !v.atLeast(6, 4, 0):
+	case known && !v.AtLeast(6, 4, 0):
 		r.method = http.MethodPut
 		_, err = c.do(ctx, r)
 	case known:

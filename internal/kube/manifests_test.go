@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cfybroker/cfybroker/internal/testenv"
 )
 
 // The manifests under infra/kubernetes, rendered with kustomize (the one built into
@@ -88,16 +90,6 @@ func repoRoot(t *testing.T) string {
 	return filepath.Clean(filepath.Join(wd, "..", ".."))
 }
 
-// skipOrFail skips locally and fails in CI, where the API server must be there.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
 // kubectl runs kubectl with stdin and returns stdout and stderr.
 func kubectl(t *testing.T, stdin []byte, args ...string) (string, string, error) {
 	t.Helper()
@@ -152,7 +144,7 @@ func crdFiles(t *testing.T, dir string) (present, missing []string) {
 func render(t *testing.T) []byte {
 	t.Helper()
 	if _, err := exec.LookPath("kubectl"); err != nil {
-		skipOrFail(t, "kubectl not found: `make local-k8s` installs it (Debian's kubernetes-client)")
+		testenv.SkipOrFail(t, "kubectl not found: `make local-k8s` installs it (Debian's kubernetes-client)")
 	}
 	dir := filepath.Join(repoRoot(t), manifestsPath)
 	present, missing := crdFiles(t, dir)
@@ -167,7 +159,7 @@ func render(t *testing.T) []byte {
 	}
 	if len(missing) > 0 {
 		msg := fmt.Sprintf("CRDs listed in crd/kustomization.yaml but not generated: %v (make generate)", missing)
-		if os.Getenv("CI") != "" {
+		if testenv.InCI() {
 			t.Error(msg)
 		} else {
 			t.Log(msg + "; checking the other manifests")
@@ -393,10 +385,10 @@ func checkOffline(t *testing.T, objs []object) {
 // once its RBAC is in place.
 func checkDryRun(t *testing.T, stream []byte, objs []object) {
 	if os.Getenv("KUBECONFIG") == "" {
-		skipOrFail(t, "KUBECONFIG is not set: start a local API server with `make local-k8s` and export the KUBECONFIG it prints")
+		testenv.SkipOrFail(t, "KUBECONFIG is not set: start a local API server with `make local-k8s` and export the KUBECONFIG it prints")
 	}
 	if _, errOut, err := kubectl(t, nil, "get", "--raw", "/readyz", "--request-timeout=10s"); err != nil {
-		skipOrFail(t, "the API server in KUBECONFIG does not answer (%v: %s); start one with `make local-k8s`", err, strings.TrimSpace(errOut))
+		testenv.SkipOrFail(t, "the API server in KUBECONFIG does not answer (%v: %s); start one with `make local-k8s`", err, strings.TrimSpace(errOut))
 	}
 
 	var real bytes.Buffer

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cfybroker/cfybroker/internal/testenv"
 )
 
 // TestUserInfoPolicy applies the MutatingAdmissionPolicy that fills spec.userInfo (the
@@ -16,10 +18,10 @@ import (
 // replaced by who the API server says the user is.
 func TestUserInfoPolicy(t *testing.T) {
 	if os.Getenv("KUBECONFIG") == "" {
-		skipOrFail(t, "KUBECONFIG is not set: start the API server with `make local-k8s` and eval its output")
+		testenv.SkipOrFail(t, "KUBECONFIG is not set: start the API server with `make local-k8s` and eval its output")
 	}
 	if _, _, err := kubectl(t, nil, "get", "--raw", "/readyz"); err != nil {
-		skipOrFail(t, "the API server in KUBECONFIG does not answer (make local-k8s): %v", err)
+		testenv.SkipOrFail(t, "the API server in KUBECONFIG does not answer (make local-k8s): %v", err)
 	}
 	root := repoRoot(t)
 	mustKubectl(t, nil, "apply", "-k", filepath.Join(root, manifestsPath, "crd"))

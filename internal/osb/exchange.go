@@ -1,8 +1,6 @@
 package osb
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -108,7 +106,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 		h.writeJSON(x, status, errorBody{Description: description})
 		return
 	}
-	if !h.authorized(r) {
+	if !h.creds.Authorized(r) {
 		w.Header()[headerWWWAuthenticate] = basicChallenge
 		h.writeJSON(x, http.StatusUnauthorized, errorBody{Description: "missing or invalid credentials"})
 		return
@@ -181,45 +179,6 @@ func parseAPIVersion(v string) (APIVersion, bool) {
 		return APIVersion{}, false
 	}
 	return APIVersion{Major: major, Minor: minor}, true
-}
-
-// authorized checks the Basic credentials against every configured credential,
-// comparing SHA-256 digests in constant time and without stopping at a match, so that
-// neither the position of a match nor the length of a secret shows in the timing.
-//
-// A platform sends the same header on every request, so the header is first compared
-// whole, by its digest, with each credential's canonical header: one hash, no
-// decoding. Any other header (another spelling of the scheme, a user-id with a colon,
-// wrong credentials) goes through the field-by-field comparison, which decides. That
-// the first comparison is quicker for a valid header reveals nothing the answer does
-// not.
-func (h *handler) authorized(r *http.Request) bool {
-	if v := r.Header[headerAuthorization]; len(v) > 0 {
-		var buf [128]byte // a platform's header fits: hashed without an allocation
-		d := sha256.Sum256(append(buf[:0], v[0]...))
-		match := 0
-		for i := range h.creds {
-			c := &h.creds[i]
-			if c.hasHeader {
-				match |= subtle.ConstantTimeCompare(d[:], c.header[:])
-			}
-		}
-		if match == 1 {
-			return true
-		}
-	}
-	user, pass, ok := r.BasicAuth()
-	if !ok {
-		return false
-	}
-	u := sha256.Sum256([]byte(user))
-	p := sha256.Sum256([]byte(pass))
-	match := 0
-	for i := range h.creds {
-		c := &h.creds[i]
-		match |= subtle.ConstantTimeCompare(u[:], c.user[:]) & subtle.ConstantTimeCompare(p[:], c.pass[:])
-	}
-	return match == 1
 }
 
 // errorBody is the OSB error body.

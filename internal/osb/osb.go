@@ -62,8 +62,6 @@ package osb
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -72,8 +70,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/google/uuid"
+
+	"github.com/cfybroker/cfybroker/internal/basicauth"
+	"github.com/cfybroker/cfybroker/internal/broker"
 )
 
 // Broker is what the OSB surface needs from the broker's use cases: one method per
@@ -120,15 +120,8 @@ type Broker interface {
 	Unbind(ctx context.Context, req broker.UnbindRequest) error
 }
 
-// Credential is one accepted pair of HTTP Basic credentials.
-type Credential struct {
-	Username string
-	Password string
-}
-
-// String returns the username and hides the password, so that printing a Config
-// with %v cannot leak it.
-func (c Credential) String() string { return c.Username + ":<redacted>" }
+// Credential is one accepted pair of HTTP Basic credentials (see basicauth).
+type Credential = basicauth.Credential
 
 // APIVersion is an OSB API version, MAJOR.MINOR.
 type APIVersion struct {
@@ -233,22 +226,11 @@ func NewHandler(b Broker, cfg Config) http.Handler {
 		retryAfter = DefaultUnavailableRetryAfter
 	}
 	h.unavailableRetryAfter = []string{retryAfterSeconds(retryAfter)}
-	for i, c := range cfg.Credentials {
-		if c.Username == "" || c.Password == "" {
-			panic(fmt.Sprintf("osb: credential %d has an empty username or password", i))
-		}
-		d := credentialDigest{
-			user: sha256.Sum256([]byte(c.Username)),
-			pass: sha256.Sum256([]byte(c.Password)),
-		}
-		// A user-id with a colon has no Authorization header of its own (the
-		// header's first colon ends the user-id), so it gets no header digest.
-		if !strings.Contains(c.Username, ":") {
-			d.header = sha256.Sum256([]byte("Basic " + base64.StdEncoding.EncodeToString([]byte(c.Username+":"+c.Password))))
-			d.hasHeader = true
-		}
-		h.creds = append(h.creds, d)
+	creds, err := basicauth.NewVerifier(cfg.Credentials)
+	if err != nil {
+		panic("osb: " + err.Error())
 	}
+	h.creds = creds
 	h.versionHint = fmt.Sprintf("supported versions are %s to %s", h.minVersion, h.maxVersion)
 	h.routes()
 	return h
@@ -257,7 +239,7 @@ func NewHandler(b Broker, cfg Config) http.Handler {
 // handler is the http.Handler that NewHandler returns.
 type handler struct {
 	b                     Broker
-	creds                 []credentialDigest
+	creds                 *basicauth.Verifier
 	maxBody               int64
 	logger                *slog.Logger
 	newRequestID          func() string
@@ -274,16 +256,6 @@ type handler struct {
 	catalog atomic.Pointer[renderedCatalog]
 	// polls remembers the last answer of every polled resource, for the log.
 	polls pollLog
-}
-
-// credentialDigest holds SHA-256 digests of a credential: comparing digests of fixed
-// length keeps the comparison constant-time whatever the lengths of the secrets.
-type credentialDigest struct {
-	user, pass [sha256.Size]byte
-	// header is the digest of the credential's canonical Authorization header
-	// ("Basic " and the padded standard base64 of "user:pass"), when it has one.
-	header    [sha256.Size]byte
-	hasHeader bool
 }
 
 // endpoint is one method of one route.

@@ -654,7 +654,7 @@ func newAWSChaos(t *testing.T, s standIns, set simchaos.Settings) *awsChaos {
 	// The simulator ten times faster than real time, behind the front.
 	sim := cloudifysim.New(cloudifysim.Config{
 		Version: "7.0.4", Users: map[string]string{"admin": testCloudifyPw}, LoadSamples: true,
-		Clock: speedClock{start: time.Now().UTC(), factor: 10}, Seed: set.Seed + 1,
+		Clock: cloudifysim.SpeedClock{Start: time.Now().UTC(), Factor: 10}, Seed: set.Seed + 1,
 	})
 	c := &awsChaos{t: t, set: set, sim: sim, store: dynamostore.New(ddb, table)}
 	c.front = &acFront{sim: sim, loss: simchaos.NewLostResponses(rand.New(rand.NewPCG(set.Seed, 3))), kill: c.crash}

@@ -37,6 +37,7 @@ import (
 	"github.com/cfybroker/cfybroker/internal/devtools/awslocal"
 	"github.com/cfybroker/cfybroker/internal/serverless"
 	"github.com/cfybroker/cfybroker/internal/store/dynamostore"
+	"github.com/cfybroker/cfybroker/internal/testenv"
 	"github.com/cfybroker/cfybroker/internal/workflow/sfn"
 )
 
@@ -103,10 +104,7 @@ func needStandIns(t *testing.T) standIns {
 	}
 	if len(missing) > 0 {
 		msg := fmt.Sprintf("local AWS stand-ins missing (%s); install and start them with `make local-aws`", strings.Join(missing, ", "))
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.SkipOrFail(t, "%s", msg)
 	}
 	return s
 }
@@ -330,7 +328,7 @@ func TestEndToEndAWSShape(t *testing.T) {
 	// The Cloudify simulator, ten times faster than real time.
 	sim := cloudifysim.New(cloudifysim.Config{
 		Users: map[string]string{"admin": testCloudifyPw}, LoadSamples: true,
-		Clock: speedClock{start: time.Now().UTC(), factor: 10},
+		Clock: cloudifysim.SpeedClock{Start: time.Now().UTC(), Factor: 10},
 	})
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)

@@ -1,7 +1,6 @@
 package serverless_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
 	"github.com/cfybroker/cfybroker/internal/serverless"
 	"github.com/cfybroker/cfybroker/internal/store/boltstore"
+	"github.com/cfybroker/cfybroker/internal/testenv"
 )
 
 // Test values shared by the unit tests and the sample events under events/.
@@ -125,43 +125,15 @@ type env struct {
 	sim     *cloudifysim.Simulator
 	sfn     *fakeSFN
 	secrets *fakeSecrets
-	metrics *syncBuffer
-	logs    *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// speedClock runs the simulator's time faster than real time.
-type speedClock struct {
-	start  time.Time
-	factor float64
-}
-
-func (c speedClock) Now() time.Time {
-	return c.start.Add(time.Duration(float64(time.Since(c.start)) * c.factor)).UTC()
+	metrics *testenv.SyncBuffer
+	logs    *testenv.SyncBuffer
 }
 
 // newEnv builds an env whose operation ids are <type>-00000000-0000-4000-8000-00000000000<n>,
 // the simulator's clock 50 times faster than real time.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	return newEnvOn(t, speedClock{start: time.Now().UTC(), factor: 50})
+	return newEnvOn(t, cloudifysim.SpeedClock{Start: time.Now().UTC(), Factor: 50})
 }
 
 // newEnvOn builds an env on the simulator clock given; a *cloudifysim.ManualClock
@@ -189,7 +161,7 @@ func newEnvOn(t *testing.T, clock cloudifysim.Clock) *env {
 	t.Cleanup(func() { _ = db.Close() })
 	var n int
 	var idMu sync.Mutex
-	e := &env{sim: sim, sfn: newFakeSFN(), secrets: newFakeSecrets(), metrics: &syncBuffer{}, logs: &syncBuffer{}}
+	e := &env{sim: sim, sfn: newFakeSFN(), secrets: newFakeSecrets(), metrics: &testenv.SyncBuffer{}, logs: &testenv.SyncBuffer{}}
 	e.cfg = serverless.Config{
 		TableName: "cfybroker", StateMachineARN: testStateMach,
 		CloudifyURL: testManagerURL, CloudifyTenant: "default_tenant",

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/cfybroker/cfybroker/internal/osb"
+	"github.com/cfybroker/cfybroker/internal/basicauth"
 	"github.com/cfybroker/cfybroker/internal/seal"
 )
 
@@ -26,7 +26,7 @@ type SecretsAPI interface {
 // next cold start) and are never logged: String hides them.
 type Secrets struct {
 	// Broker are the accepted Basic-auth credentials of the OSB API.
-	Broker []osb.Credential
+	Broker []basicauth.Credential
 	// CloudifyUsername and CloudifyPassword, or CloudifyToken, authenticate to the
 	// manager.
 	CloudifyUsername string
@@ -132,7 +132,7 @@ func loadSecrets(ctx context.Context, client SecretsAPI, cfg Config, want secret
 			if c.Username == "" || c.Password == "" {
 				return Secrets{}, fmt.Errorf("serverless: secret %s: credential %d has an empty username or password", cfg.BrokerSecretARN, i)
 			}
-			s.Broker = append(s.Broker, osb.Credential{Username: c.Username, Password: c.Password})
+			s.Broker = append(s.Broker, basicauth.Credential{Username: c.Username, Password: c.Password})
 		}
 	}
 	if want.sealKey {

@@ -17,9 +17,9 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cfybroker/cfybroker/internal/basicauth"
 	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
-	"github.com/cfybroker/cfybroker/internal/osb"
 	"github.com/cfybroker/cfybroker/internal/serverless"
 	"github.com/cfybroker/cfybroker/internal/workflow"
 	"github.com/cfybroker/cfybroker/internal/workflow/sfn"
@@ -100,7 +100,7 @@ func TestLoadSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Broker) != 2 || s.Broker[1] != (osb.Credential{Username: testBrokerUser, Password: testBrokerPass}) ||
+	if len(s.Broker) != 2 || s.Broker[1] != (basicauth.Credential{Username: testBrokerUser, Password: testBrokerPass}) ||
 		s.CloudifyUsername != "admin" || s.CloudifyPassword != testCloudifyPw || len(s.SealKey) != 32 {
 		t.Errorf("secrets parsed wrong (%s)", s)
 	}

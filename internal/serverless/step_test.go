@@ -379,14 +379,12 @@ func TestDefaultSleep(t *testing.T) {
 	// The first step answers 2 s; the context ends before: the real timer gives up.
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
-	began := time.Now()
 	out, err := step(ctx, sfn.Input{TaskInput: workflow.TaskInput{OperationID: id}})
 	if err != nil || out.Done || out.WaitSeconds != 2 {
 		t.Fatalf("step = %+v, %v", out, err)
 	}
-	if d := time.Since(began); d > 1500*time.Millisecond {
-		t.Errorf("the sleep ignored the context: %v", d)
-	}
+	// Only a sleep that returned the context's error records "interrupted"; one that
+	// ignored the context would have slept the 2 s through and gone on.
 	if !strings.Contains(e.logs.String(), `"stopped":"interrupted"`) {
 		t.Errorf("no interrupted record: %s", e.logs.String())
 	}

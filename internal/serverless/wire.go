@@ -45,11 +45,7 @@ func build(ctx context.Context, cfg Config, deps Deps, want secretSet, required 
 		cloudify.WithUserAgent("cfybroker-lambda"),
 		cloudify.WithHTTPClient(deps.HTTPClient),
 		cloudify.WithCallTimeout(cfg.CloudifyCallTimeout, CallReserve),
-	}
-	if p.secrets.CloudifyToken != "" {
-		opts = append(opts, cloudify.WithToken(p.secrets.CloudifyToken))
-	} else {
-		opts = append(opts, cloudify.WithBasicAuth(p.secrets.CloudifyUsername, p.secrets.CloudifyPassword))
+		cloudify.WithCredentials(p.secrets.CloudifyUsername, p.secrets.CloudifyPassword, p.secrets.CloudifyToken),
 	}
 	ca, err := caBundle(cfg, p.secrets)
 	if err != nil {

@@ -12,7 +12,7 @@
 //
 //   - boltstore: the embedded engine on a bbolt file (the operator CLI and the
 //     embedded server);
-//   - dynamostore: the DynamoDB engine (the Lambda deployment), to come;
+//   - dynamostore: the DynamoDB engine (the serverless deployment on AWS);
 //   - storetest: the contract suite that every engine passes; an engine's tests call
 //     storetest.Run with a constructor for an empty store.
 //

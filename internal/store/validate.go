@@ -56,3 +56,18 @@ func ValidateTx(tx broker.Tx) error {
 	}
 	return nil
 }
+
+// Committed advances the version of every record tx writes, as an engine does once
+// tx is durable: only then do the callers' records change, so that a failed commit
+// leaves them as they were and a retry writes the same versions.
+func Committed(tx broker.Tx) {
+	for _, in := range tx.Instances {
+		in.Version++
+	}
+	for _, op := range tx.Operations {
+		op.Version++
+	}
+	for _, b := range tx.Bindings {
+		b.Version++
+	}
+}

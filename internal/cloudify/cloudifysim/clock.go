@@ -62,3 +62,23 @@ func fmtTime(t time.Time) any {
 	}
 	return t.UTC().Format(timeFormat)
 }
+
+// SpeedClock is the real time since Start run Factor times faster, so that the
+// simulator's workflows take seconds in a demo or a test.
+type SpeedClock struct {
+	Start  time.Time
+	Factor float64
+}
+
+// NewSpeedClock returns a SpeedClock that starts now; a factor of 0 or less is 1.
+func NewSpeedClock(factor float64) SpeedClock {
+	if factor <= 0 {
+		factor = 1
+	}
+	return SpeedClock{Start: time.Now().UTC(), Factor: factor}
+}
+
+// Now is Start plus the real time elapsed since, times Factor, in UTC.
+func (c SpeedClock) Now() time.Time {
+	return c.Start.Add(time.Duration(float64(time.Since(c.Start)) * c.Factor)).UTC()
+}

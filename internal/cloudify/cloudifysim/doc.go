@@ -1,8 +1,8 @@
 // Package cloudifysim is an in-memory simulator of a Cloudify manager's REST
-// API v3.1, written from the contract notes in shared/reference/cloudify
-// (rest-contract.md, workflow-lifecycle.md, error-codes.json and
-// blueprint-inputs-jsonschema.md) rather than from the project's own client,
-// so that a drift between the client and the contract shows up in tests.
+// API v3.1, written from the manager's documented contract (its routes and
+// bodies, the lifecycle of workflow executions, its error codes, the schemas of
+// blueprint inputs) rather than from the project's own client, so that a drift
+// between the client and the contract shows up in tests.
 //
 // A Simulator is an http.Handler serving /api/v3.1/... (and /api/v3/...) plus
 // GET /api/version. It answers with the status codes, error codes, messages

@@ -83,11 +83,9 @@ func TestDropConnectionAndLatency(t *testing.T) {
 	if el := time.Since(start); el < 30*time.Millisecond {
 		t.Errorf("latency fault took %v", el)
 	}
-	start = time.Now()
+	// The unmatched request is not delayed: the stats below count one latency fault
+	// for the two requests (a duration bound would fail on a loaded machine).
 	expectStatus(t, ts.do("GET", "/version", nil), 200)
-	if el := time.Since(start); el >= 30*time.Millisecond {
-		t.Errorf("unmatched request delayed %v", el)
-	}
 	ts.sim.ClearFaults()
 	if st := ts.sim.Stats(); st.Faults["drop_connection"] != 1 || st.Faults["latency"] != 1 {
 		t.Errorf("stats = %+v", st)

@@ -79,160 +79,225 @@ func (ev *evaluator) call(fn string, rawArgs any) (any, error) {
 	}
 	switch fn {
 	case "get_input":
-		if len(args) == 0 {
-			return nil, &evalError{"get_input requires an input name"}
-		}
-		name, _ := args[0].(string)
-		v, ok := ev.d.inputs[name]
-		if !ok {
-			return nil, &evalError{fmt.Sprintf("get_input function references an unknown input '%s'", name)}
-		}
-		return walkPath(v, args[1:]), nil
+		return ev.getInput(args)
 	case "get_secret":
-		if len(args) == 0 {
-			return nil, nil
-		}
-		key, _ := args[0].(string)
-		v, ok := ev.s.secrets[key]
-		if !ok {
-			return nil, nil
-		}
-		return walkPath(deepCopy(v), args[1:]), nil
+		return ev.getSecret(args)
 	case "get_attribute":
-		if len(args) < 2 {
-			return nil, &evalError{fmt.Sprintf("Illegal arguments passed to get_attribute: %s", pyRepr(args))}
-		}
-		node, _ := args[0].(string)
-		attr, _ := args[1].(string)
-		v, err := ev.s.attribute(ev.d, node, attr)
-		if err != nil {
-			return nil, err
-		}
-		return walkPath(v, args[2:]), nil
+		return ev.getAttribute(args)
 	case "get_property":
-		if len(args) < 2 {
-			return nil, nil
-		}
-		node, _ := args[0].(string)
-		prop, _ := args[1].(string)
-		for _, n := range asSlice(ev.d.bp.plan["nodes"]) {
-			nm := asMap(n)
-			if nm["id"] == node {
-				return walkPath(deepCopy(asMap(nm["properties"])[prop]), args[2:]), nil
-			}
-		}
-		return nil, nil
+		return ev.getProperty(args)
 	case "get_sys":
-		if len(args) < 2 {
-			return nil, nil
-		}
-		switch fmt.Sprint(args[0]) + "." + fmt.Sprint(args[1]) {
-		case "deployment.id":
-			return ev.d.id, nil
-		case "deployment.name":
-			return ev.d.displayName, nil
-		case "deployment.blueprint":
-			return ev.d.blueprintID, nil
-		case "deployment.owner":
-			return ev.d.createdBy, nil
-		case "tenant.name":
-			return ev.d.tenant, nil
-		}
-		return nil, nil
+		return ev.getSys(args)
 	case "get_label":
-		if len(args) == 0 {
-			return nil, nil
-		}
-		key, _ := args[0].(string)
-		var vals []any
-		for _, l := range ev.d.labels {
-			if l.Key == key {
-				vals = append(vals, l.Value)
-			}
-		}
-		if len(args) > 1 {
-			if i, ok := toInt(args[1]); ok && i >= 0 && i < len(vals) {
-				return vals[i], nil
-			}
-			return nil, nil
-		}
-		if vals == nil {
-			return nil, nil
-		}
-		return vals, nil
+		return ev.getLabel(args)
 	case "get_capability":
-		if len(args) < 2 {
-			return nil, nil
-		}
-		depID, _ := args[0].(string)
-		other, ok := ev.s.deployments[depKey{ev.d.tenant, depID}]
-		if !ok || other == ev.d {
-			return nil, &evalError{fmt.Sprintf("Requested `Deployment` with ID `%s` was not found", depID)}
-		}
-		capName, _ := args[1].(string)
-		def, ok := asMap(other.capabilities)[capName]
-		if !ok {
-			return nil, nil
-		}
-		sub := &evaluator{s: ev.s, d: other, depth: ev.depth}
-		v, err := sub.eval(asMap(def)["value"])
-		if err != nil {
-			return nil, err
-		}
-		return walkPath(v, args[2:]), nil
+		return ev.getCapability(args)
 	case "concat":
-		var b strings.Builder
-		for _, a := range args {
-			if a == nil {
-				// an attribute that does not exist yet leaves the whole value unset
-				return nil, nil
-			}
-			b.WriteString(pyStr(a))
-		}
-		return b.String(), nil
+		return ev.concat(args)
 	case "merge":
-		out := map[string]any{}
-		for _, a := range args {
-			for k, v := range asMap(a) {
-				out[k] = v
-			}
-		}
-		return out, nil
+		return ev.merge(args)
 	case "string_lower", "string_upper":
-		if len(args) == 0 {
-			return nil, nil
-		}
-		if fn == "string_lower" {
-			return strings.ToLower(pyStr(args[0])), nil
-		}
-		return strings.ToUpper(pyStr(args[0])), nil
+		return ev.changeCase(fn, args)
 	case "string_replace":
-		if len(args) < 3 {
-			return nil, nil
-		}
-		return strings.ReplaceAll(pyStr(args[0]), pyStr(args[1]), pyStr(args[2])), nil
+		return ev.stringReplace(args)
 	case "string_split":
-		if len(args) < 2 {
-			return nil, nil
-		}
-		parts := strings.Split(pyStr(args[0]), pyStr(args[1]))
-		if len(args) > 2 {
-			if i, ok := toInt(args[2]); ok && i >= 0 && i < len(parts) {
-				return parts[i], nil
-			}
-		}
-		out := make([]any, len(parts))
-		for i, p := range parts {
-			out[i] = p
-		}
-		return out, nil
+		return ev.stringSplit(args)
 	case "string_find":
-		if len(args) < 2 {
-			return nil, nil
-		}
-		return json.Number(fmt.Sprint(strings.Index(pyStr(args[0]), pyStr(args[1])))), nil
+		return ev.stringFind(args)
 	}
 	return nil, nil
+}
+
+// getInput evaluates get_input: an input of the deployment, then a path into it.
+func (ev *evaluator) getInput(args []any) (any, error) {
+	if len(args) == 0 {
+		return nil, &evalError{"get_input requires an input name"}
+	}
+	name, _ := args[0].(string)
+	v, ok := ev.d.inputs[name]
+	if !ok {
+		return nil, &evalError{fmt.Sprintf("get_input function references an unknown input '%s'", name)}
+	}
+	return walkPath(v, args[1:]), nil
+}
+
+// getSecret evaluates get_secret: a secret of the tenant, then a path into it; nil when there is none.
+func (ev *evaluator) getSecret(args []any) (any, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	key, _ := args[0].(string)
+	v, ok := ev.s.secrets[key]
+	if !ok {
+		return nil, nil
+	}
+	return walkPath(deepCopy(v), args[1:]), nil
+}
+
+// getAttribute evaluates get_attribute: a runtime attribute of a node, then a path into it.
+func (ev *evaluator) getAttribute(args []any) (any, error) {
+	if len(args) < 2 {
+		return nil, &evalError{fmt.Sprintf("Illegal arguments passed to get_attribute: %s", pyRepr(args))}
+	}
+	node, _ := args[0].(string)
+	attr, _ := args[1].(string)
+	v, err := ev.s.attribute(ev.d, node, attr)
+	if err != nil {
+		return nil, err
+	}
+	return walkPath(v, args[2:]), nil
+}
+
+// getProperty evaluates get_property: a property of a node of the plan, then a path into it.
+func (ev *evaluator) getProperty(args []any) (any, error) {
+	if len(args) < 2 {
+		return nil, nil
+	}
+	node, _ := args[0].(string)
+	prop, _ := args[1].(string)
+	for _, n := range asSlice(ev.d.bp.plan["nodes"]) {
+		nm := asMap(n)
+		if nm["id"] == node {
+			return walkPath(deepCopy(asMap(nm["properties"])[prop]), args[2:]), nil
+		}
+	}
+	return nil, nil
+}
+
+// getSys evaluates get_sys: the deployment's id, name, blueprint, owner or tenant.
+func (ev *evaluator) getSys(args []any) (any, error) {
+	if len(args) < 2 {
+		return nil, nil
+	}
+	switch fmt.Sprint(args[0]) + "." + fmt.Sprint(args[1]) {
+	case "deployment.id":
+		return ev.d.id, nil
+	case "deployment.name":
+		return ev.d.displayName, nil
+	case "deployment.blueprint":
+		return ev.d.blueprintID, nil
+	case "deployment.owner":
+		return ev.d.createdBy, nil
+	case "tenant.name":
+		return ev.d.tenant, nil
+	}
+	return nil, nil
+}
+
+// getLabel evaluates get_label: the values of a label of the deployment, or one of them by index.
+func (ev *evaluator) getLabel(args []any) (any, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	key, _ := args[0].(string)
+	var vals []any
+	for _, l := range ev.d.labels {
+		if l.Key == key {
+			vals = append(vals, l.Value)
+		}
+	}
+	if len(args) > 1 {
+		if i, ok := toInt(args[1]); ok && i >= 0 && i < len(vals) {
+			return vals[i], nil
+		}
+		return nil, nil
+	}
+	if vals == nil {
+		return nil, nil
+	}
+	return vals, nil
+}
+
+// getCapability evaluates get_capability: a capability of another deployment, then a path into it.
+func (ev *evaluator) getCapability(args []any) (any, error) {
+	if len(args) < 2 {
+		return nil, nil
+	}
+	depID, _ := args[0].(string)
+	other, ok := ev.s.deployments[depKey{ev.d.tenant, depID}]
+	if !ok || other == ev.d {
+		return nil, &evalError{fmt.Sprintf("Requested `Deployment` with ID `%s` was not found", depID)}
+	}
+	capName, _ := args[1].(string)
+	def, ok := asMap(other.capabilities)[capName]
+	if !ok {
+		return nil, nil
+	}
+	sub := &evaluator{s: ev.s, d: other, depth: ev.depth}
+	v, err := sub.eval(asMap(def)["value"])
+	if err != nil {
+		return nil, err
+	}
+	return walkPath(v, args[2:]), nil
+}
+
+// concat evaluates concat: the arguments as one string; nil while one of them is unset.
+func (ev *evaluator) concat(args []any) (any, error) {
+	var b strings.Builder
+	for _, a := range args {
+		if a == nil {
+			// an attribute that does not exist yet leaves the whole value unset
+			return nil, nil
+		}
+		b.WriteString(pyStr(a))
+	}
+	return b.String(), nil
+}
+
+// merge evaluates merge: the arguments' maps as one, later keys winning.
+func (ev *evaluator) merge(args []any) (any, error) {
+	out := map[string]any{}
+	for _, a := range args {
+		for k, v := range asMap(a) {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// changeCase evaluates string_lower and string_upper.
+func (ev *evaluator) changeCase(fn string, args []any) (any, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	if fn == "string_lower" {
+		return strings.ToLower(pyStr(args[0])), nil
+	}
+	return strings.ToUpper(pyStr(args[0])), nil
+}
+
+// stringReplace evaluates string_replace: every occurrence of the second argument replaced by the third.
+func (ev *evaluator) stringReplace(args []any) (any, error) {
+	if len(args) < 3 {
+		return nil, nil
+	}
+	return strings.ReplaceAll(pyStr(args[0]), pyStr(args[1]), pyStr(args[2])), nil
+}
+
+// stringSplit evaluates string_split: the parts of a string, or one of them by index.
+func (ev *evaluator) stringSplit(args []any) (any, error) {
+	if len(args) < 2 {
+		return nil, nil
+	}
+	parts := strings.Split(pyStr(args[0]), pyStr(args[1]))
+	if len(args) > 2 {
+		if i, ok := toInt(args[2]); ok && i >= 0 && i < len(parts) {
+			return parts[i], nil
+		}
+	}
+	out := make([]any, len(parts))
+	for i, p := range parts {
+		out[i] = p
+	}
+	return out, nil
+}
+
+// stringFind evaluates string_find: the index of a substring, -1 when absent.
+func (ev *evaluator) stringFind(args []any) (any, error) {
+	if len(args) < 2 {
+		return nil, nil
+	}
+	return json.Number(fmt.Sprint(strings.Index(pyStr(args[0]), pyStr(args[1])))), nil
 }
 
 // walkPath follows nested keys or list indexes into v.

@@ -1,7 +1,6 @@
 package e2eaws_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,17 +22,8 @@ import (
 
 	"github.com/cfybroker/cfybroker/internal/kube/api/v1beta1"
 	"github.com/cfybroker/cfybroker/internal/kube/controller"
+	"github.com/cfybroker/cfybroker/internal/testenv"
 )
-
-// skipOrFail skips locally and fails in CI, where the stand-ins must be there.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
 
 func moduleRoot(t *testing.T) string {
 	t.Helper()
@@ -55,26 +44,8 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// syncBuffer collects a subprocess's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // start runs a command in dir; the test's cleanup interrupts it and waits.
-func start(t *testing.T, dir string, env []string, out *syncBuffer, name string, args ...string) {
+func start(t *testing.T, dir string, env []string, out *testenv.SyncBuffer, name string, args ...string) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
@@ -131,18 +102,18 @@ func TestControllerDrivesTheAWSShape(t *testing.T) {
 	}
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
-		skipOrFail(t, "KUBEBUILDER_ASSETS is not set: run `make local-k8s` and eval its output")
+		testenv.SkipOrFail(t, "KUBEBUILDER_ASSETS is not set: run `make local-k8s` and eval its output")
 	}
 	root := moduleRoot(t)
 	for _, f := range []string{filepath.Join(root, ".local-aws", "bin", "aws-lambda-rie"), filepath.Join(root, ".ci", "sfn-local.mjs")} {
 		if os.Getenv("LOCAL_AWS_RIE") == "" {
 			if _, err := os.Stat(f); err != nil {
-				skipOrFail(t, "the AWS stand-ins are missing (%s): run `make local-aws` and eval its output", f)
+				testenv.SkipOrFail(t, "the AWS stand-ins are missing (%s): run `make local-aws` and eval its output", f)
 			}
 		}
 	}
 	if c, err := net.DialTimeout("tcp", "127.0.0.1:8000", time.Second); err != nil && os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" {
-		skipOrFail(t, "DynamoDB Local does not answer on 127.0.0.1:8000: run `make local-aws`")
+		testenv.SkipOrFail(t, "DynamoDB Local does not answer on 127.0.0.1:8000: run `make local-aws`")
 	} else if err == nil {
 		c.Close()
 	}
@@ -195,7 +166,7 @@ func TestControllerDrivesTheAWSShape(t *testing.T) {
 	const password = "aws-shape-e2e-pw"
 	port := freePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	var awsOut, ctrlOut syncBuffer
+	var awsOut, ctrlOut testenv.SyncBuffer
 	start(t, root, []string{"CFYBROKER_PASSWORD=" + password}, &awsOut, runAWS,
 		"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--sim-speed", "50", "--catalog-every", "1h", "--work-dir", filepath.Join(tmp, "run-aws-work"))
 	t.Cleanup(func() {

@@ -71,15 +71,7 @@ func (db *DB) Commit(ctx context.Context, tx broker.Tx) error {
 	}
 	db.statuses.end(pending, changes)
 	// Only now that the transaction is durable do the callers' records change.
-	for _, in := range tx.Instances {
-		in.Version++
-	}
-	for _, op := range tx.Operations {
-		op.Version++
-	}
-	for _, b := range tx.Bindings {
-		b.Version++
-	}
+	store.Committed(tx)
 	return nil
 }
 

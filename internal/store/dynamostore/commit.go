@@ -50,15 +50,7 @@ func (t *Table) Commit(ctx context.Context, tx broker.Tx) error {
 		return fmt.Errorf("dynamostore: commit: %w", err)
 	}
 	// Only now that the write is durable do the callers' records change.
-	for _, in := range tx.Instances {
-		in.Version++
-	}
-	for _, op := range tx.Operations {
-		op.Version++
-	}
-	for _, b := range tx.Bindings {
-		b.Version++
-	}
+	store.Committed(tx)
 	return nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/cfybroker/cfybroker/internal/store"
 	"github.com/cfybroker/cfybroker/internal/store/dynamostore"
 	"github.com/cfybroker/cfybroker/internal/store/storetest"
+	"github.com/cfybroker/cfybroker/internal/testenv"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -49,10 +50,7 @@ func localClient(t *testing.T) *dynamodb.Client {
 	}
 	probeOnce.Do(func() { probeErr = probe(endpoint) })
 	if probeErr != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("DynamoDB Local is not reachable at %s: %v; CI must start it first (make local-aws)", endpoint, probeErr)
-		}
-		t.Skipf("DynamoDB Local is not reachable at %s: %v; start it with `make local-aws`", endpoint, probeErr)
+		testenv.SkipOrFail(t, "DynamoDB Local is not reachable at %s: %v; start it with `make local-aws`", endpoint, probeErr)
 	}
 	return dynamodb.New(dynamodb.Options{
 		Region:       "us-east-1",

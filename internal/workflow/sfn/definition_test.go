@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/cfybroker/cfybroker/internal/broker"
+	"github.com/cfybroker/cfybroker/internal/testenv"
 	"github.com/cfybroker/cfybroker/internal/workflow/sfn"
 )
 
@@ -119,21 +120,6 @@ func TestDefinitionStructure(t *testing.T) {
 	}
 }
 
-// TestDefaultRetryRidesOutAnOutage checks the arithmetic of the default Retry: its
-// waits add up to well over 10 minutes before it gives up, on average (full jitter
-// halves the nominal waits).
-func TestDefaultRetryRidesOutAnOutage(t *testing.T) {
-	var nominal float64
-	wait := float64(sfn.DefaultIntervalSeconds)
-	for range sfn.DefaultMaxAttempts {
-		nominal += min(wait, sfn.DefaultMaxDelaySeconds)
-		wait *= sfn.DefaultBackoffRate
-	}
-	if mean := nominal / 2; mean < 12*60 {
-		t.Errorf("default retries wait %.0f s on average, want at least 12 minutes", mean)
-	}
-}
-
 // nodeTools finds Node 22 and the npm packages of `make local-aws`; it skips in
 // -short mode, and when they are missing (failing instead when CI is set).
 func nodeTools(t *testing.T) (root, node, modules string) {
@@ -160,11 +146,7 @@ func nodeTools(t *testing.T) (root, node, modules string) {
 	}
 	for _, f := range []string{node, filepath.Join(modules, "asl-validator/package.json"), filepath.Join(modules, "aws-local-stepfunctions/package.json")} {
 		if _, err := os.Stat(f); err != nil {
-			msg := fmt.Sprintf("%s is missing; install the local stand-ins with `make local-aws`", f)
-			if os.Getenv("CI") != "" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
+			testenv.SkipOrFail(t, "%s is missing; install the local stand-ins with `make local-aws`", f)
 		}
 	}
 	return root, node, modules

@@ -148,7 +148,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	simPass := randomHex(12)
 	sim := cloudifysim.New(cloudifysim.Config{
 		Users: map[string]string{"admin": simPass}, LoadSamples: true,
-		Clock: speedClock{start: time.Now().UTC(), factor: o.simSpeed},
+		Clock: cloudifysim.SpeedClock{Start: time.Now().UTC(), Factor: o.simSpeed},
 	})
 	simURL, stopSim, err := serve(sim)
 	if err != nil {
@@ -311,17 +311,6 @@ func serve(h http.Handler) (string, func(), error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
-}
-
-// speedClock runs the simulator's time faster than real time.
-type speedClock struct {
-	start  time.Time
-	factor float64
-}
-
-// Now is the start plus the real time elapsed, times the factor.
-func (c speedClock) Now() time.Time {
-	return c.start.Add(time.Duration(float64(time.Since(c.start)) * c.factor)).UTC()
 }
 
 // lineWriter writes whole lines of several children to one writer, each prefixed

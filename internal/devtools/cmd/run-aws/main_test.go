@@ -1,40 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cfybroker/cfybroker/internal/devtools/awslocal"
+	"github.com/cfybroker/cfybroker/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRunAWS runs what `make run-aws` runs and drives it as a person would, with the
 // URL and credentials it prints: the catalog, a provision polled to its end, a bind,
@@ -50,11 +30,7 @@ func TestRunAWS(t *testing.T) {
 	}
 	t.Chdir(root)
 	if _, err := findStandIns(); err != nil {
-		msg := fmt.Sprintf("%v; start them with `make local-aws`", err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.SkipOrFail(t, "%v; start them with `make local-aws`", err)
 	}
 	port, err := awslocal.FreePort()
 	if err != nil {
@@ -62,7 +38,7 @@ func TestRunAWS(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, options{
