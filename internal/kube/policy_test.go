@@ -35,6 +35,12 @@ func TestUserInfoPolicy(t *testing.T) {
 	// touch other tests sharing this API server.
 	policy, _, _ := strings.Cut(string(data), "\n---\n")
 	suffix := fmt.Sprintf("%06x", rand.IntN(1<<24))
+	// A copy of its own, so that the manifests' policy is never applied for real here.
+	policyName := "cfybroker-user-info-" + suffix
+	if !strings.Contains(policy, "name: cfybroker-user-info\n") {
+		t.Fatal("the policy manifest no longer names cfybroker-user-info")
+	}
+	policy = strings.Replace(policy, "name: cfybroker-user-info\n", "name: "+policyName+"\n", 1)
 	ns := "policy-" + suffix
 	label := "cfybroker-policy-test-" + suffix
 	mustKubectl(t, []byte(policy), "apply", "-f", "-")
@@ -42,13 +48,14 @@ func TestUserInfoPolicy(t *testing.T) {
 kind: MutatingAdmissionPolicyBinding
 metadata: {name: cfybroker-user-info-%[1]s}
 spec:
-  policyName: cfybroker-user-info
+  policyName: cfybroker-user-info-%[1]s
   matchResources:
     namespaceSelector: {matchLabels: {%[2]s: "true"}}
 `, suffix, label)
 	mustKubectl(t, []byte(binding), "apply", "-f", "-")
 	t.Cleanup(func() {
-		_, _, _ = kubectl(t, nil, "delete", "mutatingadmissionpolicybinding", "cfybroker-user-info-"+suffix, "--ignore-not-found")
+		_, _, _ = kubectl(t, nil, "delete", "mutatingadmissionpolicybinding", policyName, "--ignore-not-found")
+		_, _, _ = kubectl(t, nil, "delete", "mutatingadmissionpolicy", policyName, "--ignore-not-found")
 	})
 	mustKubectl(t, nil, "create", "namespace", ns)
 	mustKubectl(t, nil, "label", "namespace", ns, label+"=true")

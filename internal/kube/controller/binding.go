@@ -61,7 +61,8 @@ func (r *BindingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			b.Spec.SecretName = b.Name
 		}
 		controllerutil.AddFinalizer(&b, BindingFinalizer)
-		return ctrl.Result{}, r.Update(ctx, &b)
+		// A finalizer alone leaves the generation as it was, so no event follows: look again.
+		return ctrl.Result{RequeueAfter: soon}, r.Update(ctx, &b)
 	}
 	if b.Status.AsyncOpInProgress {
 		if wait := r.pollDue(b.UID); wait > 0 {

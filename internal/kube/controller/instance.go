@@ -69,7 +69,8 @@ func (r *InstanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			in.Spec.ExternalID = r.Opts.NewID()
 		}
 		controllerutil.AddFinalizer(&in, InstanceFinalizer)
-		return ctrl.Result{}, r.Update(ctx, &in)
+		// A finalizer alone leaves the generation as it was, so no event follows: look again.
+		return ctrl.Result{RequeueAfter: soon}, r.Update(ctx, &in)
 	}
 	if in.Status.AsyncOpInProgress {
 		if wait := r.pollDue(in.UID); wait > 0 {
