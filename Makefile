@@ -30,7 +30,7 @@ test: ## run every test with the race detector, starting the local AWS and Kuber
 	@bash .ci/local-aws.sh install
 	@bash .ci/local-k8s.sh install
 	@set -e; eval "$$(bash .ci/local-aws.sh start)"; eval "$$(bash .ci/local-k8s.sh start)"; \
-	  echo "== go test -race ./..."; $(GO) test -race -count=1 $(PKGS)
+	  echo "== go test -race ./..."; $(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 chaos: ## the long fault campaign: 200 lifecycles against a faulty simulator (CHAOS_LIFECYCLES, CHAOS_SEED)
 	set -o pipefail; CHAOS_LIFECYCLES=$${CHAOS_LIFECYCLES:-200} $(GO) test -run 'TestChaos$$' -count=1 -v -timeout 30m ./cmd/cfybroker/ 2>&1 | grep -v 'handling failure responses'
