@@ -47,7 +47,9 @@ type bindTarget struct {
 // Reconcile moves one binding one step towards its spec.
 func (r *BindingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var b v1beta1.ServiceBinding
-	if err := r.Get(ctx, req.NamespacedName, &b); err != nil {
+	// Read past the cache: a cached copy may lag behind this controller's own last
+	// write, and acting on it would repeat a call (a second PUT, a second unbind).
+	if err := r.APIReader.Get(ctx, req.NamespacedName, &b); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !b.DeletionTimestamp.IsZero() {

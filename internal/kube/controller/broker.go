@@ -35,7 +35,9 @@ type BrokerReconciler struct{ *shared }
 // Reconcile reads the broker's catalog when it is due and writes its classes and plans.
 func (r *BrokerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var b v1beta1.ClusterServiceBroker
-	if err := r.Get(ctx, req.NamespacedName, &b); err != nil {
+	// Read past the cache: a cached copy may lag behind this controller's own last
+	// write, and acting on it would repeat a call (a second PUT, a second unbind).
+	if err := r.APIReader.Get(ctx, req.NamespacedName, &b); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	log := r.Opts.Log.With("broker", b.Name)

@@ -58,7 +58,9 @@ type resolved struct {
 // Reconcile moves one instance one step towards its spec.
 func (r *InstanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var in v1beta1.ServiceInstance
-	if err := r.Get(ctx, req.NamespacedName, &in); err != nil {
+	// Read past the cache: a cached copy may lag behind this controller's own last
+	// write, and acting on it would repeat a call (a second PUT, a second unbind).
+	if err := r.APIReader.Get(ctx, req.NamespacedName, &in); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !in.DeletionTimestamp.IsZero() {
