@@ -43,6 +43,51 @@
 // password/key/secret-like names, "<node>-<attr>-<hash>" otherwise. Before
 // install (and after uninstall) attributes are null.
 //
+// # Secrets
+//
+// The secrets API is served as the manager serves it (rest-contract.md §9),
+// tenant-scoped like every resource:
+//
+//	PUT    /secrets/{key}   {"value": str, "update_if_exists"?: bool,
+//	                         "visibility"?: "private"|"tenant"|"global",
+//	                         "is_hidden_value"?: bool (4.4+)}
+//	                        -> 200 with the secret
+//	GET    /secrets/{key}   -> 200 {"key", "value", "visibility", "is_hidden_value",
+//	                         "tenant_name", "created_by", "created_at", "updated_at",
+//	                         "private_resource", "resource_availability",
+//	                         7.x: "schema", "provider_name", "provider_options"}
+//	                         (?_skip_value=true leaves out "value")
+//	PATCH  /secrets/{key}   {"value"?, "visibility"?, "is_hidden_value"?} -> 200
+//	DELETE /secrets/{key}   -> 204
+//	GET    /secrets         -> the list envelope; items carry no "value"
+//
+// Errors, as documented: an unknown key (or one the caller may not see) is
+// 404 not_found_error "Requested `Secret` with ID `k` was not found"; PUT of
+// an existing key without update_if_exists is 409 conflict_error ("... already
+// exists on <Tenant name=`t`> or with global visibility": a global secret
+// takes its key in every tenant); a missing or non-string value, a bad
+// visibility or an ill-typed flag is 400 bad_parameters_error; a body not
+// sent as exactly application/json is 415.
+//
+// Users and roles: Config.Roles makes a user RoleUser (not an admin); users
+// not listed are admins. What follows is the simulator's reading of the
+// manager, which the shared contract does not spell out (assumptions):
+//   - a private secret is visible (GET, list, PATCH, DELETE) only to its
+//     creator and admins; others get 404;
+//   - a hidden value (is_hidden_value) reads as "" for users other than its
+//     creator and admins, and their PATCH, DELETE or PUT with
+//     update_if_exists is refused with 403 forbidden_error;
+//   - PUT with update_if_exists replaces the value and the visibility and
+//     is_hidden_value the body gives (is_hidden_value false when absent);
+//   - any valid visibility may be set by PATCH (no narrowing rule);
+//   - keys follow the id character rules of deployments, without the
+//     letter-first rule.
+//
+// get_secret in outputs, capabilities and inputs reads the same store; a
+// value holding a JSON object or list is decoded, so that get_secret with a
+// path reads into it. SetSecret seeds a global secret; Secrets lists every
+// secret with its value.
+//
 // # Faults and introspection
 //
 // AddFault injects HTTP-level failures (latency, 500, 503 maintenance, nginx

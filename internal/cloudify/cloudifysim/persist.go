@@ -26,8 +26,20 @@ type simState struct {
 	Deployments []stateDeployment `json:"deployments"`
 	Executions  []stateExecution  `json:"executions"`
 	Updates     []stateUpdate     `json:"updates"`
-	Secrets     map[string]any    `json:"secrets,omitempty"`
+	Secrets     []stateSecret     `json:"secret_records,omitempty"`
 	Tombstones  []DeploymentInfo  `json:"tombstones,omitempty"`
+}
+
+type stateSecret struct {
+	Tenant     string    `json:"tenant"`
+	Key        string    `json:"key"`
+	Value      string    `json:"value"`
+	Visibility string    `json:"visibility"`
+	Hidden     bool      `json:"is_hidden_value"`
+	CreatedBy  string    `json:"created_by"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	Seq        int64     `json:"seq"`
 }
 
 type stateNode struct {
@@ -107,7 +119,11 @@ type stateUpdate struct {
 
 // snapshotLocked encodes the state; s.mu is held.
 func (s *Simulator) snapshotLocked(now time.Time) ([]byte, error) {
-	st := simState{Version: stateVersion, SavedAt: now, Seq: s.seq, Secrets: s.secrets, Tombstones: s.tombstones}
+	st := simState{Version: stateVersion, SavedAt: now, Seq: s.seq, Tombstones: s.tombstones}
+	for _, sec := range s.sortedSecrets() {
+		st.Secrets = append(st.Secrets, stateSecret{Tenant: sec.tenant, Key: sec.key, Value: sec.value, Visibility: sec.visibility,
+			Hidden: sec.hidden, CreatedBy: sec.createdBy, CreatedAt: sec.createdAt, UpdatedAt: sec.updatedAt, Seq: sec.seq})
+	}
 	for _, d := range s.deployments {
 		sd := stateDeployment{Tenant: d.tenant, ID: d.id, BlueprintID: d.blueprintID, DisplayName: d.displayName,
 			Description: d.description, CreatedAt: d.createdAt, UpdatedAt: d.updatedAt, CreatedBy: d.createdBy,
@@ -270,9 +286,12 @@ func (s *Simulator) LoadState() error {
 		st.Tombstones[i].DeletedAt = at(st.Tombstones[i].DeletedAt)
 	}
 	s.deployments, s.executions, s.updates, s.tombstones = deployments, executions, updates, st.Tombstones
-	if st.Secrets != nil {
-		s.secrets = st.Secrets
+	secrets := map[secretKey]*secret{}
+	for _, ss := range st.Secrets {
+		secrets[secretKey{ss.Tenant, ss.Key}] = &secret{tenant: ss.Tenant, key: ss.Key, value: ss.Value, visibility: ss.Visibility,
+			hidden: ss.Hidden, createdBy: ss.CreatedBy, createdAt: at(ss.CreatedAt), updatedAt: at(ss.UpdatedAt), seq: ss.Seq}
 	}
+	s.secrets = secrets
 	s.seq = max(s.seq, st.Seq)
 	// New ids must not repeat those of the run that saved the state: the generator
 	// continues from the saved sequence.
