@@ -1,6 +1,7 @@
 package cloudify_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -94,5 +95,61 @@ func TestSimSecretsHiddenAndPrivate(t *testing.T) {
 	list, err := bob.ListSecrets(e.ctx, cloudify.ListOptions{})
 	if err != nil || len(list) != 1 || list[0].Key != "hidden" {
 		t.Errorf("bob lists %+v, %v; want only hidden", list, err)
+	}
+}
+
+// TestSimBindingCredentialsThroughWorkflows runs the per-binding flow the
+// broker will drive: osb_bind leaves credentials in a secret, the client
+// reads them, osb_unbind drops the user, the client deletes the secret.
+func TestSimBindingCredentialsThroughWorkflows(t *testing.T) {
+	e := newSimEnv(t, "7.0.4")
+	const dep, binding = "osb-db1", "5a7c0e1f"
+	key := "osb-" + dep + "-" + binding
+	e.installed(dep, cloudifysim.SampleMariaDB, map[string]any{"admin_password": "s3cr3t-pass"})
+
+	_, err := e.c.StartExecution(e.ctx, cloudify.StartExecutionRequest{DeploymentID: dep, WorkflowID: "osb_bind",
+		Parameters: map[string]any{"binding_id": binding}})
+	wantCode(t, err, 400, cloudify.CodeIllegalExecutionParameters)
+	_, err = e.c.StartExecution(e.ctx, cloudify.StartExecutionRequest{DeploymentID: dep, WorkflowID: "osb_bind",
+		Parameters: map[string]any{"binding_id": binding, "secret_key": key, "shoe_size": 44}})
+	wantCode(t, err, 400, cloudify.CodeIllegalExecutionParameters)
+
+	x := e.run(cloudify.StartExecutionRequest{DeploymentID: dep, WorkflowID: "osb_bind", Parameters: map[string]any{
+		"binding_id": binding, "secret_key": key, "app_guid": "app-1", "privileges": "read_only"}})
+	if x.Parameters["predecessor_binding_id"] != nil || x.Parameters["app_guid"] != "app-1" {
+		t.Errorf("execution parameters = %v", x.Parameters)
+	}
+	s, err := e.c.GetSecret(e.ctx, key)
+	if err != nil {
+		t.Fatalf("GetSecret(%s): %v", key, err)
+	}
+	var creds map[string]any
+	if err := json.Unmarshal([]byte(s.Value), &creds); err != nil {
+		t.Fatalf("secret value is not a JSON object: %v", err)
+	}
+	caps, err := e.c.DeploymentCapabilities(e.ctx, dep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := e.sim.Deployment(dep)
+	if len(info.BindingUsers) != 1 {
+		t.Fatalf("binding users = %+v", info.BindingUsers)
+	}
+	u := info.BindingUsers[0]
+	if creds["host"] != caps["host"] || creds["database"] != "app" || creds["username"] != u.Username ||
+		creds["password"] != u.Password || creds["username"] == caps["username"] {
+		t.Errorf("credentials %v; capabilities %v; user %+v", creds, caps, u)
+	}
+
+	e.run(cloudify.StartExecutionRequest{DeploymentID: dep, WorkflowID: "osb_unbind", Parameters: map[string]any{
+		"binding_id": binding, "secret_key": key}})
+	if info, _ := e.sim.Deployment(dep); len(info.BindingUsers) != 0 {
+		t.Errorf("binding users after unbind = %+v", info.BindingUsers)
+	}
+	if err := e.c.DeleteSecret(e.ctx, key); err != nil {
+		t.Fatalf("DeleteSecret after unbind: %v", err)
+	}
+	if err := e.c.DeleteSecret(e.ctx, key); !cloudify.IsNotFound(err) {
+		t.Errorf("DeleteSecret of a gone secret: %v, want not found", err)
 	}
 }

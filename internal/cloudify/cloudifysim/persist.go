@@ -72,6 +72,7 @@ type stateDeployment struct {
 	SiteName     any            `json:"site_name"`
 	RuntimeOnly  bool           `json:"runtime_only"`
 	Seq          int64          `json:"seq"`
+	Users        []BindingUser  `json:"binding_users,omitempty"`
 }
 
 type stateExecution struct {
@@ -132,6 +133,9 @@ func (s *Simulator) snapshotLocked(now time.Time) ([]byte, error) {
 			DepStatus: d.depStatus, SiteName: d.siteName, RuntimeOnly: d.runtimeOnly, Seq: d.seq}
 		for _, n := range d.nodes {
 			sd.Nodes = append(sd.Nodes, stateNode{ID: n.id, NodeID: n.nodeID, State: n.state, Index: n.index})
+		}
+		if len(d.users) > 0 {
+			sd.Users = bindingUsers(d)
 		}
 		st.Deployments = append(st.Deployments, sd)
 	}
@@ -264,6 +268,12 @@ func (s *Simulator) LoadState() error {
 		}
 		for _, n := range sd.Nodes {
 			d.nodes = append(d.nodes, &nodeInstance{id: n.ID, nodeID: n.NodeID, state: n.State, index: n.Index})
+		}
+		for _, u := range sd.Users {
+			if d.users == nil {
+				d.users = map[string]*bindingUser{}
+			}
+			d.users[u.Binding] = &bindingUser{username: u.Username, password: u.Password, secretKey: u.SecretKey, createdAt: at(u.CreatedAt)}
 		}
 		deployments[depKey{d.tenant, d.id}] = d
 	}
