@@ -24,7 +24,7 @@ type Config struct {
 	// {"admin": "admin"}. Every user belongs to every tenant.
 	Users map[string]string
 	// Roles maps user names to RoleAdmin or RoleUser. A user not listed is an
-	// admin. Private visibility and hidden secret values depend on it.
+	// admin. Secrets' private visibility and hidden values depend on it.
 	Roles map[string]string
 	// Tenants lists the tenants. Empty means ["default_tenant"].
 	Tenants []string
