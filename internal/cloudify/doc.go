@@ -4,8 +4,8 @@
 //
 // The client covers what an Open Service Broker needs: blueprints (read only),
 // deployments (create, read, search, label, delete, outputs, capabilities),
-// executions (start, read, cancel), deployment updates and tokens. It uses only
-// the standard library.
+// executions (start, read, cancel), deployment updates, tokens and secrets
+// (create, read, update, delete, list). It uses only the standard library.
 //
 // Every request goes through one function that sends the Tenant header, Basic
 // auth (or Authentication-Token), Accept: application/json and, when there is a

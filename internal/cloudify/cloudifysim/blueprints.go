@@ -93,6 +93,7 @@ type simBlock struct {
 	hang          map[string]string // workflow -> "pending"|"started"
 	runtime       map[string]map[string]any
 	nodes         []simNode
+	effects       map[string]workflowEffect // custom workflow -> effect
 }
 
 // simNode describes one node of the blueprint for the node-instance model.
@@ -110,6 +111,7 @@ type rawSimBlock struct {
 	HangWorkflows     map[string]string          `json:"hang_workflows"`
 	RuntimeAttributes map[string]map[string]any  `json:"runtime_attributes"`
 	Nodes             []simNode                  `json:"nodes"`
+	WorkflowEffects   map[string]workflowEffect  `json:"workflow_effects"`
 }
 
 // decodeJSON decodes b keeping numbers as json.Number, so that 3 and 3.0 stay
@@ -206,6 +208,13 @@ func parseBlueprint(raw []byte) (*blueprint, error) {
 				}
 				bp.sim.durations[wf] = dur
 			}
+		}
+		if len(rs.WorkflowEffects) > 0 {
+			effects, err := parseEffects(id, rs.WorkflowEffects)
+			if err != nil {
+				return nil, err
+			}
+			bp.sim.effects = effects
 		}
 		for _, st := range rs.HangWorkflows {
 			if st != "pending" && st != "started" {

@@ -99,6 +99,9 @@ func (s *Simulator) holdState(e *execution) string {
 			return h
 		}
 	}
+	if ef, ok := s.effectOf(e); ok && ef.Kind == effectHang {
+		return ef.State
+	}
 	return ""
 }
 
@@ -168,7 +171,7 @@ func (s *Simulator) outcome(e *execution) (bool, string) {
 		}
 		return true, msg
 	}
-	return false, ""
+	return s.effectFailure(e)
 }
 
 // workflowTraceback renders a mgmtworker traceback ending in last.
@@ -265,6 +268,7 @@ func (s *Simulator) applyEffects(d *deployment, e *execution, t time.Time) {
 		switch {
 		case e.status == stTerminated:
 			setStates(d, "deleted", nil)
+			d.users = nil // the service and its users are gone
 		case ran:
 			live := 0
 			for _, ni := range d.nodes {
@@ -287,6 +291,10 @@ func (s *Simulator) applyEffects(d *deployment, e *execution, t time.Time) {
 	case "stop":
 		if e.status == stTerminated {
 			setStates(d, "stopped", map[string]bool{"started": true})
+		}
+	default:
+		if e.status == stTerminated {
+			s.applyCustomEffect(d, e, t)
 		}
 	}
 }

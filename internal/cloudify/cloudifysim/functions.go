@@ -127,7 +127,7 @@ func (ev *evaluator) getSecret(args []any) (any, error) {
 		return nil, nil
 	}
 	key, _ := args[0].(string)
-	v, ok := ev.s.secrets[key]
+	v, ok := ev.s.secretValue(ev.d.tenant, key)
 	if !ok {
 		return nil, nil
 	}

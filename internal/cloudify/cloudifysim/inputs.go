@@ -285,7 +285,7 @@ func (c *inputChecker) checkType(name, typ string, v any) *violation {
 			case "deployment_id":
 				_, found = c.s.deployments[depKey{c.tenant, str}]
 			case "secret_key":
-				_, found = c.s.secrets[str]
+				found = c.s.lookupSecret(c.tenant, str) != nil
 			}
 		}
 		if !found {

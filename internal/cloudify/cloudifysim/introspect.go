@@ -73,6 +73,10 @@ type DeploymentInfo struct {
 	DeploymentStatus string
 	// NodeInstances counts node instances per state.
 	NodeInstances map[string]int
+	// BindingUsers are the users create_secret workflow effects made (a
+	// database user per binding), by binding; delete_user and
+	// delete_secret effects and a successful uninstall remove them.
+	BindingUsers []BindingUser `json:",omitempty"`
 	// Exists is false for a deployment that has been deleted.
 	Exists    bool
 	CreatedAt time.Time
@@ -89,6 +93,9 @@ func (s *Simulator) deploymentInfo(d *deployment) DeploymentInfo {
 	}
 	for _, l := range d.labels {
 		info.Labels = append(info.Labels, Label{Key: l.Key, Value: l.Value})
+	}
+	if len(d.users) > 0 {
+		info.BindingUsers = bindingUsers(d)
 	}
 	allStarted := true
 	for _, ni := range d.nodes {

@@ -100,6 +100,9 @@ type deployment struct {
 	siteName     any
 	runtimeOnly  bool
 	seq          int64
+	// users are the binding users made by create_secret workflow effects,
+	// by binding.
+	users map[string]*bindingUser
 	// paramsJSON caches the encoded parameters of each workflow; the
 	// definitions only change when populate replaces d.workflows.
 	paramsJSON map[string]json.RawMessage

@@ -26,8 +26,20 @@ type simState struct {
 	Deployments []stateDeployment `json:"deployments"`
 	Executions  []stateExecution  `json:"executions"`
 	Updates     []stateUpdate     `json:"updates"`
-	Secrets     map[string]any    `json:"secrets,omitempty"`
+	Secrets     []stateSecret     `json:"secret_records,omitempty"`
 	Tombstones  []DeploymentInfo  `json:"tombstones,omitempty"`
+}
+
+type stateSecret struct {
+	Tenant     string    `json:"tenant"`
+	Key        string    `json:"key"`
+	Value      string    `json:"value"`
+	Visibility string    `json:"visibility"`
+	Hidden     bool      `json:"is_hidden_value"`
+	CreatedBy  string    `json:"created_by"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	Seq        int64     `json:"seq"`
 }
 
 type stateNode struct {
@@ -60,6 +72,7 @@ type stateDeployment struct {
 	SiteName     any            `json:"site_name"`
 	RuntimeOnly  bool           `json:"runtime_only"`
 	Seq          int64          `json:"seq"`
+	Users        []BindingUser  `json:"binding_users,omitempty"`
 }
 
 type stateExecution struct {
@@ -107,7 +120,11 @@ type stateUpdate struct {
 
 // snapshotLocked encodes the state; s.mu is held.
 func (s *Simulator) snapshotLocked(now time.Time) ([]byte, error) {
-	st := simState{Version: stateVersion, SavedAt: now, Seq: s.seq, Secrets: s.secrets, Tombstones: s.tombstones}
+	st := simState{Version: stateVersion, SavedAt: now, Seq: s.seq, Tombstones: s.tombstones}
+	for _, sec := range s.sortedSecrets() {
+		st.Secrets = append(st.Secrets, stateSecret{Tenant: sec.tenant, Key: sec.key, Value: sec.value, Visibility: sec.visibility,
+			Hidden: sec.hidden, CreatedBy: sec.createdBy, CreatedAt: sec.createdAt, UpdatedAt: sec.updatedAt, Seq: sec.seq})
+	}
 	for _, d := range s.deployments {
 		sd := stateDeployment{Tenant: d.tenant, ID: d.id, BlueprintID: d.blueprintID, DisplayName: d.displayName,
 			Description: d.description, CreatedAt: d.createdAt, UpdatedAt: d.updatedAt, CreatedBy: d.createdBy,
@@ -116,6 +133,9 @@ func (s *Simulator) snapshotLocked(now time.Time) ([]byte, error) {
 			DepStatus: d.depStatus, SiteName: d.siteName, RuntimeOnly: d.runtimeOnly, Seq: d.seq}
 		for _, n := range d.nodes {
 			sd.Nodes = append(sd.Nodes, stateNode{ID: n.id, NodeID: n.nodeID, State: n.state, Index: n.index})
+		}
+		if len(d.users) > 0 {
+			sd.Users = bindingUsers(d)
 		}
 		st.Deployments = append(st.Deployments, sd)
 	}
@@ -249,6 +269,12 @@ func (s *Simulator) LoadState() error {
 		for _, n := range sd.Nodes {
 			d.nodes = append(d.nodes, &nodeInstance{id: n.ID, nodeID: n.NodeID, state: n.State, index: n.Index})
 		}
+		for _, u := range sd.Users {
+			if d.users == nil {
+				d.users = map[string]*bindingUser{}
+			}
+			d.users[u.Binding] = &bindingUser{username: u.Username, password: u.Password, secretKey: u.SecretKey, createdAt: at(u.CreatedAt)}
+		}
 		deployments[depKey{d.tenant, d.id}] = d
 	}
 	executions := map[string]*execution{}
@@ -270,9 +296,12 @@ func (s *Simulator) LoadState() error {
 		st.Tombstones[i].DeletedAt = at(st.Tombstones[i].DeletedAt)
 	}
 	s.deployments, s.executions, s.updates, s.tombstones = deployments, executions, updates, st.Tombstones
-	if st.Secrets != nil {
-		s.secrets = st.Secrets
+	secrets := map[secretKey]*secret{}
+	for _, ss := range st.Secrets {
+		secrets[secretKey{ss.Tenant, ss.Key}] = &secret{tenant: ss.Tenant, key: ss.Key, value: ss.Value, visibility: ss.Visibility,
+			hidden: ss.Hidden, createdBy: ss.CreatedBy, createdAt: at(ss.CreatedAt), updatedAt: at(ss.UpdatedAt), seq: ss.Seq}
 	}
+	s.secrets = secrets
 	s.seq = max(s.seq, st.Seq)
 	// New ids must not repeat those of the run that saved the state: the generator
 	// continues from the saved sequence.

@@ -1,7 +1,6 @@
 package cloudifysim
 
 import (
-	"encoding/json"
 	"sort"
 	"strings"
 )
@@ -54,6 +53,12 @@ func buildRoutes() []*route {
 		{method: "POST", pattern: "/executions", auth: true, tenant: true, body: true, h: (*Simulator).handleStartExecution},
 		{method: "GET", pattern: "/executions/{id}", auth: true, tenant: true, h: (*Simulator).handleGetExecution},
 		{method: "POST", pattern: "/executions/{id}", auth: true, tenant: true, body: true, h: (*Simulator).handleExecutionAction},
+
+		{method: "GET", pattern: "/secrets", auth: true, tenant: true, h: (*Simulator).handleListSecrets},
+		{method: "GET", pattern: "/secrets/{key}", auth: true, tenant: true, h: (*Simulator).handleGetSecret},
+		{method: "PUT", pattern: "/secrets/{key}", auth: true, tenant: true, body: true, h: (*Simulator).handlePutSecret},
+		{method: "PATCH", pattern: "/secrets/{key}", auth: true, tenant: true, body: true, h: (*Simulator).handlePatchSecret},
+		{method: "DELETE", pattern: "/secrets/{key}", auth: true, tenant: true, h: (*Simulator).handleDeleteSecret},
 
 		{method: "GET", pattern: "/node-instances", auth: true, tenant: true, h: (*Simulator).handleListNodeInstances},
 
@@ -114,17 +119,6 @@ func (s *Simulator) match(method, rel string) (*route, map[string]string, []stri
 	}
 	sort.Strings(allowed)
 	return nil, nil, allowed
-}
-
-// jsonRoundTrip converts any value to decoded JSON (json.Number numbers).
-func jsonRoundTrip(v any) (any, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var out any
-	err = decodeJSON(b, &out)
-	return out, err
 }
 
 // decodeBody decodes a JSON object body. An empty body is an empty object.

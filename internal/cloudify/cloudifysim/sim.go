@@ -21,8 +21,11 @@ type Config struct {
 	// DefaultVersion (with a warning on Logger).
 	Version string
 	// Users maps user names to passwords for Basic auth. Empty means
-	// {"admin": "admin"}. Every user is an admin of every tenant.
+	// {"admin": "admin"}. Every user belongs to every tenant.
 	Users map[string]string
+	// Roles maps user names to RoleAdmin or RoleUser. A user not listed is an
+	// admin. Secrets' private visibility and hidden values depend on it.
+	Roles map[string]string
 	// Tenants lists the tenants. Empty means ["default_tenant"].
 	Tenants []string
 	// Clock drives execution progress and timestamps. Nil means the real clock.
@@ -93,7 +96,7 @@ type Simulator struct {
 	executions  map[string]*execution
 	updates     map[string]*depUpdate
 	tokens      map[string]*token
-	secrets     map[string]any
+	secrets     map[secretKey]*secret
 	tombstones  []DeploymentInfo
 
 	durOverride map[string]map[string]time.Duration
@@ -123,7 +126,7 @@ func New(cfg Config) *Simulator {
 		executions:  map[string]*execution{},
 		updates:     map[string]*depUpdate{},
 		tokens:      map[string]*token{},
-		secrets:     map[string]any{},
+		secrets:     map[secretKey]*secret{},
 		durOverride: map[string]map[string]time.Duration{},
 		stats:       newStatsData(),
 	}
@@ -183,15 +186,6 @@ func (s *Simulator) Tick() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advance(s.clock.Now().UTC())
-}
-
-// SetSecret stores a secret that get_secret in outputs and capabilities can
-// read (the simulator has no secrets API).
-func (s *Simulator) SetSecret(key string, value any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, _ := jsonRoundTrip(value)
-	s.secrets[key] = b
 }
 
 // request is one API call as handlers see it.
