@@ -146,7 +146,8 @@ func (s *UseCases) provisionRepeat(existing Instance, fp string) (ProvisionResul
 // Deprovision records a deprovision and hands it to the workflow driver
 // (DELETE /v2/service_instances/:instance_id). A deprovision that arrives while the
 // instance is provisioning halts the provision: the new operation cancels what runs on
-// the deployment, then uninstalls and deletes it.
+// the deployment, then uninstalls and deletes it. An unknown instance is a 410 whatever
+// the ids; a service_id or plan_id that is not the instance's is a 400.
 func (s *UseCases) Deprovision(ctx context.Context, req DeprovisionRequest) (DeprovisionResult, error) {
 	if err := ValidateID("instance_id", req.InstanceID); err != nil {
 		return DeprovisionResult{}, err
@@ -163,8 +164,8 @@ func (s *UseCases) deprovisionOnce(ctx context.Context, req DeprovisionRequest) 
 	if err != nil {
 		return DeprovisionResult{}, false, fmt.Errorf("broker: read instance: %w", err)
 	}
-	if req.ServiceID != "" && req.ServiceID != inst.ServiceID {
-		return DeprovisionResult{}, false, Errorf(EInvalid, "service_id %q is not the instance's service", req.ServiceID)
+	if err := s.checkInstanceIDs(ctx, inst, req.ServiceID, req.PlanID); err != nil {
+		return DeprovisionResult{}, false, err
 	}
 	if inst.State == InstanceDeprovisioning && inst.Busy() {
 		return DeprovisionResult{Async: true, Operation: inst.OperationID}, false, nil
