@@ -129,7 +129,8 @@ func newServeCommand() *cobra.Command {
 		Short: "Run the embedded broker (the OSB API, its state and its workflow driver in one process)",
 		Long: `Run the embedded broker against the Cloudify manager at --cloudify-url, or, with
 --cloudify-sim, against a built-in Cloudify manager simulator with the sample blueprints
-(a demo on a fresh machine: nothing real is deployed). One of the two is required.
+(a demo on a fresh machine: nothing real is deployed; at its first start it stores a
+catalog overlay that hides the simulator's test fixtures). One of the two is required.
 
 Every flag has an environment variable; a flag given on the command line wins.`,
 		Args: cobra.NoArgs,
