@@ -129,7 +129,8 @@ func newServeCommand() *cobra.Command {
 		Short: "Run the embedded broker (the OSB API, its state and its workflow driver in one process)",
 		Long: `Run the embedded broker against the Cloudify manager at --cloudify-url, or, with
 --cloudify-sim, against a built-in Cloudify manager simulator with the sample blueprints
-(a demo on a fresh machine: nothing real is deployed). One of the two is required.
+(a demo on a fresh machine: nothing real is deployed; at its first start it stores a
+catalog overlay that hides the simulator's test fixtures). One of the two is required.
 
 Every flag has an environment variable; a flag given on the command line wins.`,
 		Args: cobra.NoArgs,
@@ -315,6 +316,9 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		if err != nil {
 			return nil, err
 		}
+		if err := seedDemoOverlay(ctx, s.store, log); err != nil {
+			return nil, err
+		}
 	}
 	s.metrics = metrics.New(metrics.Config{Operations: s.store, Logger: log.With("component", "metrics")})
 	opts := []cloudify.Option{cloudify.WithTenant(cfg.CloudifyTenant), cloudify.WithUserAgent("cfybroker"),
@@ -426,6 +430,37 @@ func (s *server) startSimulator(cfg serveConfig, log *slog.Logger) (url, user, p
 	log.Warn("--cloudify-sim: using the built-in Cloudify simulator with the sample blueprints; nothing real is deployed",
 		"simulator_url", url, "manager_version", cfg.SimVersion)
 	return url, user, pass, nil
+}
+
+// demoOverlay is the catalog overlay the demo (--cloudify-sim) starts with. The
+// simulator's samples include blueprints that exist for tests: one whose install
+// always fails and a bare one with a required input. A platform that takes the first
+// bindable service of the catalog, as conformance checkers do, must get one that
+// works, so the demo hides them; the tests, and dev cloudify-sim behind
+// --cloudify-url, still see them.
+const demoOverlay = `# The demo's overlay (cfybroker serve --cloudify-sim), stored at its first start.
+# failing-install and required-input are test fixtures of the simulator: import an
+# overlay that does not list them under hidden to publish them.
+version: 1
+hidden: [failing-install, required-input]
+`
+
+// seedDemoOverlay stores demoOverlay when the data directory has no overlay yet, so
+// that the demo's catalog shows only the realistic samples. An overlay the operator
+// stored (an empty one too) is left as it is.
+func seedDemoOverlay(ctx context.Context, store broker.CatalogStore, log *slog.Logger) error {
+	_, err := store.GetOverlay(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, broker.ErrNotFound):
+		return fmt.Errorf("demo overlay: %w", err)
+	}
+	if err := store.PutOverlay(ctx, []byte(demoOverlay)); err != nil {
+		return fmt.Errorf("demo overlay: %w", err)
+	}
+	log.Info("--cloudify-sim: stored the demo's catalog overlay, which hides the test fixtures failing-install and required-input")
+	return nil
 }
 
 // adminCredentials are the operator's pairs (none: the admin API is off). A pair that

@@ -18,6 +18,7 @@ import (
 	"github.com/cfybroker/cfybroker/internal/admin"
 	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
 	"github.com/cfybroker/cfybroker/internal/seal"
+	"github.com/cfybroker/cfybroker/internal/store/boltstore"
 	"github.com/cfybroker/cfybroker/internal/testenv"
 )
 
@@ -75,6 +76,129 @@ func TestServeWithSimulator(t *testing.T) {
 	}
 	if len(cat.Services) == 0 {
 		t.Error("the built-in simulator's sample blueprints made no service")
+	}
+}
+
+// startDemo starts serve --cloudify-sim on dataDir and returns an OSB client of it.
+func startDemo(t *testing.T, dataDir string) osbc.Client {
+	t.Helper()
+	srv, err := startServer(context.Background(), serveConfig{
+		Listen: "127.0.0.1:0", Username: testUser, Password: testPass, CloudifySim: true,
+		CloudifyTenant: "default_tenant", DataDir: dataDir, SimVersion: "7.0.4", SimSpeed: 20,
+		DefaultDeadline: time.Minute, Concurrency: 2, PollMin: 50 * time.Millisecond,
+	}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	cfg := osbc.DefaultClientConfiguration()
+	cfg.URL = "http://" + srv.Addr()
+	cfg.APIVersion = osbc.LatestAPIVersion()
+	cfg.AuthConfig = &osbc.AuthConfig{BasicAuthConfig: &osbc.BasicAuthConfig{Username: testUser, Password: testPass}}
+	client, err := osbc.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
+// TestServeDemoCatalog: the demo (--cloudify-sim) publishes the realistic samples
+// only: the test fixtures failing-install and required-input are hidden by the
+// overlay it stores at its first start. A platform that takes the first bindable
+// service and fills its required parameters gets an instance that provisions and
+// binds. An overlay already stored is left alone: with an empty one, the fixtures
+// are published.
+func TestServeDemoCatalog(t *testing.T) {
+	fixtures := []string{"failing-install", "required-input"}
+	names := func(cat *osbc.CatalogResponse) map[string]bool {
+		m := map[string]bool{}
+		for _, s := range cat.Services {
+			m[s.Name] = true
+		}
+		return m
+	}
+	client := startDemo(t, t.TempDir())
+	cat, err := client.GetCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := names(cat)
+	for _, f := range fixtures {
+		if got[f] {
+			t.Errorf("the demo catalog publishes the test fixture %s", f)
+		}
+	}
+	for _, want := range []string{"mariadb", "redis-cache", "s3-bucket"} {
+		if !got[want] {
+			t.Errorf("the demo catalog lacks the sample %s: %v", want, got)
+		}
+	}
+
+	// The first bindable service, as a checker picks it, with its required parameters.
+	var svc *osbc.Service
+	for i := range cat.Services {
+		if cat.Services[i].Bindable {
+			svc = &cat.Services[i]
+			break
+		}
+	}
+	if svc == nil {
+		t.Fatal("the demo catalog has no bindable service")
+	}
+	plan := svc.Plans[0]
+	params := map[string]any{}
+	if plan.Schemas != nil && plan.Schemas.ServiceInstance != nil && plan.Schemas.ServiceInstance.Create != nil {
+		schema, _ := plan.Schemas.ServiceInstance.Create.Parameters.(map[string]any)
+		required, _ := schema["required"].([]any)
+		for _, name := range required {
+			params[name.(string)] = "Demo-passw0rd-1"
+		}
+	}
+	prov, err := client.ProvisionInstance(&osbc.ProvisionRequest{InstanceID: "demo-1", AcceptsIncomplete: true,
+		ServiceID: svc.ID, PlanID: plan.ID, OrganizationGUID: "o", SpaceGUID: "s", Parameters: params})
+	if err != nil {
+		t.Fatalf("provision of %s: %v", svc.Name, err)
+	}
+	for {
+		lo, err := client.PollLastOperation(&osbc.LastOperationRequest{InstanceID: "demo-1", ServiceID: &svc.ID, PlanID: &plan.ID,
+			OperationKey: prov.OperationKey})
+		if err != nil {
+			t.Fatalf("last_operation: %v", err)
+		}
+		if lo.State == osbc.StateFailed {
+			t.Fatalf("the provision of %s, the first bindable service, failed: %v", svc.Name, *lo.Description)
+		}
+		if lo.State == osbc.StateSucceeded {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	bind, err := client.Bind(&osbc.BindRequest{InstanceID: "demo-1", BindingID: "demo-b1", ServiceID: svc.ID, PlanID: plan.ID})
+	if err != nil || len(bind.Credentials) == 0 {
+		t.Fatalf("bind of %s: %+v, %v; want credentials", svc.Name, bind, err)
+	}
+
+	// An overlay the operator stored is kept, even an empty one.
+	dir := t.TempDir()
+	st, err := boltstore.Open(filepath.Join(dir, dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutOverlay(context.Background(), []byte("version: 1\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cat, err = startDemo(t, dir).GetCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = names(cat)
+	for _, f := range fixtures {
+		if !got[f] {
+			t.Errorf("with an empty overlay stored, the demo catalog lacks %s: %v", f, got)
+		}
 	}
 }
 

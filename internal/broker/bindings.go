@@ -11,6 +11,7 @@ import (
 // and outputs, mapped per the service's credentials mapping
 // (PUT /v2/service_instances/:instance_id/service_bindings/:binding_id). Binding is
 // synchronous: nothing changes on the Cloudify side. The credentials are not stored.
+// The service_id and plan_id must be the instance's (400 otherwise, nothing stored).
 func (s *UseCases) Bind(ctx context.Context, req BindRequest) (BindResult, error) {
 	for _, id := range [][2]string{{"instance_id", req.InstanceID}, {"binding_id", req.BindingID}, {"service_id", req.ServiceID}, {"plan_id", req.PlanID}} {
 		if err := ValidateID(id[0], id[1]); err != nil {
@@ -27,8 +28,8 @@ func (s *UseCases) Bind(ctx context.Context, req BindRequest) (BindResult, error
 	if err != nil {
 		return BindResult{}, fmt.Errorf("broker: read instance: %w", err)
 	}
-	if req.ServiceID != inst.ServiceID {
-		return BindResult{}, Errorf(EInvalid, "service_id %q is not the instance's service", req.ServiceID)
+	if err := s.checkInstanceIDs(ctx, inst, req.ServiceID, req.PlanID); err != nil {
+		return BindResult{}, err
 	}
 	if inst.Busy() {
 		return BindResult{}, Errorf(EConcurrency, "a %s is in progress", inst.OperationType)
@@ -195,7 +196,8 @@ func (s *UseCases) FetchBinding(ctx context.Context, req FetchBindingRequest) (B
 }
 
 // Unbind deletes a binding (DELETE .../service_bindings/:binding_id). Nothing changes
-// on Cloudify.
+// on Cloudify. An unknown binding is a 410 whatever the ids; a service_id or plan_id
+// that is not the instance's is a 400 and the binding stays.
 func (s *UseCases) Unbind(ctx context.Context, req UnbindRequest) error {
 	b, err := s.store.GetBinding(ctx, req.InstanceID, req.BindingID)
 	if errors.Is(err, ErrNotFound) {
@@ -203,6 +205,18 @@ func (s *UseCases) Unbind(ctx context.Context, req UnbindRequest) error {
 	}
 	if err != nil {
 		return fmt.Errorf("broker: read binding: %w", err)
+	}
+	inst, err := s.store.GetInstance(ctx, req.InstanceID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		// A binding that outlived its instance record is checked against what it
+		// recorded.
+		inst = Instance{ID: req.InstanceID, ServiceID: b.ServiceID, PlanID: b.PlanID}
+	case err != nil:
+		return fmt.Errorf("broker: read instance: %w", err)
+	}
+	if err := s.checkInstanceIDs(ctx, inst, req.ServiceID, req.PlanID); err != nil {
+		return err
 	}
 	if err := s.store.Commit(ctx, Tx{DeleteBindings: []*Binding{&b}}); err != nil {
 		if errors.Is(err, ErrConflict) {

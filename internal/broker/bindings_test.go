@@ -118,6 +118,18 @@ func TestBindRefuses(t *testing.T) {
 			finish(t, e, "inst-1", broker.StateSucceeded)
 		}, code: broker.ENotFound},
 		{name: "other service", mod: func(r *broker.BindRequest) { r.ServiceID = "svc-other" }, code: broker.EInvalid, msg: `service_id "svc-other" is not the instance's service`},
+		{name: "made-up plan", mod: func(r *broker.BindRequest) { r.PlanID = "plan-made-up" }, code: broker.EInvalid,
+			msg: `plan_id "plan-made-up" is not the plan of instance inst-1`},
+		{name: "another plan of the service", mod: func(r *broker.BindRequest) { r.PlanID = planLarge }, code: broker.EInvalid,
+			msg: `plan_id "plan-large" is not the plan of instance inst-1`},
+		{name: "made-up plan during a plan change", setup: func(t *testing.T, e *env) {
+			readyInstance(t, e)
+			mustUpdate(t, e, planChange())
+		}, mod: func(r *broker.BindRequest) { r.PlanID = "plan-made-up" }, code: broker.EInvalid, msg: `plan_id "plan-made-up"`},
+		{name: "new plan during a plan change", setup: func(t *testing.T, e *env) {
+			readyInstance(t, e)
+			mustUpdate(t, e, planChange())
+		}, mod: func(r *broker.BindRequest) { r.PlanID = planLarge }, code: broker.EConcurrency, msg: "update is in progress"},
 		{name: "provision in progress", setup: func(t *testing.T, e *env) { mustProvision(t, e, provisionRequest()) }, code: broker.EConcurrency},
 		{name: "update in progress", setup: func(t *testing.T, e *env) {
 			readyInstance(t, e)
@@ -129,15 +141,15 @@ func TestBindRefuses(t *testing.T) {
 		}, code: broker.EUnprocessable, msg: "is failed and cannot be bound"},
 		{name: "plan left the catalog", setup: func(t *testing.T, e *env) {
 			e.put(broker.Instance{ID: "inst-1", ServiceID: serviceID, PlanID: "plan-removed", State: broker.InstanceReady, Version: 1})
-		}, code: broker.EUnprocessable, msg: "no longer in the catalog"},
+		}, mod: func(r *broker.BindRequest) { r.PlanID = "plan-removed" }, code: broker.EUnprocessable, msg: "no longer in the catalog"},
 		{name: "plan not bindable", setup: func(t *testing.T, e *env) {
 			mustProvision(t, e, provisionRequest(func(r *broker.ProvisionRequest) { r.PlanID, r.MaintenanceInfo, r.Parameters = planFixed, nil, nil }))
 			finish(t, e, "inst-1", broker.StateSucceeded)
-		}, code: broker.EUnprocessable, msg: `plan "fixed" of service "mysql" is not bindable`},
+		}, mod: func(r *broker.BindRequest) { r.PlanID = planFixed }, code: broker.EUnprocessable, msg: `plan "fixed" of service "mysql" is not bindable`},
 		{name: "parameters for a plan without a binding schema", setup: func(t *testing.T, e *env) {
 			mustProvision(t, e, provisionRequest(func(r *broker.ProvisionRequest) { r.PlanID, r.MaintenanceInfo, r.Parameters = planLarge, nil, nil }))
 			finish(t, e, "inst-1", broker.StateSucceeded)
-		}, code: broker.EInvalid, msg: `plan "large" takes no binding parameters`},
+		}, mod: func(r *broker.BindRequest) { r.PlanID = planLarge }, code: broker.EInvalid, msg: `plan "large" takes no binding parameters`},
 		{name: "parameter against the binding schema", mod: func(r *broker.BindRequest) { r.Parameters = json.RawMessage(`{"role":"owner"}`) },
 			code: broker.EInvalid, msg: `role: must be one of ["reader","writer"]`},
 		{name: "parameters not an object", mod: func(r *broker.BindRequest) { r.Parameters = json.RawMessage(`true`) }, code: broker.EInvalid, msg: "parameters must be a JSON object"},
@@ -169,7 +181,7 @@ func TestBindPlanWithoutSchema(t *testing.T) {
 	e.creds.DeploymentValuesFn = deploymentValues
 	mustProvision(t, e, provisionRequest(func(r *broker.ProvisionRequest) { r.PlanID, r.MaintenanceInfo, r.Parameters = planLarge, nil, nil }))
 	finish(t, e, "inst-1", broker.StateSucceeded)
-	res := mustBind(t, e, bindRequest(func(r *broker.BindRequest) { r.Parameters = nil }))
+	res := mustBind(t, e, bindRequest(func(r *broker.BindRequest) { r.PlanID, r.Parameters = planLarge, nil }))
 	if diff := cmp.Diff(map[string]any{"host": "10.0.0.7", "password": "pw"}, res.Credentials); diff != "" {
 		t.Errorf("credentials (-want +got)\n%s", diff)
 	}
@@ -363,6 +375,82 @@ func TestUnbind(t *testing.T) {
 	wantFault(t, unbind(), boom)
 	e.store.GetBindingFn = func(context.Context, string, string) (broker.Binding, error) { return broker.Binding{}, boom }
 	wantFault(t, unbind(), boom)
+}
+
+// TestUnbindChecksIDs: an unbind that names another service or plan than the
+// instance's is a 400 and the binding stays; during an update that changes the plan,
+// the old and the new plan are both the instance's; an unknown binding is a 410
+// whatever the ids.
+func TestUnbindChecksIDs(t *testing.T) {
+	unbind := func(e *env, mod func(*broker.UnbindRequest)) error {
+		req := broker.UnbindRequest{InstanceID: "inst-1", BindingID: "bind-1", ServiceID: serviceID, PlanID: planSmall}
+		if mod != nil {
+			mod(&req)
+		}
+		return e.uc.Unbind(context.Background(), req)
+	}
+	bound := func(t *testing.T) *env {
+		e := newEnv(t)
+		readyInstance(t, e)
+		mustBind(t, e, bindRequest())
+		return e
+	}
+	for _, tc := range []struct {
+		name string
+		mod  func(*broker.UnbindRequest)
+		msg  string
+	}{
+		{"made-up plan", func(r *broker.UnbindRequest) { r.PlanID = "plan-made-up" }, `plan_id "plan-made-up" is not the plan of instance inst-1`},
+		{"another plan of the service", func(r *broker.UnbindRequest) { r.PlanID = planLarge }, `plan_id "plan-large" is not the plan of instance inst-1`},
+		{"other service", func(r *broker.UnbindRequest) { r.ServiceID = "svc-other" }, `service_id "svc-other" is not the instance's service`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := bound(t)
+			m := e.mark()
+			err := unbind(e, tc.mod)
+			wantCode(t, err, broker.EInvalid)
+			wantMessage(t, err, tc.msg)
+			e.wantNoWrites(t, m)
+			if _, err := e.store.GetBinding(context.Background(), "inst-1", "bind-1"); err != nil {
+				t.Errorf("the binding is gone after a refused unbind: %v", err)
+			}
+		})
+	}
+	t.Run("unknown binding, made-up ids", func(t *testing.T) {
+		e := bound(t)
+		err := unbind(e, func(r *broker.UnbindRequest) { r.BindingID, r.ServiceID, r.PlanID = "bind-nope", "svc-x", "plan-x" })
+		wantCode(t, err, broker.EGone)
+	})
+	for name, plan := range map[string]string{"old plan": planSmall, "new plan": planLarge} {
+		t.Run(name+" during a plan change", func(t *testing.T) {
+			e := bound(t)
+			mustUpdate(t, e, planChange())
+			if err := unbind(e, func(r *broker.UnbindRequest) { r.PlanID = plan }); err != nil {
+				t.Fatalf("Unbind: %v", err)
+			}
+		})
+	}
+	t.Run("after the plan change", func(t *testing.T) {
+		e := bound(t)
+		mustUpdate(t, e, planChange())
+		finish(t, e, "inst-1", broker.StateSucceeded)
+		wantCode(t, unbind(e, nil), broker.EInvalid)
+		if err := unbind(e, func(r *broker.UnbindRequest) { r.PlanID = planLarge }); err != nil {
+			t.Fatalf("Unbind with the new plan: %v", err)
+		}
+	})
+	boom := errors.New("boom")
+	t.Run("instance read fault", func(t *testing.T) {
+		e := bound(t)
+		e.store.GetInstanceFn = func(context.Context, string) (broker.Instance, error) { return broker.Instance{}, boom }
+		wantFault(t, unbind(e, nil), boom)
+	})
+	t.Run("update read fault", func(t *testing.T) {
+		e := bound(t)
+		mustUpdate(t, e, planChange())
+		e.store.GetOperationFn = func(context.Context, string) (broker.Operation, error) { return broker.Operation{}, boom }
+		wantFault(t, unbind(e, func(r *broker.UnbindRequest) { r.PlanID = planLarge }), boom)
+	})
 }
 
 func ptr[T any](v T) *T { return &v }

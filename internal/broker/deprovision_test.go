@@ -82,7 +82,7 @@ func TestDeprovisionDeadline(t *testing.T) {
 			e := newEnv(t)
 			e.put(broker.Instance{ID: "inst-1", ServiceID: serviceID, PlanID: tc.plan, DeploymentID: "osb-inst-1", State: broker.InstanceReady,
 				OperationID: "provision-0", OperationType: broker.OpProvision, OperationState: broker.StateSucceeded, Version: 2})
-			mustDeprovision(t, e, deprovisionRequest())
+			mustDeprovision(t, e, deprovisionRequest(func(r *broker.DeprovisionRequest) { r.PlanID = tc.plan }))
 			if got := e.commits()[0].Operations[0].Deadline.Sub(t0); got != tc.want {
 				t.Errorf("deadline in %s, want %s", got, tc.want)
 			}
@@ -91,7 +91,8 @@ func TestDeprovisionDeadline(t *testing.T) {
 }
 
 // TestDeprovisionRefuses: 410 for an instance that does not exist (never did, or is
-// deprovisioned), 400 for another service, 422 AsyncRequired without
+// deprovisioned) whatever the ids, 400 for another service or a plan that is not the
+// instance's (during a plan change, the old and the new plan both are), 422 AsyncRequired without
 // accepts_incomplete, 422 ConcurrencyError during an update; nothing is written.
 func TestDeprovisionRefuses(t *testing.T) {
 	for _, tc := range []struct {
@@ -110,6 +111,28 @@ func TestDeprovisionRefuses(t *testing.T) {
 		}, code: broker.EGone},
 		{name: "other service", setup: func(t *testing.T, e *env) { readyInstance(t, e) },
 			mod: func(r *broker.DeprovisionRequest) { r.ServiceID = "svc-other" }, code: broker.EInvalid, msg: `service_id "svc-other" is not the instance's service`},
+		{name: "made-up plan", setup: func(t *testing.T, e *env) { readyInstance(t, e) },
+			mod: func(r *broker.DeprovisionRequest) { r.PlanID = "plan-made-up" }, code: broker.EInvalid, msg: `plan_id "plan-made-up" is not the plan of instance inst-1`},
+		{name: "another plan of the service", setup: func(t *testing.T, e *env) { readyInstance(t, e) },
+			mod: func(r *broker.DeprovisionRequest) { r.PlanID = planLarge }, code: broker.EInvalid, msg: `plan_id "plan-large" is not the plan of instance inst-1`},
+		{name: "made-up plan while deprovisioning", setup: func(t *testing.T, e *env) {
+			readyInstance(t, e)
+			mustDeprovision(t, e, deprovisionRequest())
+		}, mod: func(r *broker.DeprovisionRequest) { r.PlanID = "plan-made-up" }, code: broker.EInvalid, msg: `plan_id "plan-made-up"`},
+		{name: "unknown instance, made-up ids", mod: func(r *broker.DeprovisionRequest) { r.ServiceID, r.PlanID = "svc-x", "plan-x" },
+			code: broker.EGone, msg: "instance inst-1 does not exist"},
+		{name: "made-up plan during a plan change", setup: func(t *testing.T, e *env) {
+			readyInstance(t, e)
+			mustUpdate(t, e, planChange())
+		}, mod: func(r *broker.DeprovisionRequest) { r.PlanID = "plan-made-up" }, code: broker.EInvalid, msg: `plan_id "plan-made-up"`},
+		{name: "old plan during a plan change", setup: func(t *testing.T, e *env) {
+			readyInstance(t, e)
+			mustUpdate(t, e, planChange())
+		}, code: broker.EConcurrency, msg: "update is in progress"},
+		{name: "new plan during a plan change", setup: func(t *testing.T, e *env) {
+			readyInstance(t, e)
+			mustUpdate(t, e, planChange())
+		}, mod: func(r *broker.DeprovisionRequest) { r.PlanID = planLarge }, code: broker.EConcurrency, msg: "update is in progress"},
 		{name: "synchronous", setup: func(t *testing.T, e *env) { readyInstance(t, e) },
 			mod: func(r *broker.DeprovisionRequest) { r.AcceptsIncomplete = false }, code: broker.EAsyncRequired},
 		{name: "update in progress", setup: func(t *testing.T, e *env) {

@@ -8,7 +8,8 @@
 // same request again gets the same answer), 409 for an id taken with other
 // attributes, 422 ConcurrencyError while another operation runs, AsyncRequired,
 // MaintenanceInfoConflict, plan_updateable, parameters checked against the plan's
-// schemas, and a deprovision that halts a provision in progress. Provision, update
+// schemas, the service_id and plan_id of a bind, unbind or deprovision checked against
+// the instance's, and a deprovision that halts a provision in progress. Provision, update
 // and deprovision record an Operation and hand it to the Starter; the workflow
 // package advances it, and last_operation is answered from what it recorded. Cloudify
 // is called only to read a binding's credentials.

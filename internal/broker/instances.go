@@ -146,7 +146,8 @@ func (s *UseCases) provisionRepeat(existing Instance, fp string) (ProvisionResul
 // Deprovision records a deprovision and hands it to the workflow driver
 // (DELETE /v2/service_instances/:instance_id). A deprovision that arrives while the
 // instance is provisioning halts the provision: the new operation cancels what runs on
-// the deployment, then uninstalls and deletes it.
+// the deployment, then uninstalls and deletes it. An unknown instance is a 410 whatever
+// the ids; a service_id or plan_id that is not the instance's is a 400.
 func (s *UseCases) Deprovision(ctx context.Context, req DeprovisionRequest) (DeprovisionResult, error) {
 	if err := ValidateID("instance_id", req.InstanceID); err != nil {
 		return DeprovisionResult{}, err
@@ -163,8 +164,8 @@ func (s *UseCases) deprovisionOnce(ctx context.Context, req DeprovisionRequest) 
 	if err != nil {
 		return DeprovisionResult{}, false, fmt.Errorf("broker: read instance: %w", err)
 	}
-	if req.ServiceID != "" && req.ServiceID != inst.ServiceID {
-		return DeprovisionResult{}, false, Errorf(EInvalid, "service_id %q is not the instance's service", req.ServiceID)
+	if err := s.checkInstanceIDs(ctx, inst, req.ServiceID, req.PlanID); err != nil {
+		return DeprovisionResult{}, false, err
 	}
 	if inst.State == InstanceDeprovisioning && inst.Busy() {
 		return DeprovisionResult{Async: true, Operation: inst.OperationID}, false, nil
@@ -420,7 +421,9 @@ func (s *UseCases) recordUpdate(ctx context.Context, req UpdateRequest, inst Ins
 }
 
 // LastOperation answers an instance's or a binding's last_operation from broker state
-// alone (GET .../last_operation); it never calls Cloudify.
+// alone (GET .../last_operation); it never calls Cloudify. With operation, the named
+// operation of the instance answers, even an earlier, finished one (a platform may
+// poll it after the next began); an operation the instance never had is a 400.
 func (s *UseCases) LastOperation(ctx context.Context, req LastOperationRequest) (LastOperation, error) {
 	if req.BindingID != "" {
 		_, err := s.store.GetBinding(ctx, req.InstanceID, req.BindingID)
@@ -459,8 +462,11 @@ func (s *UseCases) LastOperation(ctx context.Context, req LastOperationRequest) 
 var yes, no = true, false
 
 // operationStatus finds the operation a last_operation request is about: the one it
-// names when that belongs to the instance, else the instance's current one. With a
-// StatusReader store it is one read.
+// names, which must be one of the instance's (400 otherwise: the platform holds an
+// operation id this broker never gave for the instance), else the instance's current
+// one. An unknown instance is a 404 whatever the operation. With a StatusReader store
+// it is one read: the reader answers the named operation when it is the instance's,
+// else the current one, which tells an unknown name by its ID.
 func (s *UseCases) operationStatus(ctx context.Context, req LastOperationRequest) (OperationStatus, error) {
 	if s.status == nil {
 		op, err := s.operationFor(ctx, req)
@@ -468,7 +474,7 @@ func (s *UseCases) operationStatus(ctx context.Context, req LastOperationRequest
 	}
 	named := req.Operation
 	if len(named) > MaxIDLength+32 {
-		named = ""
+		named = "" // never one of ours; the instance is still looked up for the 404
 	}
 	st, err := s.status.OperationStatus(ctx, req.InstanceID, named)
 	if errors.Is(err, ErrNotFound) {
@@ -477,7 +483,20 @@ func (s *UseCases) operationStatus(ctx context.Context, req LastOperationRequest
 	if err != nil {
 		return OperationStatus{}, fmt.Errorf("broker: read operation: %w", err)
 	}
+	if req.Operation != "" && st.ID != req.Operation {
+		return OperationStatus{}, unknownOperation(req)
+	}
 	return st, nil
+}
+
+// unknownOperation is the 400 of a last_operation that names an operation the
+// instance never had.
+func unknownOperation(req LastOperationRequest) error {
+	name := req.Operation
+	if len(name) > 64 {
+		name = name[:64] + "..."
+	}
+	return Errorf(EInvalid, "operation %q is not an operation of instance %s", name, req.InstanceID)
 }
 
 // operationFor finds the operation a last_operation request is about (see
@@ -498,6 +517,9 @@ func (s *UseCases) operationFor(ctx context.Context, req LastOperationRequest) (
 	}
 	if err != nil {
 		return Operation{}, fmt.Errorf("broker: read instance: %w", err)
+	}
+	if req.Operation != "" {
+		return Operation{}, unknownOperation(req)
 	}
 	op, err := s.store.GetOperation(ctx, inst.OperationID)
 	if errors.Is(err, ErrNotFound) {

@@ -38,8 +38,9 @@ func lastOpEnvs(t *testing.T) map[string]*env {
 	return map[string]*env{"GetOperation": plain, "StatusReader": withStatus}
 }
 
-// TestLastOperation: the state and description of the named operation, else of the
-// instance's current one; Retry-After while in progress; instance_usable and
+// TestLastOperation: the state and description of the named operation (an earlier,
+// finished one too), else of the instance's current one; 400 for a named operation
+// the instance never had, 404 for an unknown instance whatever the name; Retry-After while in progress; instance_usable and
 // update_repeatable on failed updates and deprovisions; 410 once a deprovision
 // succeeded (and only then).
 func TestLastOperation(t *testing.T) {
@@ -51,6 +52,7 @@ func TestLastOperation(t *testing.T) {
 		operation string
 		want      broker.LastOperation
 		code      broker.Code
+		msg       string
 	}{
 		{name: "provision in progress, next check in 30 s", setup: func(t *testing.T, e *env) {
 			mustProvision(t, e, provisionRequest())
@@ -95,14 +97,25 @@ func TestLastOperation(t *testing.T) {
 			readyInstance(t, e)
 			mustUpdate(t, e, updateRequest())
 		}, operation: "provision-id-1", want: broker.LastOperation{State: broker.StateSucceeded, Description: "creating deployment osb-inst-1"}},
+		{name: "named earlier operation, failed", setup: func(t *testing.T, e *env) {
+			readyInstance(t, e)
+			mustUpdate(t, e, updateRequest())
+			finish(t, e, "inst-1", broker.StateFailed)
+			mustUpdate(t, e, updateRequest(func(r *broker.UpdateRequest) { r.Parameters = json.RawMessage(`{"node_count":2}`) }))
+		}, operation: "update-id-2", want: broker.LastOperation{State: broker.StateFailed, Description: "updating deployment osb-inst-1", InstanceUsable: &yes, UpdateRepeatable: &yes}},
+		{name: "named current operation", setup: func(t *testing.T, e *env) {
+			readyInstance(t, e)
+			mustUpdate(t, e, updateRequest())
+		}, operation: "update-id-2", want: broker.LastOperation{State: broker.StateInProgress, Description: "updating deployment osb-inst-1", RetryAfter: 2 * time.Second}},
 		{name: "named operation of another instance", setup: func(t *testing.T, e *env) {
 			readyInstance(t, e)
 			mustProvision(t, e, provisionRequest(func(r *broker.ProvisionRequest) { r.InstanceID = "inst-2" }))
-		}, operation: "provision-id-2", want: broker.LastOperation{State: broker.StateSucceeded, Description: "creating deployment osb-inst-1"}},
+		}, operation: "provision-id-2", code: broker.EInvalid, msg: `operation "provision-id-2" is not an operation of instance inst-1`},
 		{name: "unknown named operation", setup: func(t *testing.T, e *env) { readyInstance(t, e) },
-			operation: "provision-nope", want: broker.LastOperation{State: broker.StateSucceeded, Description: "creating deployment osb-inst-1"}},
+			operation: "provision-nope", code: broker.EInvalid, msg: `operation "provision-nope" is not an operation of instance inst-1`},
 		{name: "overlong operation name", setup: func(t *testing.T, e *env) { readyInstance(t, e) },
-			operation: strings.Repeat("x", broker.MaxIDLength+33), want: broker.LastOperation{State: broker.StateSucceeded, Description: "creating deployment osb-inst-1"}},
+			operation: strings.Repeat("x", broker.MaxIDLength+33), code: broker.EInvalid, msg: "is not an operation of instance inst-1"},
+		{name: "unknown operation of an unknown instance", operation: "provision-nope", code: broker.ENotFound},
 		{name: "unknown instance", code: broker.ENotFound},
 		{name: "instance without its operation", setup: func(t *testing.T, e *env) {
 			e.put(broker.Instance{ID: "inst-1", State: broker.InstanceReady, OperationID: "lost", Version: 1})
@@ -116,6 +129,7 @@ func TestLastOperation(t *testing.T) {
 				got, err := e.uc.LastOperation(context.Background(), broker.LastOperationRequest{InstanceID: "inst-1", Operation: tc.operation})
 				if tc.code != "" {
 					wantCode(t, err, tc.code)
+					wantMessage(t, err, tc.msg)
 					return
 				}
 				if err != nil {
@@ -126,6 +140,55 @@ func TestLastOperation(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestLastOperationOneRead: with a StatusReader store, a poll is one read of it and
+// nothing else, whether it names the current operation, an earlier one, an unknown
+// one, or none.
+func TestLastOperationOneRead(t *testing.T) {
+	for _, tc := range []struct {
+		name, operation string
+		code            broker.Code
+	}{
+		{name: "unnamed"},
+		{name: "current", operation: "update-id-2"},
+		{name: "earlier", operation: "provision-id-1"},
+		{name: "unknown", operation: "update-nope", code: broker.EInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			envs := lastOpEnvs(t)
+			e := envs["StatusReader"]
+			readyInstance(t, e)
+			mustUpdate(t, e, updateRequest())
+			reads := 0
+			inner := e.statusFn
+			e.uc = broker.New(&statusStore{
+				fakeStore: &fakeStore{
+					GetInstanceFn: func(context.Context, string) (broker.Instance, error) {
+						t.Error("GetInstance on a poll")
+						return broker.Instance{}, broker.ErrNotFound
+					},
+					GetOperationFn: func(context.Context, string) (broker.Operation, error) {
+						t.Error("GetOperation on a poll")
+						return broker.Operation{}, broker.ErrNotFound
+					},
+				},
+				OperationStatusFn: func(ctx context.Context, instanceID, operationID string) (broker.OperationStatus, error) {
+					reads++
+					return inner(ctx, instanceID, operationID)
+				},
+			}, e.catalog, e.starter, e.creds, e.sealer, broker.Config{Now: func() time.Time { return e.now }})
+			_, err := e.uc.LastOperation(context.Background(), broker.LastOperationRequest{InstanceID: "inst-1", Operation: tc.operation})
+			if tc.code != "" {
+				wantCode(t, err, tc.code)
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if reads != 1 {
+				t.Errorf("%d status reads, want 1", reads)
+			}
+		})
 	}
 }
 

@@ -123,6 +123,34 @@ func (s *UseCases) lookupPlan(ctx context.Context, serviceID, planID string) (Se
 	return svc, plan, nil
 }
 
+// checkInstanceIDs refuses, with a 400, a service_id or plan_id that is not the
+// instance's, so that a platform that confuses two instances changes neither. An empty
+// id is not checked: the OSB surface requires both where OSB does.
+//
+// The instance's plan is its PlanID, except while an update that changes the plan runs:
+// the platform may then name the instance by the old plan (OSB has it send the old one
+// on last_operation, and a platform may go on using it until the update ends) or by the
+// new one (the operation's PlanID). Both are taken; which one a platform sends during a
+// plan change is not pinned down by OSB, and refusing either would strand an unbind.
+func (s *UseCases) checkInstanceIDs(ctx context.Context, inst Instance, serviceID, planID string) error {
+	if serviceID != "" && serviceID != inst.ServiceID {
+		return Errorf(EInvalid, "service_id %q is not the instance's service", serviceID)
+	}
+	if planID == "" || planID == inst.PlanID {
+		return nil
+	}
+	if inst.Busy() && inst.OperationType == OpUpdate {
+		op, err := s.store.GetOperation(ctx, inst.OperationID)
+		switch {
+		case err == nil && op.PlanID == planID:
+			return nil
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return fmt.Errorf("broker: read update: %w", err)
+		}
+	}
+	return Errorf(EInvalid, "plan_id %q is not the plan of instance %s", planID, inst.ID)
+}
+
 // MaxOperationDeadline is the longest deadline an operation may be given (a plan's
 // maximum_polling_duration, the default deadline). It keeps every operation inside one
 // execution of the AWS shape's state machine, which the engine's deadline, not the

@@ -26,6 +26,12 @@ func updateRequest(mods ...func(*broker.UpdateRequest)) broker.UpdateRequest {
 	return req
 }
 
+// planChange is an update of inst-1 from the small plan to the large one, with no
+// parameters.
+func planChange() broker.UpdateRequest {
+	return updateRequest(func(r *broker.UpdateRequest) { r.PlanID, r.Parameters = planLarge, nil })
+}
+
 // mustUpdate updates and fails the test on an error.
 func mustUpdate(t *testing.T, e *env, req broker.UpdateRequest) broker.UpdateResult {
 	t.Helper()

@@ -201,22 +201,41 @@ func objectField(name string, raw json.RawMessage) (json.RawMessage, error) {
 	return raw, nil
 }
 
-// maintenanceInfoJSON is OSB's maintenance_info, in requests and responses.
+// maintenanceInfoJSON is OSB's maintenance_info in responses.
 type maintenanceInfoJSON struct {
 	Version     string `json:"version"`
 	Description string `json:"description,omitempty"`
 }
 
+// maintenanceInfoRequest is OSB's maintenance_info in requests: pointers, so that a
+// member that is absent (or null) is told from one that is empty.
+type maintenanceInfoRequest struct {
+	Version     *string `json:"version"`
+	Description *string `json:"description"`
+}
+
 // toBroker converts a request's maintenance_info; field names the JSON path for
-// errors. OSB requires version when maintenance_info is sent.
-func (m *maintenanceInfoJSON) toBroker(field string, requireVersion bool) (*broker.MaintenanceInfo, error) {
-	if m == nil {
+// errors. An object without version and description ({}, which osb-checker and some
+// platforms send when they have none) is treated as absent. Otherwise OSB requires
+// version; requireVersion false (previous_values, which only informs) takes what there is.
+func (m *maintenanceInfoRequest) toBroker(field string, requireVersion bool) (*broker.MaintenanceInfo, error) {
+	if m == nil || m.Version == nil && m.Description == nil {
 		return nil, nil
 	}
-	if requireVersion && m.Version == "" {
+	var mi broker.MaintenanceInfo
+	if m.Version != nil {
+		mi.Version = *m.Version
+	}
+	if m.Description != nil {
+		mi.Description = *m.Description
+	}
+	if requireVersion && mi.Version == "" {
+		if m.Version != nil {
+			return nil, invalid("field %s.version must not be empty", field)
+		}
 		return nil, invalid("field %s.version is required", field)
 	}
-	return &broker.MaintenanceInfo{Version: m.Version, Description: m.Description}, nil
+	return &mi, nil
 }
 
 func maintenanceInfoFrom(m *broker.MaintenanceInfo) *maintenanceInfoJSON {

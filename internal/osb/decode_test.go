@@ -78,6 +78,8 @@ func TestBodyFieldRules(t *testing.T) {
 		{"provision with context only", allRoutes[1], `{"service_id":"s","plan_id":"p","context":{"platform":"kubernetes","namespace":"ns"}}`, 202, ""},
 		{"provision with maintenance_info without version", allRoutes[1],
 			`{"service_id":"s","plan_id":"p","context":{},"maintenance_info":{"description":"d"}}`, 400, "field maintenance_info.version is required"},
+		{"provision with empty maintenance_info.version", allRoutes[1],
+			`{"service_id":"s","plan_id":"p","context":{},"maintenance_info":{"version":""}}`, 400, "field maintenance_info.version must not be empty"},
 		{"provision with numeric maintenance_info.version", allRoutes[1],
 			`{"service_id":"s","plan_id":"p","context":{},"maintenance_info":{"version":1}}`, 400,
 			"field maintenance_info.version must be a string, not number"},

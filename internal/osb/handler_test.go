@@ -225,6 +225,21 @@ func TestRequestsReachBroker(t *testing.T) {
 			},
 		},
 		{
+			// osb-checker and some platforms send an empty maintenance_info: no version.
+			name: "provision with an empty maintenance_info", method: http.MethodPut, target: instancePath + "?accepts_incomplete=true",
+			body: `{"service_id":"svc-1","plan_id":"plan-1","context":{"platform":"kubernetes"},"maintenance_info":{}}`,
+			want: broker.ProvisionRequest{
+				RequestInfo: wantInfo, InstanceID: "inst-1", ServiceID: "svc-1", PlanID: "plan-1",
+				Context: json.RawMessage(`{"platform":"kubernetes"}`), AcceptsIncomplete: true,
+			},
+		},
+		{
+			name: "update with empty maintenance_info objects", method: http.MethodPatch, target: instancePath,
+			body: `{"service_id":"svc-1","maintenance_info":{"x_vendor":1},"previous_values":{"plan_id":"plan-1","maintenance_info":{}}}`,
+			want: broker.UpdateRequest{RequestInfo: wantInfo, InstanceID: "inst-1", ServiceID: "svc-1",
+				PreviousValues: &broker.PreviousValues{PlanID: "plan-1"}},
+		},
+		{
 			name: "update without plan or parameters", method: http.MethodPatch, target: instancePath,
 			body: `{"service_id":"svc-1","parameters":null}`,
 			want: broker.UpdateRequest{RequestInfo: wantInfo, InstanceID: "inst-1", ServiceID: "svc-1"},

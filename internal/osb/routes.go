@@ -12,30 +12,30 @@ import (
 // read as ""); objects handed on to the broker stay raw.
 
 type provisionBody struct {
-	ServiceID        string               `json:"service_id"`
-	PlanID           string               `json:"plan_id"`
-	OrganizationGUID string               `json:"organization_guid"`
-	SpaceGUID        string               `json:"space_guid"`
-	Context          json.RawMessage      `json:"context"`
-	Parameters       json.RawMessage      `json:"parameters"`
-	MaintenanceInfo  *maintenanceInfoJSON `json:"maintenance_info"`
+	ServiceID        string                  `json:"service_id"`
+	PlanID           string                  `json:"plan_id"`
+	OrganizationGUID string                  `json:"organization_guid"`
+	SpaceGUID        string                  `json:"space_guid"`
+	Context          json.RawMessage         `json:"context"`
+	Parameters       json.RawMessage         `json:"parameters"`
+	MaintenanceInfo  *maintenanceInfoRequest `json:"maintenance_info"`
 }
 
 type updateBody struct {
-	ServiceID       string               `json:"service_id"`
-	PlanID          string               `json:"plan_id"`
-	Parameters      json.RawMessage      `json:"parameters"`
-	Context         json.RawMessage      `json:"context"`
-	PreviousValues  *previousValuesJSON  `json:"previous_values"`
-	MaintenanceInfo *maintenanceInfoJSON `json:"maintenance_info"`
+	ServiceID       string                  `json:"service_id"`
+	PlanID          string                  `json:"plan_id"`
+	Parameters      json.RawMessage         `json:"parameters"`
+	Context         json.RawMessage         `json:"context"`
+	PreviousValues  *previousValuesJSON     `json:"previous_values"`
+	MaintenanceInfo *maintenanceInfoRequest `json:"maintenance_info"`
 }
 
 type previousValuesJSON struct {
-	ServiceID       string               `json:"service_id"`
-	PlanID          string               `json:"plan_id"`
-	OrganizationID  string               `json:"organization_id"`
-	SpaceID         string               `json:"space_id"`
-	MaintenanceInfo *maintenanceInfoJSON `json:"maintenance_info"`
+	ServiceID       string                  `json:"service_id"`
+	PlanID          string                  `json:"plan_id"`
+	OrganizationID  string                  `json:"organization_id"`
+	SpaceID         string                  `json:"space_id"`
+	MaintenanceInfo *maintenanceInfoRequest `json:"maintenance_info"`
 }
 
 type bindBody struct {
