@@ -98,7 +98,7 @@ func (r *BindingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	params, _, err := r.parameters(ctx, b.Namespace, b.Spec.Parameters, b.Spec.ParametersFrom)
 	if err != nil {
-		return r.waiting(ctx, &b, ReasonErrorWithParameters, err.Error(), err)
+		return r.waiting(ctx, bindingState(&b), ReasonErrorWithParameters, err.Error(), err)
 	}
 	if b.Status.CurrentOperation != v1beta1.OperationBind {
 		now := r.Opts.Now()
@@ -124,7 +124,7 @@ func (r *BindingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		case osbclient.IsConcurrencyError(err):
 			return ctrl.Result{RequeueAfter: r.pollWait(b.Status.OperationStartTime, 0)}, nil
 		case osbclient.Unreached(err):
-			return r.waiting(ctx, &b, ReasonErrorReachingBroker, "The broker could not be reached; retrying: "+describe(err), err)
+			return r.waiting(ctx, bindingState(&b), ReasonErrorReachingBroker, "The broker could not be reached; retrying: "+describe(err), err)
 		case osbclient.IsServerError(err) || osbclient.StatusOf(err) == 0:
 			return r.startOrphanMitigation(ctx, &b, "Bind call failed: "+describe(err))
 		default:
@@ -133,12 +133,7 @@ func (r *BindingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 	}
 	if resp.Async {
-		b.Status.AsyncOpInProgress = true
-		b.Status.LastOperation = ptr(resp.Operation)
-		if err := r.Status().Update(ctx, &b); err != nil {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{RequeueAfter: r.schedulePoll(b.UID, r.Opts.PollMin)}, nil
+		return r.startPolling(ctx, bindingState(&b), resp.Operation)
 	}
 	return r.inject(ctx, &b, t, resp.Credentials)
 }
@@ -149,19 +144,19 @@ func (r *BindingReconciler) target(ctx context.Context, b *v1beta1.ServiceBindin
 	var in v1beta1.ServiceInstance
 	if err := r.Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: b.Spec.InstanceRef.Name}, &in); err != nil {
 		if apierrors.IsNotFound(err) {
-			res, err := r.waiting(ctx, b, ReasonErrorNonexistentInstance, fmt.Sprintf("ServiceInstance %q does not exist", b.Spec.InstanceRef.Name), nil)
+			res, err := r.waiting(ctx, bindingState(b), ReasonErrorNonexistentInstance, fmt.Sprintf("ServiceInstance %q does not exist", b.Spec.InstanceRef.Name), nil)
 			return nil, res, err
 		}
 		return nil, ctrl.Result{}, err
 	}
 	if b.DeletionTimestamp.IsZero() {
 		if !in.DeletionTimestamp.IsZero() {
-			res, err := r.waiting(ctx, b, ReasonErrorInstanceNotReady, fmt.Sprintf("ServiceInstance %q is being deleted", in.Name), nil)
+			res, err := r.waiting(ctx, bindingState(b), ReasonErrorInstanceNotReady, fmt.Sprintf("ServiceInstance %q is being deleted", in.Name), nil)
 			return nil, res, err
 		}
 		if in.Status.ProvisionStatus != v1beta1.ProvisionStatusProvisioned ||
 			(in.Status.AsyncOpInProgress && in.Status.CurrentOperation == v1beta1.OperationProvision) {
-			res, err := r.waiting(ctx, b, ReasonErrorInstanceNotReady, fmt.Sprintf("ServiceInstance %q is not provisioned yet", in.Name), nil)
+			res, err := r.waiting(ctx, bindingState(b), ReasonErrorInstanceNotReady, fmt.Sprintf("ServiceInstance %q is not provisioned yet", in.Name), nil)
 			return nil, res, err
 		}
 	}
@@ -192,25 +187,10 @@ func (r *BindingReconciler) target(ctx context.Context, b *v1beta1.ServiceBindin
 	}
 	bc, _, err := r.brokerClient(ctx, class.Spec.ClusterServiceBrokerName)
 	if err != nil {
-		res, err2 := r.waiting(ctx, b, ReasonErrorBrokerNotReady, err.Error(), err)
+		res, err2 := r.waiting(ctx, bindingState(b), ReasonErrorBrokerNotReady, err.Error(), err)
 		return nil, res, err2
 	}
 	return &bindTarget{instance: &in, class: &class, planID: planID, broker: bc}, ctrl.Result{}, nil
-}
-
-// waiting records that the binding cannot go on yet; see InstanceReconciler.waiting.
-func (r *BindingReconciler) waiting(ctx context.Context, b *v1beta1.ServiceBinding, reason, msg string, cause error) (ctrl.Result, error) {
-	if setCondition(&b.Status.Conditions, v1beta1.ConditionReady, v1beta1.ConditionFalse, reason, msg, r.Opts.Now()) {
-		r.Events.Eventf(b, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", msg)
-		b.Status.LastConditionState = reason
-		if err := r.Status().Update(ctx, b); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	if cause != nil {
-		return ctrl.Result{}, cause
-	}
-	return ctrl.Result{RequeueAfter: r.pollWait(nil, r.Opts.PollMax/4)}, nil
 }
 
 // failed records a refused or failed bind as final for this generation.
@@ -379,28 +359,7 @@ func (r *BindingReconciler) sendUnbind(ctx context.Context, b *v1beta1.ServiceBi
 		}
 	}
 	resp, err := t.broker.Unbind(ctx, t.instance.Spec.ExternalID, b.Spec.ExternalID, t.class.Spec.ExternalID, t.planID, identity(b.Spec.UserInfo))
-	switch {
-	case osbclient.IsGone(err):
-		return true, ctrl.Result{}, nil
-	case osbclient.IsConcurrencyError(err):
-		return false, ctrl.Result{RequeueAfter: r.pollWait(b.Status.OperationStartTime, 0)}, nil
-	case err != nil:
-		msg := "Unbind call failed: " + describe(err)
-		if setCondition(&b.Status.Conditions, v1beta1.ConditionReady, v1beta1.ConditionFalse, ReasonUnbindCallFailed, msg, r.Opts.Now()) {
-			b.Status.LastConditionState = ReasonUnbindCallFailed
-			r.Events.Eventf(b, nil, corev1.EventTypeWarning, ReasonUnbindCallFailed, "Unbind", "%s", msg)
-			_ = r.Status().Update(ctx, b)
-		}
-		return false, ctrl.Result{}, err
-	case resp.Async:
-		b.Status.AsyncOpInProgress = true
-		b.Status.LastOperation = ptr(resp.Operation)
-		if err := r.Status().Update(ctx, b); err != nil {
-			return false, ctrl.Result{}, err
-		}
-		return false, ctrl.Result{RequeueAfter: r.schedulePoll(b.UID, r.Opts.PollMin)}, nil
-	}
-	return true, ctrl.Result{}, nil
+	return r.deleteAnswered(ctx, bindingState(b), resp, err, ReasonUnbindCallFailed, "Unbind")
 }
 
 // reconcileDelete unbinds a binding being deleted, deletes its Secret, and lets it go.

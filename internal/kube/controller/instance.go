@@ -97,12 +97,12 @@ func (r *InstanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	params, sum, err := r.parameters(ctx, in.Namespace, in.Spec.Parameters, in.Spec.ParametersFrom)
 	if err != nil {
-		return r.waiting(ctx, &in, ReasonErrorWithParameters, err.Error(), err)
+		return r.waiting(ctx, instanceState(&in), ReasonErrorWithParameters, err.Error(), err)
 	}
 
 	if in.Status.ProvisionStatus != v1beta1.ProvisionStatusProvisioned {
 		if res.plan.Status.RemovedFromBrokerCatalog || res.class.Status.RemovedFromBrokerCatalog {
-			return r.waiting(ctx, &in, ReasonReferencesRemovedServicePlan,
+			return r.waiting(ctx, instanceState(&in), ReasonReferencesRemovedServicePlan,
 				fmt.Sprintf("plan %q of class %q is no longer offered by the broker", res.plan.Spec.ExternalName, res.class.Spec.ExternalName), nil)
 		}
 		return r.provision(ctx, &in, res, params, sum)
@@ -135,12 +135,12 @@ func (r *InstanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 func (r *InstanceReconciler) resolve(ctx context.Context, in *v1beta1.ServiceInstance) (*resolved, ctrl.Result, error) {
 	class, err := r.findClass(ctx, in)
 	if err != nil {
-		res, err := r.waiting(ctx, in, ReasonReferencesNonexistentServiceClass, err.Error(), nil)
+		res, err := r.waiting(ctx, instanceState(in), ReasonReferencesNonexistentServiceClass, err.Error(), nil)
 		return nil, res, err
 	}
 	plan, err := r.findPlan(ctx, in, class)
 	if err != nil {
-		res, err := r.waiting(ctx, in, ReasonReferencesNonexistentServicePlan, err.Error(), nil)
+		res, err := r.waiting(ctx, instanceState(in), ReasonReferencesNonexistentServicePlan, err.Error(), nil)
 		return nil, res, err
 	}
 	if in.Spec.ClusterServiceClassRef == nil || in.Spec.ClusterServiceClassRef.Name != class.Name ||
@@ -153,7 +153,7 @@ func (r *InstanceReconciler) resolve(ctx context.Context, in *v1beta1.ServiceIns
 	}
 	bc, _, err := r.brokerClient(ctx, class.Spec.ClusterServiceBrokerName)
 	if err != nil {
-		res, err2 := r.waiting(ctx, in, ReasonErrorBrokerNotReady, err.Error(), err)
+		res, err2 := r.waiting(ctx, instanceState(in), ReasonErrorBrokerNotReady, err.Error(), err)
 		return nil, res, err2
 	}
 	return &resolved{class: class, plan: plan, broker: bc}, ctrl.Result{}, nil
@@ -227,24 +227,6 @@ func (r *InstanceReconciler) findPlan(ctx context.Context, in *v1beta1.ServiceIn
 		}
 	}
 	return nil, fmt.Errorf("class %q has no plan named %q", class.Spec.ExternalName, s.ClusterServicePlanExternalName)
-}
-
-// waiting records that the instance cannot go on yet (Ready False with reason); with
-// cause it returns the error so the workqueue retries with backoff, without it the
-// instance is looked at again after PollMax at the latest.
-func (r *InstanceReconciler) waiting(ctx context.Context, in *v1beta1.ServiceInstance, reason, msg string, cause error) (ctrl.Result, error) {
-	now := r.Opts.Now()
-	if setCondition(&in.Status.Conditions, v1beta1.ConditionReady, v1beta1.ConditionFalse, reason, msg, now) {
-		r.Events.Eventf(in, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", msg)
-		in.Status.LastConditionState = reason
-		if err := r.Status().Update(ctx, in); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	if cause != nil {
-		return ctrl.Result{}, cause
-	}
-	return ctrl.Result{RequeueAfter: r.pollWait(nil, r.Opts.PollMax/4)}, nil
 }
 
 // k8sContext is the OSB context of the kubernetes platform for an instance.
@@ -324,12 +306,7 @@ func (r *InstanceReconciler) accepted(ctx context.Context, in *v1beta1.ServiceIn
 		in.Status.DashboardURL = resp.DashboardURL
 	}
 	if resp.Async {
-		in.Status.AsyncOpInProgress = true
-		in.Status.LastOperation = ptr(resp.Operation)
-		if err := r.Status().Update(ctx, in); err != nil {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{RequeueAfter: r.schedulePoll(in.UID, r.Opts.PollMin)}, nil
+		return r.startPolling(ctx, instanceState(in), resp.Operation)
 	}
 	return r.succeeded(ctx, in, "")
 }
@@ -625,28 +602,7 @@ func (r *InstanceReconciler) sendDeprovision(ctx context.Context, in *v1beta1.Se
 		}
 	}
 	resp, err := bc.Deprovision(ctx, in.Spec.ExternalID, svc, plan, identity(in.Spec.UserInfo))
-	switch {
-	case osbclient.IsGone(err):
-		return true, ctrl.Result{}, nil
-	case osbclient.IsConcurrencyError(err):
-		return false, ctrl.Result{RequeueAfter: r.pollWait(in.Status.OperationStartTime, 0)}, nil
-	case err != nil:
-		msg := "Deprovision call failed: " + describe(err)
-		if setCondition(&in.Status.Conditions, v1beta1.ConditionReady, v1beta1.ConditionFalse, ReasonDeprovisionCallFailed, msg, r.Opts.Now()) {
-			in.Status.LastConditionState = ReasonDeprovisionCallFailed
-			r.Events.Eventf(in, nil, corev1.EventTypeWarning, ReasonDeprovisionCallFailed, "Deprovision", "%s", msg)
-			_ = r.Status().Update(ctx, in)
-		}
-		return false, ctrl.Result{}, err
-	case resp.Async:
-		in.Status.AsyncOpInProgress = true
-		in.Status.LastOperation = ptr(resp.Operation)
-		if err := r.Status().Update(ctx, in); err != nil {
-			return false, ctrl.Result{}, err
-		}
-		return false, ctrl.Result{RequeueAfter: r.schedulePoll(in.UID, r.Opts.PollMin)}, nil
-	}
-	return true, ctrl.Result{}, nil
+	return r.deleteAnswered(ctx, instanceState(in), resp, err, ReasonDeprovisionCallFailed, "Deprovision")
 }
 
 // reconcileDelete deprovisions an instance being deleted, once its bindings are gone.

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/cfybroker/cfybroker/internal/devtools/awslocal"
 	"github.com/cfybroker/cfybroker/internal/kube/api/v1beta1"
 	"github.com/cfybroker/cfybroker/internal/kube/controller"
 	"github.com/cfybroker/cfybroker/internal/testenv"
@@ -32,16 +33,6 @@ func moduleRoot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return filepath.Dir(strings.TrimSpace(string(out)))
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // start runs a command in dir; the test's cleanup interrupts it and waits.
@@ -164,7 +155,10 @@ func TestControllerDrivesTheAWSShape(t *testing.T) {
 
 	// The AWS shape behind its front door.
 	const password = "aws-shape-e2e-pw"
-	port := freePort(t)
+	port, err := awslocal.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	var awsOut, ctrlOut testenv.SyncBuffer
 	start(t, root, []string{"CFYBROKER_PASSWORD=" + password}, &awsOut, runAWS,
