@@ -34,6 +34,13 @@ type Service struct {
 	// Credentials says which capabilities and outputs make up a binding's credentials;
 	// empty means every capability, or every output when there are no capabilities.
 	Credentials []CredentialField `json:"credentials,omitempty"`
+	// CredentialsType is the "type" entry of every binding's credentials (the Service
+	// Binding for Kubernetes type): the overlay's, else the blueprint label osb-type,
+	// else the first tag; "" leaves the entry out.
+	CredentialsType string `json:"credentials_type,omitempty"`
+	// URITemplate, when set, makes a "uri" entry from the other credentials: each
+	// {name} is replaced by that credential's value (see RenderURI).
+	URITemplate string `json:"uri_template,omitempty"`
 }
 
 // Plan is one plan of a service: a blueprint and a preset of its inputs.
@@ -56,6 +63,33 @@ type Plan struct {
 	BlueprintID string `json:"blueprint_id"`
 	// Inputs are fixed by the plan and merged over the user's parameters.
 	Inputs map[string]any `json:"inputs,omitempty"`
+	// BindWorkflows, when set, gives every binding of the plan its own credentials,
+	// made and revoked by these Cloudify workflows (asynchronous bindings); nil means
+	// shared credentials read from the deployment's capabilities and outputs.
+	BindWorkflows *BindWorkflows `json:"bind_workflows,omitempty"`
+	// BindingRotation, when set (only with BindWorkflows), makes the plan's bindings
+	// rotatable (OSB binding_rotatable) and bounds their validity.
+	BindingRotation *BindingRotation `json:"binding_rotation,omitempty"`
+}
+
+// BindWorkflows names the custom workflows of a blueprint that create and revoke one
+// binding's credentials. Both run on the instance's deployment with the parameters
+// binding_id and secret_key (plus app_guid, predecessor_binding_id and the binding's
+// parameters for Bind); Bind leaves the credentials, a JSON object, in the Cloudify
+// secret secret_key.
+type BindWorkflows struct {
+	Bind   string `json:"bind"`
+	Unbind string `json:"unbind"`
+}
+
+// BindingRotation is what the overlay says of a plan's rotatable bindings.
+type BindingRotation struct {
+	// MaximumValidityPeriod, in seconds, is how long a binding's credentials are
+	// valid (expires_at); 0 means they do not expire.
+	MaximumValidityPeriod int `json:"maximum_validity_period,omitempty"`
+	// OverlapPeriod, in seconds, is how long before expires_at a platform should
+	// create the successor (renew_before = expires_at - overlap).
+	OverlapPeriod int `json:"overlap_period,omitempty"`
 }
 
 // MaintenanceInfo is OSB's maintenance_info: a semver version of what a plan deploys.
@@ -102,6 +136,12 @@ func (s Service) PlanBindable(p Plan) bool {
 		return *p.Bindable
 	}
 	return s.Bindable
+}
+
+// PerBindingCredentials reports whether bindings of the plan get their own
+// credentials through Cloudify workflows (asynchronous bind and unbind).
+func (p Plan) PerBindingCredentials() bool {
+	return p.BindWorkflows != nil && p.BindWorkflows.Bind != "" && p.BindWorkflows.Unbind != ""
 }
 
 // PlanIsUpdateable reports whether the plan may be changed on an instance of the plan.

@@ -13,7 +13,15 @@ const (
 	OpProvision   OperationType = "provision"
 	OpUpdate      OperationType = "update"
 	OpDeprovision OperationType = "deprovision"
+	// OpBind and OpUnbind create and revoke one binding's own credentials through
+	// the plan's bind workflows (Operation.BindingID names the binding).
+	OpBind   OperationType = "bind"
+	OpUnbind OperationType = "unbind"
 )
+
+// OnBinding reports whether operations of the type act on a binding rather than on
+// the instance.
+func (t OperationType) OnBinding() bool { return t == OpBind || t == OpUnbind }
 
 // OperationState is the OSB last_operation state.
 type OperationState string
@@ -87,7 +95,9 @@ type Operation struct {
 	ID         string
 	Type       OperationType
 	InstanceID string
-	State      OperationState
+	// BindingID is the binding of a bind or unbind operation ("" otherwise).
+	BindingID string
+	State     OperationState
 	// Description is shown to the platform user (last_operation); never a secret.
 	Description string
 	// Phase is the engine's position in the state machine (engine-private).
@@ -112,6 +122,10 @@ type Operation struct {
 	Fingerprint string
 	// Labels are put on the deployment at creation.
 	Labels map[string]string
+	// Workflow is the custom workflow a bind or unbind runs; SecretKey the Cloudify
+	// secret that holds the binding's credentials.
+	Workflow  string
+	SecretKey string
 	// ExecutionID is the Cloudify execution being followed; UpdateID the deployment update.
 	ExecutionID string
 	UpdateID    string
@@ -142,8 +156,21 @@ type Operation struct {
 // Done reports whether the operation has ended.
 func (o Operation) Done() bool { return o.State == StateSucceeded || o.State == StateFailed }
 
+// BindingState is where a binding is in its life.
+type BindingState string
+
+// Binding states. A binding with shared credentials is created ready; one with its own
+// credentials goes through binding and, when unbound, unbinding. A failed bind removes
+// the binding, so there is no failed state.
+const (
+	BindingBinding   BindingState = "binding"
+	BindingReady     BindingState = "ready"
+	BindingUnbinding BindingState = "unbinding"
+)
+
 // Binding is a service binding as the broker keeps it. Credentials are not stored:
-// they are read from Cloudify at bind and at fetch.
+// they are read from Cloudify at bind and at fetch (the deployment's values, or the
+// binding's own Cloudify secret).
 type Binding struct {
 	InstanceID  string
 	ID          string
@@ -154,6 +181,33 @@ type Binding struct {
 	// Parameters are the binding parameters, sealed; nil when none.
 	Parameters []byte
 	Context    json.RawMessage
-	CreatedAt  time.Time
-	Version    int64
+	// State is "" (read as ready) for bindings with shared credentials.
+	State BindingState
+	// SecretKey is the Cloudify secret holding the binding's own credentials; "" for
+	// shared credentials.
+	SecretKey string
+	// PredecessorID is the binding this one rotates.
+	PredecessorID string
+	// OperationID is the binding's current or last operation; OperationType and
+	// OperationState repeat its type and state.
+	OperationID    string
+	OperationType  OperationType
+	OperationState OperationState
+	// ExpiresAt and RenewBefore are set when the plan bounds the validity of its
+	// bindings (zero otherwise).
+	ExpiresAt   time.Time
+	RenewBefore time.Time
+	CreatedAt   time.Time
+	Version     int64
+}
+
+// Ready reports whether the binding's credentials may be handed out.
+func (b Binding) Ready() bool { return b.State == "" || b.State == BindingReady }
+
+// Busy reports whether an operation is in progress on the binding.
+func (b Binding) Busy() bool { return b.OperationState == StateInProgress }
+
+// BindingSecretKey is the Cloudify secret key of a binding's own credentials.
+func BindingSecretKey(deploymentID, bindingID string) string {
+	return "osb-" + deploymentID + "-" + bindingID
 }

@@ -130,6 +130,9 @@ type operationItem struct {
 	ID                 string            `json:"id"`
 	Type               string            `json:"type,omitempty"`
 	InstanceID         string            `json:"instance_id,omitempty"`
+	BindingID          string            `json:"binding_id,omitempty"`
+	Workflow           string            `json:"workflow,omitempty"`
+	SecretKey          string            `json:"secret_key,omitempty"`
 	State              string            `json:"state,omitempty"`
 	Description        string            `json:"description,omitempty"`
 	Phase              string            `json:"phase,omitempty"`
@@ -166,6 +169,9 @@ func newOperationItem(op broker.Operation, version int64) operationItem {
 		ID:                 op.ID,
 		Type:               string(op.Type),
 		InstanceID:         op.InstanceID,
+		BindingID:          op.BindingID,
+		Workflow:           op.Workflow,
+		SecretKey:          op.SecretKey,
 		State:              string(op.State),
 		Description:        op.Description,
 		Phase:              op.Phase,
@@ -202,6 +208,9 @@ func (it operationItem) operation() broker.Operation {
 		ID:                 it.ID,
 		Type:               broker.OperationType(it.Type),
 		InstanceID:         it.InstanceID,
+		BindingID:          it.BindingID,
+		Workflow:           it.Workflow,
+		SecretKey:          it.SecretKey,
 		State:              broker.OperationState(it.State),
 		Description:        it.Description,
 		Phase:              it.Phase,
@@ -244,6 +253,14 @@ type bindingItem struct {
 	Fingerprint string    `json:"fingerprint,omitempty"`
 	Parameters  []byte    `json:"parameters,omitempty"`
 	Context     []byte    `json:"context,omitempty"`
+	State       string    `json:"state,omitempty"`
+	SecretKey   string    `json:"secret_key,omitempty"`
+	Predecessor string    `json:"predecessor_id,omitempty"`
+	OperationID string    `json:"operation_id,omitempty"`
+	OpType      string    `json:"operation_type,omitempty"`
+	OpState     string    `json:"operation_state,omitempty"`
+	ExpiresAt   time.Time `json:"expires_at,omitzero"`
+	RenewBefore time.Time `json:"renew_before,omitzero"`
 	CreatedAt   time.Time `json:"created_at,omitzero"`
 	Version     int64     `json:"version"`
 }
@@ -259,6 +276,14 @@ func newBindingItem(b broker.Binding, version int64) bindingItem {
 		Fingerprint: b.Fingerprint,
 		Parameters:  b.Parameters,
 		Context:     b.Context,
+		State:       string(b.State),
+		SecretKey:   b.SecretKey,
+		Predecessor: b.PredecessorID,
+		OperationID: b.OperationID,
+		OpType:      string(b.OperationType),
+		OpState:     string(b.OperationState),
+		ExpiresAt:   b.ExpiresAt.UTC(),
+		RenewBefore: b.RenewBefore.UTC(),
 		CreatedAt:   b.CreatedAt.UTC(),
 		Version:     version,
 	}
@@ -266,16 +291,24 @@ func newBindingItem(b broker.Binding, version int64) bindingItem {
 
 func (it bindingItem) binding() broker.Binding {
 	return broker.Binding{
-		InstanceID:  it.InstanceID,
-		ID:          it.ID,
-		ServiceID:   it.ServiceID,
-		PlanID:      it.PlanID,
-		AppGUID:     it.AppGUID,
-		Fingerprint: it.Fingerprint,
-		Parameters:  it.Parameters,
-		Context:     json.RawMessage(it.Context),
-		CreatedAt:   it.CreatedAt,
-		Version:     it.Version,
+		InstanceID:     it.InstanceID,
+		ID:             it.ID,
+		ServiceID:      it.ServiceID,
+		PlanID:         it.PlanID,
+		AppGUID:        it.AppGUID,
+		Fingerprint:    it.Fingerprint,
+		Parameters:     it.Parameters,
+		Context:        json.RawMessage(it.Context),
+		State:          broker.BindingState(it.State),
+		SecretKey:      it.SecretKey,
+		PredecessorID:  it.Predecessor,
+		OperationID:    it.OperationID,
+		OperationType:  broker.OperationType(it.OpType),
+		OperationState: broker.OperationState(it.OpState),
+		ExpiresAt:      it.ExpiresAt,
+		RenewBefore:    it.RenewBefore,
+		CreatedAt:      it.CreatedAt,
+		Version:        it.Version,
 	}
 }
 

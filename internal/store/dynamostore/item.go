@@ -233,6 +233,9 @@ type operationItem struct {
 	ID                 string            `dynamodbav:"id"`
 	Type               string            `dynamodbav:"operation_type,omitempty"`
 	InstanceID         string            `dynamodbav:"instance_id,omitempty"`
+	BindingID          string            `dynamodbav:"binding_id,omitempty"`
+	Workflow           string            `dynamodbav:"workflow,omitempty"`
+	SecretKey          string            `dynamodbav:"secret_key,omitempty"`
 	State              string            `dynamodbav:"state,omitempty"`
 	Description        string            `dynamodbav:"description,omitempty"`
 	Phase              string            `dynamodbav:"phase,omitempty"`
@@ -288,6 +291,9 @@ func newOperationItem(op broker.Operation, version int64, now time.Time, retenti
 		ID:                 op.ID,
 		Type:               string(op.Type),
 		InstanceID:         op.InstanceID,
+		BindingID:          op.BindingID,
+		Workflow:           op.Workflow,
+		SecretKey:          op.SecretKey,
 		State:              string(op.State),
 		Description:        op.Description,
 		Phase:              op.Phase,
@@ -324,6 +330,9 @@ func (it operationItem) operation() broker.Operation {
 		ID:                 it.ID,
 		Type:               broker.OperationType(it.Type),
 		InstanceID:         it.InstanceID,
+		BindingID:          it.BindingID,
+		Workflow:           it.Workflow,
+		SecretKey:          it.SecretKey,
 		State:              broker.OperationState(it.State),
 		Description:        it.Description,
 		Phase:              it.Phase,
@@ -366,6 +375,14 @@ type bindingItem struct {
 	Fingerprint string `dynamodbav:"fingerprint,omitempty"`
 	Parameters  []byte `dynamodbav:"parameters,omitempty"`
 	Context     []byte `dynamodbav:"context,omitempty"`
+	State       string `dynamodbav:"state,omitempty"`
+	SecretKey   string `dynamodbav:"secret_key,omitempty"`
+	Predecessor string `dynamodbav:"predecessor_id,omitempty"`
+	OperationID string `dynamodbav:"operation_id,omitempty"`
+	OpType      string `dynamodbav:"operation_type,omitempty"`
+	OpState     string `dynamodbav:"operation_state,omitempty"`
+	ExpiresAt   string `dynamodbav:"credentials_expire_at,omitempty"`
+	RenewBefore string `dynamodbav:"credentials_renew_before,omitempty"`
 	CreatedAt   string `dynamodbav:"created_at,omitempty"`
 	Version     int64  `dynamodbav:"version"`
 }
@@ -381,6 +398,14 @@ func newBindingItem(b broker.Binding, version int64) bindingItem {
 		Fingerprint: b.Fingerprint,
 		Parameters:  b.Parameters,
 		Context:     b.Context,
+		State:       string(b.State),
+		SecretKey:   b.SecretKey,
+		Predecessor: b.PredecessorID,
+		OperationID: b.OperationID,
+		OpType:      string(b.OperationType),
+		OpState:     string(b.OperationState),
+		ExpiresAt:   formatTime(b.ExpiresAt),
+		RenewBefore: formatTime(b.RenewBefore),
 		CreatedAt:   formatTime(b.CreatedAt),
 		Version:     version,
 	}
@@ -388,16 +413,24 @@ func newBindingItem(b broker.Binding, version int64) bindingItem {
 
 func (it bindingItem) binding() broker.Binding {
 	return broker.Binding{
-		InstanceID:  it.InstanceID,
-		ID:          it.ID,
-		ServiceID:   it.ServiceID,
-		PlanID:      it.PlanID,
-		AppGUID:     it.AppGUID,
-		Fingerprint: it.Fingerprint,
-		Parameters:  it.Parameters,
-		Context:     json.RawMessage(it.Context),
-		CreatedAt:   parseTime(it.CreatedAt),
-		Version:     it.Version,
+		InstanceID:     it.InstanceID,
+		ID:             it.ID,
+		ServiceID:      it.ServiceID,
+		PlanID:         it.PlanID,
+		AppGUID:        it.AppGUID,
+		Fingerprint:    it.Fingerprint,
+		Parameters:     it.Parameters,
+		Context:        json.RawMessage(it.Context),
+		State:          broker.BindingState(it.State),
+		SecretKey:      it.SecretKey,
+		PredecessorID:  it.Predecessor,
+		OperationID:    it.OperationID,
+		OperationType:  broker.OperationType(it.OpType),
+		OperationState: broker.OperationState(it.OpState),
+		ExpiresAt:      parseTime(it.ExpiresAt),
+		RenewBefore:    parseTime(it.RenewBefore),
+		CreatedAt:      parseTime(it.CreatedAt),
+		Version:        it.Version,
 	}
 }
 

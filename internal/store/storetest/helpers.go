@@ -73,6 +73,9 @@ func fullOperation(id, instanceID string) broker.Operation {
 		ID:                 id,
 		Type:               broker.OpUpdate,
 		InstanceID:         instanceID,
+		BindingID:          "b-rotating",
+		Workflow:           "osb_bind",
+		SecretKey:          "osb-dep-b-rotating",
 		State:              broker.StateInProgress,
 		Description:        "updating plan «small» → large",
 		Phase:              "await_update",
@@ -105,15 +108,23 @@ func fullOperation(id, instanceID string) broker.Operation {
 
 func fullBinding(instanceID, id string) broker.Binding {
 	return broker.Binding{
-		InstanceID:  instanceID,
-		ID:          id,
-		ServiceID:   "svc-db",
-		PlanID:      "plan-small",
-		AppGUID:     "app-1",
-		Fingerprint: "sha256:b1",
-		Parameters:  []byte{9, 8, 7, 0},
-		Context:     json.RawMessage(`{"platform":"kubernetes", "namespace": "ns"}`),
-		CreatedAt:   t0.Add(5 * time.Second),
+		InstanceID:     instanceID,
+		ID:             id,
+		ServiceID:      "svc-db",
+		PlanID:         "plan-small",
+		AppGUID:        "app-1",
+		Fingerprint:    "sha256:b1",
+		Parameters:     []byte{9, 8, 7, 0},
+		Context:        json.RawMessage(`{"platform":"kubernetes", "namespace": "ns"}`),
+		State:          broker.BindingUnbinding,
+		SecretKey:      "osb-dep-" + id,
+		PredecessorID:  "b-old",
+		OperationID:    "op-unbind-" + id,
+		OperationType:  broker.OpUnbind,
+		OperationState: broker.StateInProgress,
+		ExpiresAt:      t0.Add(48*time.Hour + 7),
+		RenewBefore:    t0.Add(24 * time.Hour),
+		CreatedAt:      t0.Add(5 * time.Second),
 	}
 }
 
