@@ -36,6 +36,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,6 +78,11 @@ type Metrics struct {
 
 	mu    sync.Mutex
 	codes map[string]bool // error_code values seen, at most MaxErrorCodes
+
+	// routes holds the series of every route label (see routeSeries), made under
+	// routesMu at its first request.
+	routes   [len(routeMethods) * (len(routeTemplates) + 1)]atomic.Pointer[routeMetrics]
+	routesMu sync.Mutex
 }
 
 var _ workflow.Observer = (*Metrics)(nil)

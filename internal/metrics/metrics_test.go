@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -157,6 +158,59 @@ func TestMiddleware(t *testing.T) {
 		if strings.Contains(r, "inst-") {
 			t.Errorf("a raw id reached a label: %q", r)
 		}
+	}
+}
+
+// TestMiddlewareConcurrent: requests of several routes and statuses at once, the
+// first of each making its series, are all counted (run with -race).
+func TestMiddlewareConcurrent(t *testing.T) {
+	m := metrics.New(metrics.Config{})
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("status") == "404" {
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	const workers, each = 8, 50
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range each {
+				path := "/v2/service_instances/i/last_operation"
+				if (i+j)%2 == 0 {
+					path = "/v2/catalog"
+				}
+				status := "200"
+				if j%3 == 0 {
+					status = "404"
+				}
+				h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path+"?status="+status, nil))
+			}
+		}()
+	}
+	wg.Wait()
+	var total float64
+	for _, route := range []string{"GET /v2/catalog", "GET /v2/service_instances/:instance_id/last_operation"} {
+		for _, code := range []string{"200", "404"} {
+			total += value(t, m.Gatherer(), "cfybroker_http_requests_total", map[string]string{"route": route, "code": code})
+		}
+	}
+	if total != workers*each {
+		t.Errorf("counted %v requests, want %d", total, workers*each)
+	}
+}
+
+// BenchmarkMiddleware is the middleware's own cost per request, around a handler
+// that writes nothing.
+func BenchmarkMiddleware(b *testing.B) {
+	m := metrics.New(metrics.Config{})
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
+	r := httptest.NewRequest(http.MethodGet, "/v2/service_instances/i/last_operation", nil)
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, r)
 	}
 }
 

@@ -38,11 +38,12 @@ func (h *handler) getCatalog(x *exchange) (int, any, error) {
 	x.answer, x.answerSet = answerHash(rc.etag), rc.etagHeader != nil
 	if rc.etagHeader != nil {
 		x.w.Header()[headerETag] = rc.etagHeader
-		if inm := x.r.Header.Get(headerIfNoneMatch); inm != "" && etagMatches(inm, rc.etag) {
+		if inm := firstValue(x.r.Header, headerIfNoneMatch); inm != "" && etagMatches(inm, rc.etag) {
 			return http.StatusNotModified, nil, nil
 		}
 	}
-	return http.StatusOK, rc.body, nil
+	// &rc.body: a pointer boxes without an allocation, a slice would not.
+	return http.StatusOK, &rc.body, nil
 }
 
 // renderCatalog renders c to the OSB catalog JSON. A catalog whose ETag is empty, or

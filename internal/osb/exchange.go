@@ -70,6 +70,14 @@ func releaseExchange(x *exchange) {
 	exchangePool.Put(x)
 }
 
+// firstValue is h.Get(key) for a key in canonical form.
+func firstValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // maxRequestIDLength bounds the X-Broker-API-Request-Identity taken from a request.
 const maxRequestIDLength = 128
 
@@ -90,16 +98,26 @@ func validRequestID(id string) bool {
 
 // serve runs the checks every request goes through (see the package doc for their
 // order), then the endpoint, then logs one line.
-func (h *handler) serve(w http.ResponseWriter, r *http.Request, rt *route) {
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, rt *route, instanceID, bindingID string) {
 	x := exchangePool.Get().(*exchange)
 	*x = exchange{w: w, r: r, route: rt, start: h.now()}
 	defer releaseExchange(x)
-	x.info.RequestID = r.Header.Get(headerRequestIdentity)
-	if !validRequestID(x.info.RequestID) {
+	// The headers are read by their canonical names, without Header.Get's
+	// canonicalization. A request identity taken from the request is echoed with the
+	// request's own value slice, which net/http copies at WriteHeader and nobody
+	// changes: no allocation.
+	ids := r.Header[headerRequestIdentity]
+	if len(ids) > 0 && validRequestID(ids[0]) {
+		x.info.RequestID = ids[0]
+		if len(ids) > 1 {
+			ids = ids[:1:1]
+		}
+	} else {
 		x.info.RequestID = h.newRequestID()
+		ids = []string{x.info.RequestID}
 	}
-	w.Header()[headerRequestIdentity] = []string{x.info.RequestID}
-	x.info.APIVersion = r.Header.Get(headerAPIVersion)
+	w.Header()[headerRequestIdentity] = ids
+	x.info.APIVersion = firstValue(r.Header, headerAPIVersion)
 	defer h.finish(x)
 
 	if status, description := h.checkVersion(x.info.APIVersion); status != 0 {
@@ -126,9 +144,8 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 		return
 	}
 	x.quiet = ep.poll
-	x.instanceID = r.PathValue("instance_id")
-	x.binding = r.PathValue("binding_id")
-	id, err := parseIdentity(r.Header.Get(headerOriginatingIdentity))
+	x.instanceID, x.binding = instanceID, bindingID
+	id, err := parseIdentity(firstValue(r.Header, headerOriginatingIdentity))
 	if err != nil {
 		h.writeError(x, err, false)
 		return

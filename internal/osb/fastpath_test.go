@@ -2,7 +2,9 @@ package osb
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,3 +65,76 @@ func TestRetryAfterHeader(t *testing.T) {
 		}
 	}
 }
+
+// muxRoute routes target with an http.ServeMux holding the OSB patterns and "/", as
+// the handler's routing did before match: the pattern it picks and the ids it holds.
+func muxRoute(t testing.TB, target string) (pattern, instanceID, bindingID string, ok bool) {
+	t.Helper()
+	r, err := http.NewRequest(http.MethodGet, "http://broker.example.com"+target, nil)
+	if err != nil || !isCleanPath(r.URL.Path) {
+		return "", "", "", false
+	}
+	mux := http.NewServeMux()
+	for _, p := range []string{"/", patternCatalog, patternInstance, patternInstanceLastOp, patternBinding, patternBindingLastOperation} {
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			pattern, instanceID, bindingID = r.Pattern, r.PathValue("instance_id"), r.PathValue("binding_id")
+		})
+	}
+	mux.ServeHTTP(httptest.NewRecorder(), r)
+	if pattern == "/" {
+		pattern = ""
+	}
+	return pattern, instanceID, bindingID, true
+}
+
+// checkMatch: match routes target as http.ServeMux does.
+func checkMatch(t *testing.T, h *handler, target string) {
+	t.Helper()
+	pattern, instanceID, bindingID, ok := muxRoute(t, target)
+	if !ok {
+		return
+	}
+	r, _ := http.NewRequest(http.MethodGet, "http://broker.example.com"+target, nil)
+	rt, gotInstance, gotBinding := h.match(r.URL.EscapedPath())
+	if rt.pattern != pattern || gotInstance != instanceID || gotBinding != bindingID {
+		t.Errorf("%q: match gives %q (%q, %q), ServeMux %q (%q, %q)", target, rt.pattern, gotInstance, gotBinding, pattern, instanceID, bindingID)
+	}
+}
+
+var matchTargets = []string{
+	"/", "/v2", "/v2/", "/v2/catalog", "/v2/catalog/", "/v2/catalog/x", "/v3/catalog", "/v2/%63atalog", "/V2/catalog",
+	"/v2/service_instances", "/v2/service_instances/", "/v2/service_instances/i", "/v2/service_instances/i/",
+	"/v2/service_instances/last_operation", "/v2/service_instances/i/last_operation", "/v2/service_instances/i/last_operation/",
+	"/v2/service_instances/i/last_operation/x", "/v2/service_instances/a%2Fb/last_operation", "/v2/service_instances/%zz/last_operation",
+	"/v2/service_instances/a%20b", "/v2/service_instances/%E6%97%A5/service_bindings/b", "/v2/service_instances/i/service_bindings",
+	"/v2/service_instances/i/service_bindings/", "/v2/service_instances/i/service_bindings/b", "/v2/service_instances/i/service_bindings/b/",
+	"/v2/service_instances/i/service_bindings/last_operation", "/v2/service_instances/i/service_bindings/b/last_operation",
+	"/v2/service_instances/i/service_bindings/b/last_operation/x", "/v2/service_instances/i/service_bindings/b/x",
+	"/v2/service_instances/i/service_bindings%2Fb/last_operation", "/v2/service_instances/i/%6Cast_operation",
+	"/v2/service_instances/./x", "/admin/v1/catalog", "/v2/service_instances/i/x/y/z/w/v/u",
+}
+
+// TestMatch: match agrees with http.ServeMux on the OSB patterns.
+func TestMatch(t *testing.T) {
+	h := NewHandler(nopBroker{}, Config{}).(*handler)
+	for _, target := range matchTargets {
+		checkMatch(t, h, target)
+	}
+}
+
+// FuzzMatch: match agrees with http.ServeMux for any path.
+func FuzzMatch(f *testing.F) {
+	for _, target := range matchTargets {
+		f.Add(target)
+	}
+	h := NewHandler(nopBroker{}, Config{}).(*handler)
+	f.Fuzz(func(t *testing.T, target string) {
+		if !strings.HasPrefix(target, "/") || strings.ContainsAny(target, "?#") {
+			return
+		}
+		checkMatch(t, h, target)
+	})
+}
+
+// nopBroker is a Broker that routing tests never call.
+type nopBroker struct{ Broker }

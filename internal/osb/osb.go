@@ -65,6 +65,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -250,8 +251,8 @@ type handler struct {
 	unavailableRetryAfter []string
 	now                   func() time.Time
 
-	mux      *http.ServeMux
-	notFound *route
+	// The routes, and notFound for every other path.
+	notFound, catalogRoute, instanceRoute, instanceLastOpRoute, bindingRoute, bindingLastOpRoute *route
 	// catalog is the last rendered catalog, keyed by its ETag.
 	catalog atomic.Pointer[renderedCatalog]
 	// polls remembers the last answer of every polled resource, for the log.
@@ -285,58 +286,109 @@ const (
 	patternBindingLastOperation = "/v2/service_instances/{instance_id}/service_bindings/{binding_id}/last_operation"
 )
 
-// routes builds the mux. Patterns carry no method: each route dispatches on the method
-// itself, so that a wrong method gets an OSB JSON body (the mux's own 405 is text)
-// and so that version and auth are checked before the route answers 404 or 405.
+// routes builds the routing table. Patterns carry no method: each route dispatches on
+// the method itself, so that a wrong method gets an OSB JSON body and so that version
+// and auth are checked before the route answers 404 or 405.
 func (h *handler) routes() {
-	h.mux = http.NewServeMux()
 	h.notFound = &route{}
-	h.mux.Handle("/", h.serveRoute(h.notFound))
-	for _, rt := range []*route{
-		{pattern: patternCatalog, methods: map[string]endpoint{
-			http.MethodGet: {serve: h.getCatalog, poll: true},
-		}},
-		{pattern: patternInstance, methods: map[string]endpoint{
-			http.MethodPut:    {serve: h.provision},
-			http.MethodGet:    {serve: h.fetchInstance},
-			http.MethodPatch:  {serve: h.update, failureFlags: true},
-			http.MethodDelete: {serve: h.deprovision, failureFlags: true},
-		}},
-		{pattern: patternInstanceLastOp, methods: map[string]endpoint{
-			http.MethodGet: {serve: h.lastOperation, poll: true},
-		}},
-		{pattern: patternBinding, methods: map[string]endpoint{
-			http.MethodPut:    {serve: h.bind},
-			http.MethodGet:    {serve: h.fetchBinding},
-			http.MethodDelete: {serve: h.unbind},
-		}},
-		{pattern: patternBindingLastOperation, methods: map[string]endpoint{
-			http.MethodGet: {serve: h.lastOperation, poll: true},
-		}},
-	} {
+	h.catalogRoute = &route{pattern: patternCatalog, methods: map[string]endpoint{
+		http.MethodGet: {serve: h.getCatalog, poll: true},
+	}}
+	h.instanceRoute = &route{pattern: patternInstance, methods: map[string]endpoint{
+		http.MethodPut:    {serve: h.provision},
+		http.MethodGet:    {serve: h.fetchInstance},
+		http.MethodPatch:  {serve: h.update, failureFlags: true},
+		http.MethodDelete: {serve: h.deprovision, failureFlags: true},
+	}}
+	h.instanceLastOpRoute = &route{pattern: patternInstanceLastOp, methods: map[string]endpoint{
+		http.MethodGet: {serve: h.lastOperation, poll: true},
+	}}
+	h.bindingRoute = &route{pattern: patternBinding, methods: map[string]endpoint{
+		http.MethodPut:    {serve: h.bind},
+		http.MethodGet:    {serve: h.fetchBinding},
+		http.MethodDelete: {serve: h.unbind},
+	}}
+	h.bindingLastOpRoute = &route{pattern: patternBindingLastOperation, methods: map[string]endpoint{
+		http.MethodGet: {serve: h.lastOperation, poll: true},
+	}}
+	for _, rt := range []*route{h.catalogRoute, h.instanceRoute, h.instanceLastOpRoute, h.bindingRoute, h.bindingLastOpRoute} {
 		methods := make([]string, 0, len(rt.methods))
 		for m := range rt.methods {
 			methods = append(methods, m)
 		}
 		slices.Sort(methods)
 		rt.allow = []string{strings.Join(methods, ", ")}
-		h.mux.Handle(rt.pattern, h.serveRoute(rt))
 	}
-}
-
-func (h *handler) serveRoute(rt *route) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, rt) })
 }
 
 // ServeHTTP routes the request. A path that is not clean (//, /./, /../) goes to the
-// 404 route rather than to the mux, which would answer a bare redirect without the
-// OSB headers and checks.
+// 404 route: http.ServeMux would answer it with a bare redirect, without the OSB
+// headers and checks.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !isCleanPath(r.URL.Path) {
-		h.serve(w, r, h.notFound)
+		h.serve(w, r, h.notFound, "", "")
 		return
 	}
-	h.mux.ServeHTTP(w, r)
+	rt, instanceID, bindingID := h.match(r.URL.EscapedPath())
+	h.serve(w, r, rt, instanceID, bindingID)
+}
+
+// match returns the route of a clean escaped path and the ids it holds, as
+// http.ServeMux would route the patterns above (and "/" for the rest): segment by
+// segment, each unescaped before it is compared or taken as an id, a wildcard
+// standing for one non-empty segment and a trailing slash matching no pattern. It is
+// the mux's result without its routing tree, its locks and Request.SetPathValue, on
+// the path that platforms poll.
+func (h *handler) match(p string) (rt *route, instanceID, bindingID string) {
+	var seg [6]string
+	n := 0
+	rest, ok := strings.CutPrefix(p, "/")
+	for ok {
+		if n == len(seg) {
+			return h.notFound, "", ""
+		}
+		seg[n], rest, ok = strings.Cut(rest, "/")
+		if strings.IndexByte(seg[n], '%') >= 0 {
+			seg[n] = pathUnescape(seg[n])
+		}
+		n++
+	}
+	if n < 2 || seg[0] != "v2" {
+		return h.notFound, "", ""
+	}
+	if n == 2 {
+		if seg[1] == "catalog" {
+			return h.catalogRoute, "", ""
+		}
+		return h.notFound, "", ""
+	}
+	if seg[1] != "service_instances" || seg[2] == "" {
+		return h.notFound, "", ""
+	}
+	switch {
+	case n == 3:
+		return h.instanceRoute, seg[2], ""
+	case n == 4 && seg[3] == "last_operation":
+		return h.instanceLastOpRoute, seg[2], ""
+	case n >= 5 && seg[3] == "service_bindings" && seg[4] != "":
+		switch {
+		case n == 5:
+			return h.bindingRoute, seg[2], seg[4]
+		case n == 6 && seg[5] == "last_operation":
+			return h.bindingLastOpRoute, seg[2], seg[4]
+		}
+	}
+	return h.notFound, "", ""
+}
+
+// pathUnescape unescapes a path segment as http.ServeMux does: an invalid escape
+// leaves the segment as it is.
+func pathUnescape(s string) string {
+	u, err := url.PathUnescape(s)
+	if err != nil {
+		return s
+	}
+	return u
 }
 
 // isCleanPath reports whether the mux would route p as it is, without redirecting.
