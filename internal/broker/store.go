@@ -88,10 +88,11 @@ func (o Operation) Status() OperationStatus {
 // GetInstance.
 type StatusReader interface {
 	// OperationStatus returns the status of the operation named operationID when it
-	// exists and belongs to the instance, else that of the instance's current
-	// operation; operationID may be empty. The caller tells a name that is not one of
-	// the instance's by the ID of the answer. It reflects exactly what is committed:
-	// never a write that has not landed, never one that has.
+	// exists, belongs to the instance and acts on the instance (its Type is not
+	// OnBinding), else that of the instance's current operation; operationID may be
+	// empty. The caller tells a name that is not one of the instance's by the ID of
+	// the answer. It reflects exactly what is committed: never a write that has not
+	// landed, never one that has.
 	//
 	// Errors: an error matching ErrNotFound when the instance does not exist or has
 	// no operation (and the named operation is not one of the instance's).

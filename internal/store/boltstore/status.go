@@ -171,11 +171,12 @@ func (s *statuses) changes(btx *bolt.Tx, tx broker.Tx) ([]statusChange, error) {
 }
 
 // OperationStatus returns the status of the operation named operationID when it
-// exists and belongs to the instance, else that of the instance's current operation
-// (operationID may be empty), or an error matching broker.ErrNotFound. The instance's
-// current operation is answered from memory, without a bbolt transaction; an older
-// operation named by the poll, or an instance that a Commit in flight touches, from
-// the file in one read transaction.
+// exists, belongs to the instance and acts on the instance (not on one of its
+// bindings), else that of the instance's current operation (operationID may be
+// empty), or an error matching broker.ErrNotFound. The instance's current operation
+// is answered from memory, without a bbolt transaction, whether the poll names it or
+// not (the two cost the same); an older operation named by the poll, or an instance
+// that a Commit in flight touches, from the file in one read transaction.
 func (db *DB) OperationStatus(ctx context.Context, instanceID, operationID string) (broker.OperationStatus, error) {
 	if err := ctx.Err(); err != nil {
 		return broker.OperationStatus{}, fmt.Errorf("boltstore: operation status of instance %q: %w", instanceID, err)
@@ -198,7 +199,7 @@ func (db *DB) OperationStatus(ctx context.Context, instanceID, operationID strin
 			if err != nil {
 				return err
 			}
-			if ok && named.InstanceID == instanceID {
+			if ok && named.InstanceID == instanceID && !named.Type.OnBinding() {
 				st = named
 				return nil
 			}

@@ -15,16 +15,19 @@ import (
 
 // Commit applies the transaction atomically. A record with Version 0 must be absent
 // (attribute_not_exists(PK)); any other must be stored with exactly that Version
-// (version = :v); a deleted binding must be stored with exactly its Version. A Tx of
-// one record is one conditional PutItem or DeleteItem; a larger one is one
+// (version = :v); a deleted binding must be stored with exactly its Version. Beside
+// the records, a Tx that makes an instance name another operation than the stored one
+// also writes that stored operation's successor item (see successorWrites), without a
+// condition; to know, Commit reads every instance the Tx updates, consistently. A Tx
+// of one write is one conditional PutItem or DeleteItem; a larger one is one
 // TransactWriteItems, so either every write lands or none does. When a condition
 // fails Commit returns an error matching broker.ErrConflict that names the records
 // whose condition failed, and writes nothing. On success the Version of every written
 // record is incremented in place; on failure no Version changes.
 //
 // A transaction that names a record twice, holds a nil record, an empty id or a
-// negative version, or holds more than MaxTransactItems records, is rejected before
-// any request (not an ErrConflict).
+// negative version, or comes to more than MaxTransactItems writes with its successor
+// items, is rejected before any request but those reads (not an ErrConflict).
 func (t *Table) Commit(ctx context.Context, tx broker.Tx) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("dynamostore: commit: %w", err)
@@ -32,7 +35,7 @@ func (t *Table) Commit(ctx context.Context, tx broker.Tx) error {
 	if err := store.ValidateTx(tx); err != nil {
 		return fmt.Errorf("dynamostore: commit: %w", err)
 	}
-	writes, err := t.writes(tx, t.newWriteID())
+	writes, err := t.writes(ctx, tx, t.newWriteID())
 	if err != nil {
 		return fmt.Errorf("dynamostore: commit: %w", err)
 	}
@@ -40,7 +43,7 @@ func (t *Table) Commit(ctx context.Context, tx broker.Tx) error {
 	case n == 0:
 		return nil
 	case n > MaxTransactItems:
-		return fmt.Errorf("dynamostore: commit: %d records in one Tx; DynamoDB writes at most %d in one transaction", n, MaxTransactItems)
+		return fmt.Errorf("dynamostore: commit: %d writes in one Tx (records and successor items); DynamoDB writes at most %d in one transaction", n, MaxTransactItems)
 	case n == 1:
 		err = t.commitOne(ctx, writes[0])
 	default:
@@ -63,12 +66,21 @@ type write struct {
 	item map[string]types.AttributeValue
 	// writeID is the item's write_id, when item is set.
 	writeID string
-	cond    expression.ConditionBuilder
+	// cond is the write's condition; unset for none (a successor item).
+	cond expression.ConditionBuilder
+}
+
+// expression returns the condition of w, if it has one, as an expression.
+func (w write) expression() (expression.Expression, error) {
+	if !w.cond.IsSet() {
+		return expression.Expression{}, nil
+	}
+	return expression.NewBuilder().WithCondition(w.cond).Build()
 }
 
 // writes returns the conditional writes of the transaction, every put item marked
 // with writeID.
-func (t *Table) writes(tx broker.Tx, writeID string) ([]write, error) {
+func (t *Table) writes(ctx context.Context, tx broker.Tx, writeID string) ([]write, error) {
 	now := t.now()
 	var ws []write
 	put := func(what string, key itemKey, version int64, item any) error {
@@ -108,7 +120,11 @@ func (t *Table) writes(tx broker.Tx, writeID string) ([]write, error) {
 			cond: expression.Name(attrVersion).Equal(expression.Value(b.Version)),
 		})
 	}
-	return ws, nil
+	next, err := t.successorWrites(ctx, tx, writeID, now)
+	if err != nil {
+		return nil, err
+	}
+	return append(ws, next...), nil
 }
 
 // describe names a record and the version a write expects, for errors.
@@ -134,7 +150,7 @@ func versionCondition(version int64) expression.ConditionBuilder {
 
 // commitOne applies a single write with PutItem or DeleteItem.
 func (t *Table) commitOne(ctx context.Context, w write) error {
-	expr, err := expression.NewBuilder().WithCondition(w.cond).Build()
+	expr, err := w.expression()
 	if err != nil {
 		return fmt.Errorf("%s: %w", w.what, err)
 	}
@@ -185,7 +201,7 @@ func (t *Table) landed(ctx context.Context, w write) (bool, error) {
 func (t *Table) commitMany(ctx context.Context, ws []write) error {
 	items := make([]types.TransactWriteItem, 0, len(ws))
 	for _, w := range ws {
-		expr, err := expression.NewBuilder().WithCondition(w.cond).Build()
+		expr, err := w.expression()
 		if err != nil {
 			return fmt.Errorf("%s: %w", w.what, err)
 		}

@@ -13,13 +13,18 @@
 //	instance            INSTANCE#<id>       META                 INSTANCE   <id>
 //	binding             INSTANCE#<id>       BINDING#<binding>    -          -
 //	operation           OP#<id>             META                 ACTIVE_OP  <created_at>#<id>   (in progress only)
+//	successor           OP#<id>             NEXT                 -          -
 //	catalog manifest    CATALOG             META                 -          -
 //	catalog chunk       CATALOG             CHUNK#<nnnn>         -          -
 //	overlay             OVERLAY             META                 -          -
 //	overlay chunk       OVERLAY             CHUNK#<nnnn>         -          -
 //
 // An instance and its bindings share a partition, so ListBindings is one Query on
-// PK = INSTANCE#<id> and SK beginning with BINDING#.
+// PK = INSTANCE#<id> and SK beginning with BINDING#. An operation's successor item
+// says that its instance has named another operation since (which one, and when); it
+// is written in the transaction that makes the instance name it, so that a
+// last_operation poll without the operation's id can read the operation it last found
+// current, and learn that it still is, in one Query (see OperationStatus).
 //
 // GSI1 is overloaded and sparse: it holds every instance under GSI1PK = INSTANCE,
 // sorted by id, so that ListInstances is a Query that pages in id order (no Scan); and
@@ -35,8 +40,8 @@
 // stale one. Both index partitions are single keys, which suits a broker's write rate
 // (far below the 1,000 writes a second of one partition).
 //
-// Every item carries "type" (instance, binding, operation, catalog, catalog_chunk,
-// overlay, overlay_chunk), "schema" (the stored format's version; items of another version are refused
+// Every item carries "type" (instance, binding, operation, operation_successor,
+// catalog, catalog_chunk, overlay, overlay_chunk), "schema" (the stored format's version; items of another version are refused
 // rather than misread) and, for instances, operations and bindings, "version" (the
 // optimistic-concurrency version of the domain record). Data attributes are snake_case
 // copies of the domain fields; times are the same fixed-width UTC strings as above
@@ -50,7 +55,8 @@
 //
 //   - a finished operation (succeeded or failed): EndedAt (UpdatedAt, or now, when
 //     EndedAt is zero) plus the retention, 30 days unless WithRetention says otherwise;
-//   - an instance tombstone (State gone): UpdatedAt (or now) plus the retention.
+//   - an instance tombstone (State gone): UpdatedAt (or now) plus the retention;
+//   - a successor item: its write plus the retention.
 //
 // A write that makes the record live again (a new provision over a tombstone) clears
 // it. Live instances, operations in progress, bindings, the catalog and the overlay
@@ -62,7 +68,9 @@
 //
 // Commit writes each record under its own condition: attribute_not_exists(PK) for
 // Version 0, version = :v otherwise (a delete always checks version = :v), and stores
-// Version+1. A Tx of one record is one PutItem or DeleteItem; a larger one is one
+// Version+1; the successor items it adds go without a condition (it reads each
+// instance a Tx updates, to know its stored operation). A Tx of one write is one
+// PutItem or DeleteItem (a workflow step: the operation alone); a larger one is one
 // TransactWriteItems, which DynamoDB limits to 100 items (Commit refuses more before
 // calling; DynamoDB Local's 2020 build still refuses more than 10, far above the few
 // records of the broker's transactions). A failed condition (ConditionalCheckFailedException, or a

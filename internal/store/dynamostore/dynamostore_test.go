@@ -161,7 +161,7 @@ func TestIndexAndExpiry(t *testing.T) {
 	tbl, client := newTable(t, dynamostore.WithRetention(retention))
 	ctx := t.Context()
 	created := time.Date(2025, 3, 14, 15, 9, 26, 5e8, time.UTC)
-	in := broker.Instance{ID: "inst-1", State: broker.InstanceProvisioning, UpdatedAt: created}
+	in := broker.Instance{ID: "inst-1", State: broker.InstanceProvisioning, UpdatedAt: created, OperationID: "op-1"}
 	op := broker.Operation{ID: "op-1", InstanceID: "inst-1", State: broker.StateInProgress, CreatedAt: created}
 	if err := tbl.Commit(ctx, broker.Tx{Instances: []*broker.Instance{&in}, Operations: []*broker.Operation{&op}}); err != nil {
 		t.Fatal(err)
@@ -194,6 +194,25 @@ func TestIndexAndExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("provisioned again", "INSTANCE#inst-1", indexAndExpiry{GSI1PK: "INSTANCE", GSI1SK: "inst-1"})
+
+	// The instance naming another operation gives the previous one a successor item,
+	// which expires after the retention from its write (now: the Table's clock).
+	op2 := broker.Operation{ID: "op-2", InstanceID: "inst-1", State: broker.StateInProgress, CreatedAt: created}
+	in.OperationID = op2.ID
+	before := time.Now()
+	if err := tbl.Commit(ctx, broker.Tx{Instances: []*broker.Instance{&in}, Operations: []*broker.Operation{&op2}}); err != nil {
+		t.Fatal(err)
+	}
+	var next struct {
+		indexAndExpiry
+		Next string `dynamodbav:"next_operation_id"`
+	}
+	if err := attributevalue.UnmarshalMap(rawItem(t, client, tbl.Name(), "OP#op-1", "NEXT"), &next); err != nil {
+		t.Fatal(err)
+	}
+	if next.Next != "op-2" || next.GSI1PK != "" || next.ExpiresAt < before.Add(retention).Unix() || next.ExpiresAt > time.Now().Add(retention).Unix() {
+		t.Errorf("successor of op-1 = %+v, want op-2 expiring %s after now", next, retention)
+	}
 }
 
 // bigCatalog returns a catalog whose JSON document hardly compresses: its metadata

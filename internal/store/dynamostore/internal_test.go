@@ -351,6 +351,12 @@ func condition(expr *string, names map[string]string, values map[string]types.At
 	return s
 }
 
+// noStoredInstance answers the read of the stored instance that precedes an update
+// (successorWrites): there is none.
+func noStoredInstance(*dynamodb.GetItemInput) (*dynamodb.GetItemOutput, error) {
+	return &dynamodb.GetItemOutput{}, nil
+}
+
 func newFakeTable(f *fakeAPI) *Table {
 	return New(f, "broker", WithNow(func() time.Time { return clock }))
 }
@@ -370,7 +376,7 @@ func TestCommitSinglePut(t *testing.T) {
 			f := &fakeAPI{putItem: func(in *dynamodb.PutItemInput) (*dynamodb.PutItemOutput, error) {
 				got = in
 				return &dynamodb.PutItemOutput{ConsumedCapacity: &types.ConsumedCapacity{CapacityUnits: aws.Float64(1)}}, nil
-			}}
+			}, getItem: noStoredInstance}
 			tbl := newFakeTable(f)
 			in := broker.Instance{ID: "inst-1", Version: tt.version}
 			if err := tbl.Commit(t.Context(), broker.Tx{Instances: []*broker.Instance{&in}}); err != nil {
@@ -388,8 +394,9 @@ func TestCommitSinglePut(t *testing.T) {
 			if v := got.Item["version"].(*types.AttributeValueMemberN).Value; v != fmt.Sprint(tt.version+1) {
 				t.Errorf("stored version = %s, want %d", v, tt.version+1)
 			}
-			if s := tbl.Stats(); s != (Stats{Writes: 1, WriteUnits: 1}) {
-				t.Errorf("Stats = %+v, want one write of one unit", s)
+			// An update reads the stored instance first (successorWrites).
+			if s, reads := tbl.Stats(), min(tt.version, 1); s != (Stats{Reads: reads, Writes: 1, WriteUnits: 1}) {
+				t.Errorf("Stats = %+v, want %d reads and one write of one unit", s, reads)
 			}
 		})
 	}
@@ -424,7 +431,7 @@ func TestCommitTransaction(t *testing.T) {
 		return &dynamodb.TransactWriteItemsOutput{ConsumedCapacity: []types.ConsumedCapacity{
 			{TableName: aws.String("broker"), CapacityUnits: aws.Float64(6), WriteCapacityUnits: aws.Float64(6)},
 		}}, nil
-	}}
+	}, getItem: noStoredInstance}
 	tbl := newFakeTable(f)
 	in := broker.Instance{ID: "inst-1", Version: 1}
 	op := broker.Operation{ID: "op-1", State: broker.StateInProgress}
@@ -455,8 +462,88 @@ func TestCommitTransaction(t *testing.T) {
 	if in.Version != 2 || op.Version != 1 || del.Version != 1 {
 		t.Errorf("Versions = %d, %d, %d; want 2, 1, 1", in.Version, op.Version, del.Version)
 	}
-	if s := tbl.Stats(); s != (Stats{Writes: 1, WriteUnits: 6}) {
-		t.Errorf("Stats = %+v, want one write of six units", s)
+	if s := tbl.Stats(); s != (Stats{Reads: 1, Writes: 1, WriteUnits: 6}) {
+		t.Errorf("Stats = %+v, want one read (the instance) and one write of six units", s)
+	}
+}
+
+// TestCommitSuccessor: a Tx that makes an instance name another operation than the
+// stored one writes that operation's successor item, unconditionally, in the same
+// transaction; any other Tx writes none. Commit reads every instance it updates.
+func TestCommitSuccessor(t *testing.T) {
+	stored := func(opID string, version int64) map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: "INSTANCE#inst-1"}, "SK": &types.AttributeValueMemberS{Value: "META"},
+			"type": &types.AttributeValueMemberS{Value: "instance"}, "schema": &types.AttributeValueMemberN{Value: fmt.Sprint(schemaVersion)},
+			"operation_id": &types.AttributeValueMemberS{Value: opID}, "version": &types.AttributeValueMemberN{Value: fmt.Sprint(version)},
+		}
+	}
+	newOp := broker.Operation{ID: "op-2", InstanceID: "inst-1", Type: broker.OpUpdate, State: broker.StateInProgress}
+	tests := []struct {
+		name   string
+		stored map[string]types.AttributeValue // nil: no instance stored
+		in     broker.Instance
+		ops    []broker.Operation
+		reads  int64
+		want   []string // the writes: "put PK/SK if condition", "put PK/SK: next"
+	}{
+		{"a new operation", stored("op-1", 4), broker.Instance{ID: "inst-1", OperationID: "op-2", Version: 4}, []broker.Operation{newOp}, 1,
+			[]string{"put INSTANCE#inst-1/META if version = 4", "put OP#op-2/META if attribute_not_exists (PK)", "put OP#op-1/NEXT: op-2"}},
+		{"the same operation", stored("op-1", 4), broker.Instance{ID: "inst-1", OperationID: "op-1", Version: 4}, nil, 1,
+			[]string{"put INSTANCE#inst-1/META if version = 4"}},
+		{"stored at another version", stored("op-1", 5), broker.Instance{ID: "inst-1", OperationID: "op-2", Version: 4}, []broker.Operation{newOp}, 1,
+			[]string{"put INSTANCE#inst-1/META if version = 4", "put OP#op-2/META if attribute_not_exists (PK)"}},
+		{"stored without an operation", stored("", 4), broker.Instance{ID: "inst-1", OperationID: "op-2", Version: 4}, []broker.Operation{newOp}, 1,
+			[]string{"put INSTANCE#inst-1/META if version = 4", "put OP#op-2/META if attribute_not_exists (PK)"}},
+		{"a new instance", nil, broker.Instance{ID: "inst-1", OperationID: "op-2"}, []broker.Operation{newOp}, 0,
+			[]string{"put INSTANCE#inst-1/META if attribute_not_exists (PK)", "put OP#op-2/META if attribute_not_exists (PK)"}},
+	}
+	key := func(k map[string]types.AttributeValue) string {
+		return k["PK"].(*types.AttributeValueMemberS).Value + "/" + k["SK"].(*types.AttributeValueMemberS).Value
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			describe := func(item map[string]types.AttributeValue, cond *string, names map[string]string, values map[string]types.AttributeValue) string {
+				if cond == nil {
+					return "put " + key(item) + ": " + item["next_operation_id"].(*types.AttributeValueMemberS).Value
+				}
+				return "put " + key(item) + " if " + condition(cond, names, values)
+			}
+			f := &fakeAPI{
+				getItem: func(in *dynamodb.GetItemInput) (*dynamodb.GetItemOutput, error) {
+					if !aws.ToBool(in.ConsistentRead) || key(in.Key) != "INSTANCE#inst-1/META" {
+						t.Errorf("GetItem %s, consistent %v", key(in.Key), aws.ToBool(in.ConsistentRead))
+					}
+					return &dynamodb.GetItemOutput{Item: tt.stored}, nil
+				},
+				putItem: func(in *dynamodb.PutItemInput) (*dynamodb.PutItemOutput, error) {
+					got = append(got, describe(in.Item, in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues))
+					return &dynamodb.PutItemOutput{}, nil
+				},
+				transact: func(in *dynamodb.TransactWriteItemsInput) (*dynamodb.TransactWriteItemsOutput, error) {
+					for _, it := range in.TransactItems {
+						got = append(got, describe(it.Put.Item, it.Put.ConditionExpression, it.Put.ExpressionAttributeNames, it.Put.ExpressionAttributeValues))
+					}
+					return &dynamodb.TransactWriteItemsOutput{}, nil
+				},
+			}
+			tbl := newFakeTable(f)
+			in, ops := tt.in, make([]*broker.Operation, len(tt.ops))
+			for i := range tt.ops {
+				op := tt.ops[i]
+				ops[i] = &op
+			}
+			if err := tbl.Commit(t.Context(), broker.Tx{Instances: []*broker.Instance{&in}, Operations: ops}); err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("writes (-want +got):\n%s", diff)
+			}
+			if r := tbl.Stats().Reads; r != tt.reads {
+				t.Errorf("%d reads, want %d", r, tt.reads)
+			}
+		})
 	}
 }
 
@@ -465,7 +552,10 @@ func TestCommitConflict(t *testing.T) {
 	t.Run("another writer", func(t *testing.T) {
 		f := &fakeAPI{
 			putItem: func(*dynamodb.PutItemInput) (*dynamodb.PutItemOutput, error) { return nil, ccf },
-			getItem: func(*dynamodb.GetItemInput) (*dynamodb.GetItemOutput, error) {
+			getItem: func(in *dynamodb.GetItemInput) (*dynamodb.GetItemOutput, error) {
+				if in.ProjectionExpression != nil {
+					return noStoredInstance(in)
+				}
 				return &dynamodb.GetItemOutput{Item: map[string]types.AttributeValue{"write_id": &types.AttributeValueMemberS{Value: "theirs"}}}, nil
 			},
 		}
@@ -484,7 +574,10 @@ func TestCommitConflict(t *testing.T) {
 		var put map[string]types.AttributeValue
 		f := &fakeAPI{
 			putItem: func(in *dynamodb.PutItemInput) (*dynamodb.PutItemOutput, error) { put = in.Item; return nil, ccf },
-			getItem: func(*dynamodb.GetItemInput) (*dynamodb.GetItemOutput, error) {
+			getItem: func(in *dynamodb.GetItemInput) (*dynamodb.GetItemOutput, error) {
+				if in.ProjectionExpression != nil {
+					return noStoredInstance(in)
+				}
 				return &dynamodb.GetItemOutput{Item: put}, nil
 			},
 		}
@@ -496,8 +589,8 @@ func TestCommitConflict(t *testing.T) {
 		if in.Version != 2 {
 			t.Errorf("Version = %d, want 2", in.Version)
 		}
-		if s := tbl.Stats(); s.Reads != 1 || s.Writes != 1 {
-			t.Errorf("Stats = %+v, want one read and one write", s)
+		if s := tbl.Stats(); s.Reads != 2 || s.Writes != 1 {
+			t.Errorf("Stats = %+v, want two reads (the instance before, the item after) and one write", s)
 		}
 	})
 }

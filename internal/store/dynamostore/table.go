@@ -66,6 +66,9 @@ type Table struct {
 	// newWriteID returns the token that marks the items of one Commit.
 	newWriteID func() string
 	stats      counters
+	// current remembers the operation a poll found current for an instance (see
+	// OperationStatus).
+	current currentOps
 }
 
 // Option configures New.

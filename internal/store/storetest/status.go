@@ -41,8 +41,8 @@ func checkStatus(t *testing.T, what string, got broker.OperationStatus, want bro
 	}
 }
 
-// testOperationStatus: the status of the named operation when it is the instance's,
-// else of the instance's current one; ErrNotFound for an unknown instance or one
+// testOperationStatus: the status of the named operation when it is the instance's
+// (and not one of its bindings'), else of the instance's current one; ErrNotFound for an unknown instance or one
 // without an operation; every Commit shows at once, a failed one never.
 func testOperationStatus(t *testing.T, open factory) {
 	s := open(t)
@@ -96,6 +96,16 @@ func testOperationStatus(t *testing.T, open factory) {
 	mustCommit(t, s, broker.Tx{Operations: []*broker.Operation{&op}})
 	checkStatus(t, "older changed, named", mustStatus(t, r, in.ID, op.ID), op)
 	checkStatus(t, "older changed, unnamed", mustStatus(t, r, in.ID, ""), op2)
+
+	// An operation on one of the instance's bindings is not the instance's.
+	bindOp := fullOperation("op-st-1-bind", in.ID)
+	bindOp.Type, bindOp.BindingID, bindOp.Description = broker.OpBind, "b-st-1", "creating credentials"
+	mustCommit(t, s, broker.Tx{Operations: []*broker.Operation{&bindOp}})
+	checkStatus(t, "a binding's operation named", mustStatus(t, r, in.ID, bindOp.ID), op2)
+	checkStatus(t, "unnamed after a binding's operation", mustStatus(t, r, in.ID, ""), op2)
+	bindOp.Description = "credentials created"
+	mustCommit(t, s, broker.Tx{Operations: []*broker.Operation{&bindOp}})
+	checkStatus(t, "unnamed after a binding's step", mustStatus(t, r, in.ID, ""), op2)
 
 	// An operation of another instance is not this one's.
 	other := fullInstance("st-2")
