@@ -214,6 +214,12 @@ func BenchmarkEmbeddedHandler(b *testing.B) {
 			env.polledID, env.serviceID, env.planID, env.polledOp)
 		env.serveRepeat(b, benchRequest(http.MethodGet, target, ""), http.StatusOK)
 	})
+	// A platform that ignores OSB's operation field polls the instance alone.
+	b.Run("last_operation_unnamed", func(b *testing.B) {
+		target := fmt.Sprintf("/v2/service_instances/%s/last_operation?service_id=%s&plan_id=%s",
+			env.polledID, env.serviceID, env.planID)
+		env.serveRepeat(b, benchRequest(http.MethodGet, target, ""), http.StatusOK)
+	})
 	round := 0
 	b.Run("provision", func(b *testing.B) {
 		round++

@@ -113,6 +113,10 @@ type LifecycleRun struct {
 	ProvisionDetectionSeconds float64 `json:"provision_detection_seconds"`
 	ProvisionVisibleSeconds   float64 `json:"provision_visible_seconds"`
 	LifecycleSeconds          float64 `json:"lifecycle_seconds"`
+	// UnnamedPolls are the same last_operation polls sent again without their
+	// operation (a platform ignoring OSB's operation field), with the same answers:
+	// what they cost, apart from Requests and the lifecycle's costs.
+	UnnamedPolls *Counted `json:"unnamed_polls,omitempty"`
 }
 
 // Counted counts what a kind of request (or step) caused.

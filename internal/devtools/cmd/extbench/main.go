@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -100,6 +101,8 @@ type Results struct {
 	// Dynamo is the AWS shape's DynamoDB use per last_operation poll (-lifecycle).
 	Dynamo  *DynamoPolls `json:"dynamo,omitempty"`
 	Profile *Profile     `json:"profile,omitempty"`
+	// BareProfile is the bare server's profile under the same load, for comparison.
+	BareProfile *Profile `json:"bare_profile,omitempty"`
 }
 
 // Level is the measurement at one broker log level.
@@ -134,6 +137,9 @@ type DynamoPolls struct {
 	Polls     int     `json:"polls"`
 	Reads     int64   `json:"reads"`
 	ReadUnits float64 `json:"read_units"`
+	// Unnamed are the same polls sent again without ?operation= (a platform that
+	// ignores OSB's operation field), as the lifecycle counts them apart.
+	Unnamed *DynamoPolls `json:"unnamed,omitempty"`
 }
 
 // readDynamoPolls takes the last_operation row of the 10-minute lifecycle.
@@ -142,15 +148,17 @@ func readDynamoPolls(path string) *DynamoPolls {
 	if err != nil {
 		return nil
 	}
+	type counted struct {
+		Kind      string  `json:"kind"`
+		Count     int     `json:"count"`
+		Reads     int64   `json:"dynamo_reads"`
+		ReadUnits float64 `json:"read_units"`
+	}
 	var lc struct {
 		Runs []struct {
-			InstallSeconds int `json:"install_seconds"`
-			Requests       []struct {
-				Kind      string  `json:"kind"`
-				Count     int     `json:"count"`
-				Reads     int64   `json:"dynamo_reads"`
-				ReadUnits float64 `json:"read_units"`
-			} `json:"requests"`
+			InstallSeconds int       `json:"install_seconds"`
+			Requests       []counted `json:"requests"`
+			UnnamedPolls   *counted  `json:"unnamed_polls"`
 		} `json:"runs"`
 	}
 	if json.Unmarshal(b, &lc) != nil {
@@ -162,7 +170,11 @@ func readDynamoPolls(path string) *DynamoPolls {
 		}
 		for _, q := range r.Requests {
 			if q.Kind == "last_operation" && q.Count > 0 {
-				return &DynamoPolls{Polls: q.Count, Reads: q.Reads, ReadUnits: q.ReadUnits}
+				d := &DynamoPolls{Polls: q.Count, Reads: q.Reads, ReadUnits: q.ReadUnits}
+				if u := r.UnnamedPolls; u != nil && u.Count > 0 {
+					d.Unnamed = &DynamoPolls{Polls: u.Count, Reads: u.Reads, ReadUnits: u.ReadUnits}
+				}
+				return d
 			}
 		}
 	}
@@ -179,17 +191,48 @@ type Alloc struct {
 
 // Profile is where the broker's CPU time went under load.
 type Profile struct {
-	Request string      `json:"request"`
-	Seconds float64     `json:"seconds"`
-	Samples int         `json:"samples"`
-	Groups  []ProfEntry `json:"groups"`
-	Self    []ProfEntry `json:"self"`
+	Request string  `json:"request"`
+	Seconds float64 `json:"seconds"`
+	Samples int     `json:"samples"`
+	// RPS is wrk's throughput during the recording: with Samples, the CPU time per
+	// request.
+	RPS    float64     `json:"rps"`
+	Groups []ProfEntry `json:"groups"`
+	Self   []ProfEntry `json:"self"`
+	// bare is the bare server's profile of the same run (see Results.BareProfile).
+	bare *Profile
 }
 
 // ProfEntry is a share of the samples.
 type ProfEntry struct {
 	Name    string  `json:"name"`
 	Percent float64 `json:"percent"`
+}
+
+// perfFrequency is the sampling frequency of perf record: a sample stands for
+// 1/perfFrequency s of CPU time.
+const perfFrequency = 997
+
+// MicrosPerRequest is the CPU time per request that a share of the samples stands
+// for; 0 when unknown.
+func (p *Profile) MicrosPerRequest(percent float64) float64 {
+	if p == nil || p.RPS <= 0 || p.Seconds <= 0 {
+		return 0
+	}
+	return percent / 100 * float64(p.Samples) / perfFrequency * 1e6 / (p.RPS * p.Seconds)
+}
+
+// group returns the share of the named group, -1 when the profile has none.
+func (p *Profile) group(name string) float64 {
+	if p == nil {
+		return -1
+	}
+	for _, g := range p.Groups {
+		if g.Name == name {
+			return g.Percent
+		}
+	}
+	return -1
 }
 
 func run(c config) error {
@@ -223,7 +266,7 @@ func run(c config) error {
 		}
 		res.Levels = append(res.Levels, lv)
 		if prof != nil {
-			res.Profile = prof
+			res.Profile, res.BareProfile = prof, prof.bare
 		}
 	}
 	res.LoadAfter = loadAvg()
@@ -303,7 +346,7 @@ func measureLevel(c config, work, brokerBin, bareBin, level string, profile bool
 	defer lf.Close()
 	// As an operator runs it: serve with its defaults, the built-in simulator (sped up so
 	// that the provision below ends in a second), only the level varies.
-	cmd := exec.Command(brokerBin, "serve", "--listen", addr, "--data-dir", filepath.Join(dir, "data"),
+	cmd := exec.Command(brokerBin, "serve", "--cloudify-sim", "--listen", addr, "--data-dir", filepath.Join(dir, "data"),
 		"--log-level", level, "--sim-speed", "100", "--poll-min", "100ms")
 	cmd.Env = append(os.Environ(), "CFYBROKER_PASSWORD="+pass, "CFYBROKER_USERNAME="+user)
 	cmd.Stderr, cmd.Stdout = lf, lf
@@ -394,12 +437,19 @@ func measureLevel(c config, work, brokerBin, bareBin, level string, profile bool
 	var prof *Profile
 	if profile {
 		ep := endpoints[1]
-		prof, err = perfProfile(c, dir, cmd.Process.Pid, base+ep.path+ep.query)
+		prof, err = perfProfile(c, dir, "broker", cmd.Process.Pid, base+ep.path+ep.query)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "extbench: no profile:", err)
 			prof = nil
 		} else {
 			prof.Request = ep.name
+			bp, err := perfProfile(c, dir, "bare", bare.cmd.Process.Pid, bareBase+ep.path+ep.query)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "extbench: no profile of the bare server:", err)
+			} else {
+				bp.Request = ep.name
+				prof.bare = bp
+			}
 		}
 	}
 	return lv, prof, nil
@@ -500,28 +550,43 @@ func wrkDuration(s string) float64 {
 }
 
 // perfProfile records the broker with perf while wrk loads url, and groups the samples.
-func perfProfile(c config, dir string, pid int, url string) (*Profile, error) {
+func perfProfile(c config, dir, name string, pid int, url string) (*Profile, error) {
 	if _, err := exec.LookPath("perf"); err != nil {
 		return nil, errors.New("perf is not installed")
 	}
-	data := filepath.Join(dir, "perf.data")
+	data := filepath.Join(dir, name+"-perf.data")
 	ctx, cancel := context.WithTimeout(context.Background(), c.perf+30*time.Second)
 	defer cancel()
 	load := exec.CommandContext(ctx, "wrk", "-t", strconv.Itoa(c.threads), "-c", strconv.Itoa(c.conns),
 		"-d", wrkSeconds(c.perf+2*time.Second),
 		"-H", "Authorization: Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)),
 		"-H", "X-Broker-API-Version: 2.17", "-H", "X-Broker-API-Request-Identity: "+requestID, url)
+	var wrkOut bytes.Buffer
+	load.Stdout, load.Stderr = &wrkOut, &wrkOut
 	if err := load.Start(); err != nil {
 		return nil, err
 	}
-	defer func() { _ = load.Wait() }()
+	loadDone := false
+	defer func() {
+		if !loadDone {
+			_ = load.Wait()
+		}
+	}()
 	time.Sleep(time.Second)
-	rec := exec.CommandContext(ctx, "perf", "record", "-q", "-F", "997", "-g", "-p", strconv.Itoa(pid), "-o", data,
+	rec := exec.CommandContext(ctx, "perf", "record", "-q", "-F", strconv.Itoa(perfFrequency), "-g", "-p", strconv.Itoa(pid), "-o", data,
 		"--", "sleep", strconv.FormatFloat(c.perf.Seconds(), 'f', -1, 64))
 	if out, err := rec.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("perf record: %v\n%s", err, out)
 	}
-	p := &Profile{Seconds: c.perf.Seconds()}
+	loadDone = true
+	if err := load.Wait(); err != nil {
+		return nil, fmt.Errorf("wrk under perf: %v\n%s", err, wrkOut.Bytes())
+	}
+	round, err := parseWrk(wrkOut.String())
+	if err != nil {
+		return nil, err
+	}
+	p := &Profile{Seconds: c.perf.Seconds(), RPS: round.RPS}
 	// Cumulative shares (a frame and everything it calls) of the frames that tell where
 	// a request's time goes.
 	children, samples, err := perfReport(data, true)
@@ -532,8 +597,8 @@ func perfProfile(c config, dir string, pid int, url string) (*Profile, error) {
 	for _, g := range profileGroups {
 		var best float64
 		for name, pct := range children {
-			for _, prefix := range g.frames {
-				if strings.HasPrefix(name, prefix) && pct > best {
+			for _, re := range g.frames {
+				if re.MatchString(name) && pct > best {
 					best = pct
 				}
 			}
@@ -563,32 +628,42 @@ func perfProfile(c config, dir string, pid int, url string) (*Profile, error) {
 }
 
 // profileGroups are the frames whose cumulative share the report shows: for each, the
-// largest share of any frame whose symbol starts with one of its prefixes.
+// largest share of any frame whose symbol one of its patterns matches.
 var profileGroups = []struct {
 	name   string
-	frames []string
+	frames []*regexp.Regexp
 }{
-	{"net/http server: a connection's requests, all included", []string{"net/http.(*conn).serve"}},
-	{"reading a request (net/http.(*conn).readRequest)", []string{"net/http.(*conn).readRequest"}},
-	{"the OSB handler, all included (internal/osb serve)", []string{"github.com/cfybroker/cfybroker/internal/osb.(*handler).serve"}},
-	{"use case LastOperation (store read included)", []string{"github.com/cfybroker/cfybroker/internal/broker.(*UseCases).LastOperation"}},
-	{"bbolt read transactions (bbolt.(*DB).View)", []string{"go.etcd.io/bbolt.(*DB).View"}},
-	{"encoding/json decoding", []string{"encoding/json.Unmarshal"}},
-	{"encoding/json encoding", []string{"encoding/json.Marshal"}},
-	{"request log line (log/slog)", []string{"log/slog.(*Logger).LogAttrs", "log/slog.(*Logger).log"}},
-	{"Basic auth (SHA-256 of the credentials)", []string{"github.com/cfybroker/cfybroker/internal/osb.(*handler).authorized"}},
-	{"writing the response (bufio flush, write syscalls)", []string{"net/http.(*response).finishRequest"}},
-	{"routing (net/http.ServeMux, serve's and the OSB handler's)", []string{"net/http.(*ServeMux).findHandler"}},
-	{"server read and write deadlines (serve's timeouts)", []string{"internal/poll.setDeadlineImpl"}},
-	{"garbage collection (background mark)", []string{"runtime.gcBgMarkWorker"}},
-	{"scheduler (runtime.schedule)", []string{"runtime.schedule"}},
-	{"runtime monitor thread (runtime.sysmon)", []string{"runtime.sysmon"}},
+	{"net/http server: a connection's requests, all included", frames(`^net/http\.\(\*conn\)\.serve$`)},
+	{"reading a request (net/http.(*conn).readRequest)", frames(`^net/http\.\(\*conn\)\.readRequest$`)},
+	{"writing the response (bufio flush, write syscalls)", frames(`^net/http\.\(\*response\)\.finishRequest$`)},
+	{"the handler, all included (net/http.serverHandler)", frames(`^net/http\.serverHandler\.ServeHTTP$`)},
+	{"metrics middleware, its own work (route label, counter, histogram)", frames(`\(\*Metrics\)\.Middleware\.func\d+\.1$`)},
+	{"routing (the OSB handler's match, any net/http.ServeMux)", frames(`^github\.com/cfybroker/cfybroker/internal/osb\.\(\*handler\)\.match$`, `^net/http\.\(\*ServeMux\)\.findHandler$`)},
+	{"the OSB handler, all included (internal/osb serve)", frames(`^github\.com/cfybroker/cfybroker/internal/osb\.\(\*handler\)\.serve$`)},
+	{"Basic auth (SHA-256 of the credentials)", frames(`^github\.com/cfybroker/cfybroker/internal/basicauth\.\(\*Verifier\)\.Authorized$`)},
+	{"use case LastOperation (store read included)", frames(`^github\.com/cfybroker/cfybroker/internal/broker\.\(\*UseCases\)\.LastOperation$`)},
+	{"store read (boltstore OperationStatus)", frames(`^github\.com/cfybroker/cfybroker/internal/store/boltstore\.\(\*DB\)\.OperationStatus$`)},
+	{"bbolt read transactions (bbolt.(*DB).View)", frames(`^go\.etcd\.io/bbolt\.\(\*DB\)\.View$`)},
+	{"encoding/json", frames(`^encoding/json\.(Unmarshal|Marshal)$`)},
+	{"request log line (log/slog)", frames(`^log/slog\.\(\*Logger\)\.(LogAttrs|log)$`)},
+	{"read and write deadlines (serve's timeouts, net/http's background read)", frames(`^internal/poll\.setDeadlineImpl$`)},
+	{"garbage collection (background mark)", frames(`^runtime\.gcBgMarkWorker$`)},
+	{"scheduler (runtime.schedule)", frames(`^runtime\.schedule$`)},
+	{"runtime monitor thread (runtime.sysmon)", frames(`^runtime\.sysmon$`)},
+}
+
+func frames(patterns ...string) []*regexp.Regexp {
+	out := make([]*regexp.Regexp, len(patterns))
+	for i, p := range patterns {
+		out[i] = regexp.MustCompile(p)
+	}
+	return out
 }
 
 // perfReport returns the share of each symbol (children: cumulative, else self) and the
 // number of samples.
 func perfReport(data string, children bool) (map[string]float64, int, error) {
-	args := []string{"report", "-i", data, "--stdio", "--sort", "sym", "-g", "none", "--percent-limit", "0.5"}
+	args := []string{"report", "-i", data, "--stdio", "--sort", "sym", "-g", "none", "--percent-limit", "0.1"}
 	if children {
 		args = append(args, "--children")
 	} else {

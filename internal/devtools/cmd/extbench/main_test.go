@@ -104,3 +104,73 @@ func TestSplice(t *testing.T) {
 		t.Errorf("second splice:\n%q\nwant:\n%q", got, want)
 	}
 }
+
+func TestMicrosPerRequest(t *testing.T) {
+	// 997 samples in 2 s are 1 s of CPU; 10,000 requests/s for 2 s: 50 µs each.
+	p := &Profile{Samples: perfFrequency, Seconds: 2, RPS: 10_000}
+	if got := p.MicrosPerRequest(100); got < 49.999 || got > 50.001 {
+		t.Errorf("MicrosPerRequest(100%%) = %v, want 50", got)
+	}
+	if got := p.MicrosPerRequest(10); got < 4.999 || got > 5.001 {
+		t.Errorf("MicrosPerRequest(10%%) = %v, want 5", got)
+	}
+	var none *Profile
+	if none.MicrosPerRequest(50) != 0 || none.group("x") != -1 {
+		t.Error("a nil profile has figures")
+	}
+}
+
+func TestReadDynamoPolls(t *testing.T) {
+	path := t.TempDir() + "/lifecycle.json"
+	doc := `{"runs": [
+	  {"install_seconds": 60, "requests": [{"kind": "last_operation", "count": 5, "dynamo_reads": 5, "read_units": 2.5}]},
+	  {"install_seconds": 600, "requests": [{"kind": "provision", "count": 1, "dynamo_reads": 1},
+	    {"kind": "last_operation", "count": 79, "dynamo_reads": 79, "read_units": 39.5}],
+	   "unnamed_polls": {"kind": "last_operation without operation", "count": 79, "dynamo_reads": 81, "read_units": 81}}]}`
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := readDynamoPolls(path)
+	if got == nil || got.Polls != 79 || got.Reads != 79 || got.ReadUnits != 39.5 ||
+		got.Unnamed == nil || *got.Unnamed != (DynamoPolls{Polls: 79, Reads: 81, ReadUnits: 81}) {
+		t.Errorf("readDynamoPolls = %+v (unnamed %+v)", got, got.Unnamed)
+	}
+}
+
+// TestProfileGroups: the patterns match the symbols perf reports for the frames.
+func TestProfileGroups(t *testing.T) {
+	for name, symbol := range map[string]string{
+		"metrics middleware, its own work (route label, counter, histogram)": "main.startServer.(*Metrics).Middleware.func15.1",
+		"routing (the OSB handler's match, any net/http.ServeMux)":           "github.com/cfybroker/cfybroker/internal/osb.(*handler).match",
+		"the OSB handler, all included (internal/osb serve)":                 "github.com/cfybroker/cfybroker/internal/osb.(*handler).serve",
+		"Basic auth (SHA-256 of the credentials)":                            "github.com/cfybroker/cfybroker/internal/basicauth.(*Verifier).Authorized",
+		"the handler, all included (net/http.serverHandler)":                 "net/http.serverHandler.ServeHTTP",
+	} {
+		found := false
+		for _, g := range profileGroups {
+			if g.name != name {
+				continue
+			}
+			found = true
+			matched := false
+			for _, re := range g.frames {
+				matched = matched || re.MatchString(symbol)
+			}
+			if !matched {
+				t.Errorf("%s: %q does not match", name, symbol)
+			}
+		}
+		if !found {
+			t.Errorf("no group %q", name)
+		}
+	}
+	// The middleware's own work is its deferred function, not the middleware and the
+	// handlers it calls.
+	for _, g := range profileGroups {
+		for _, re := range g.frames {
+			if strings.HasPrefix(g.name, "metrics") && re.MatchString("main.startServer.(*Metrics).Middleware.func15") {
+				t.Errorf("%s matches the whole middleware", g.name)
+			}
+		}
+	}
+}
