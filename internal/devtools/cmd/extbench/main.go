@@ -593,6 +593,10 @@ func perfProfile(c config, dir, name string, pid int, url string) (*Profile, err
 	if err != nil {
 		return nil, err
 	}
+	// perf report's header rounds the count ("4K"); the figures per request need it exact.
+	if exact, err := perfSamples(data); err == nil && exact > 0 {
+		samples = exact
+	}
 	p.Samples = samples
 	for _, g := range profileGroups {
 		var best float64
@@ -708,6 +712,31 @@ func perfReport(data string, children bool) (map[string]float64, int, error) {
 		}
 	}
 	return m, samples, nil
+}
+
+// perfSamples returns the exact number of samples in a perf data file: the sum of
+// perf report's sample counts by command.
+func perfSamples(data string) (int, error) {
+	out, err := exec.Command("perf", "report", "-i", data, "--stdio", "-n", "--sort", "comm", "-g", "none", "--no-children").Output()
+	if err != nil {
+		return 0, fmt.Errorf("perf report: %w", err)
+	}
+	return sumSampleCounts(string(out)), nil
+}
+
+// sumSampleCounts adds up the sample counts of perf report -n lines ("  99.80%  3994  comm").
+func sumSampleCounts(report string) int {
+	n := 0
+	for _, line := range strings.Split(report, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || strings.HasPrefix(f[0], "#") || !strings.HasSuffix(f[0], "%") {
+			continue
+		}
+		if c, err := strconv.Atoi(f[1]); err == nil {
+			n += c
+		}
+	}
+	return n
 }
 
 // parseCount reads perf's sample counts: 12K, 3M, 123.

@@ -174,3 +174,10 @@ func TestProfileGroups(t *testing.T) {
 		}
 	}
 }
+
+func TestSumSampleCounts(t *testing.T) {
+	report := "# Samples: 4K of event 'cpu-clock:pppH'\n#\n# Overhead  Samples  Command\n    99.80%          4594  cfybroker\n     0.20%             9  perf-exec\n\n"
+	if n := sumSampleCounts(report); n != 4603 {
+		t.Errorf("sumSampleCounts = %d, want 4603", n)
+	}
+}
