@@ -1,7 +1,10 @@
 package broker
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -207,7 +210,15 @@ func (b Binding) Ready() bool { return b.State == "" || b.State == BindingReady 
 // Busy reports whether an operation is in progress on the binding.
 func (b Binding) Busy() bool { return b.OperationState == StateInProgress }
 
-// BindingSecretKey is the Cloudify secret key of a binding's own credentials.
+// BindingSecretKey is the Cloudify secret key of a binding's own credentials:
+// osb-<deployment id>-<binding id>, or, when the binding id has a character a secret
+// key may not have (~) or the key would be longer than the manager takes (256), the
+// binding id's place is taken by "h-" and a hash of it.
 func BindingSecretKey(deploymentID, bindingID string) string {
-	return "osb-" + deploymentID + "-" + bindingID
+	key := "osb-" + deploymentID + "-" + bindingID
+	if len(key) <= 256 && !strings.ContainsRune(bindingID, '~') {
+		return key
+	}
+	sum := sha256.Sum256([]byte(bindingID))
+	return "osb-" + deploymentID + "-h-" + hex.EncodeToString(sum[:16])
 }
