@@ -145,6 +145,8 @@ func (s *UseCases) bindRepeat(ctx context.Context, svc Service, inst Instance, b
 		return BindResult{Async: true, Operation: b.OperationID}, nil
 	case b.Busy():
 		return BindResult{}, Errorf(EConcurrency, "binding %s is being unbound", b.ID)
+	case b.State == BindingFailed:
+		return BindResult{}, Errorf(EConflict, "binding %s failed; unbind it before binding again", b.ID)
 	}
 	creds, err := s.bindingCredentials(ctx, svc, inst, b)
 	if err != nil {
@@ -355,8 +357,11 @@ func (s *UseCases) FetchBinding(ctx context.Context, req FetchBindingRequest) (B
 	if err != nil {
 		return BindingDetails{}, fmt.Errorf("broker: read binding: %w", err)
 	}
-	if b.State == BindingBinding {
+	switch b.State {
+	case BindingBinding:
 		return BindingDetails{}, Errorf(ENotFound, "binding %s is still being created", req.BindingID)
+	case BindingFailed:
+		return BindingDetails{}, Errorf(ENotFound, "binding %s failed; unbind it", req.BindingID)
 	}
 	inst, err := s.store.GetInstance(ctx, req.InstanceID)
 	if err != nil {

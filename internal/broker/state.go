@@ -163,12 +163,16 @@ func (o Operation) Done() bool { return o.State == StateSucceeded || o.State == 
 type BindingState string
 
 // Binding states. A binding with shared credentials is created ready; one with its own
-// credentials goes through binding and, when unbound, unbinding. A failed bind removes
-// the binding, so there is no failed state.
+// credentials goes through binding and, when unbound, unbinding. A bind that fails in
+// the engine cleans up after itself and removes the binding; one ended from outside
+// (an operator abandoning it, a driver giving up while the manager was unreachable)
+// leaves it failed, so that an unbind or the deprovision still revokes what the bind
+// workflow may have made.
 const (
 	BindingBinding   BindingState = "binding"
 	BindingReady     BindingState = "ready"
 	BindingUnbinding BindingState = "unbinding"
+	BindingFailed    BindingState = "failed"
 )
 
 // Binding is a service binding as the broker keeps it. Credentials are not stored:

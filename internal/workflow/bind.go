@@ -263,7 +263,11 @@ func (e *Engine) unbound(ctx context.Context, op *broker.Operation, log *slog.Lo
 // makes it ready, a failed one and a successful unbind remove it, a failed unbind
 // leaves it bound. A binding that has moved on to another operation (an unbind that
 // halted this bind) is left to that one.
-func (e *Engine) finishBinding(ctx context.Context, op broker.Operation, tx *broker.Tx) error {
+//
+// cleaned says whether the bind cleaned up after itself (the engine's own failures);
+// a bind failed from outside (Fail) leaves its binding failed instead, for an unbind or
+// the deprovision to revoke.
+func (e *Engine) finishBinding(ctx context.Context, op broker.Operation, tx *broker.Tx, cleaned bool) error {
 	b, err := e.Store.GetBinding(ctx, op.InstanceID, op.BindingID)
 	switch {
 	case errors.Is(err, broker.ErrNotFound):
@@ -274,11 +278,14 @@ func (e *Engine) finishBinding(ctx context.Context, op broker.Operation, tx *bro
 		return nil
 	}
 	ok := op.State == broker.StateSucceeded
-	if op.Type == broker.OpBind && !ok || op.Type == broker.OpUnbind && ok {
+	if op.Type == broker.OpBind && !ok && cleaned || op.Type == broker.OpUnbind && ok {
 		tx.DeleteBindings = append(tx.DeleteBindings, &b)
 		return nil
 	}
 	b.State = broker.BindingReady
+	if op.Type == broker.OpBind && !ok {
+		b.State = broker.BindingFailed
+	}
 	b.OperationState = op.State
 	tx.Bindings = append(tx.Bindings, &b)
 	return nil

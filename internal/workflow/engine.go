@@ -172,7 +172,7 @@ func (e *Engine) Step(ctx context.Context, operationID string) (_ TaskOutput, er
 		op.EndedAt = now
 		op.NextCheck = time.Time{}
 		if op.Type.OnBinding() {
-			if err := e.finishBinding(ctx, op, &tx); err != nil {
+			if err := e.finishBinding(ctx, op, &tx, true); err != nil {
 				return out, fmt.Errorf("step %s: %w", op.ID, err)
 			}
 		}
