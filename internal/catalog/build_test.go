@@ -377,6 +377,12 @@ func TestETag(t *testing.T) {
 		func(c *broker.Catalog) { c.Services[1].Plans[0].Inputs = map[string]any{"x": 1} },
 		func(c *broker.Catalog) { c.Services[1].Plans[0].BlueprintID = "other" },
 		func(c *broker.Catalog) { c.ETag = "stale" },
+		// Broker-only binding settings: the platform does not see them.
+		func(c *broker.Catalog) { c.Services[1].CredentialsType = "postgresql" },
+		func(c *broker.Catalog) { c.Services[1].URITemplate = "mysql://{host}" },
+		func(c *broker.Catalog) {
+			c.Services[1].Plans[0].BindWorkflows = &broker.BindWorkflows{Bind: "make_user", Unbind: "drop_user"}
+		},
 		func(c *broker.Catalog) {
 			// The same schema with other key order and spacing.
 			var v any
@@ -397,6 +403,10 @@ func TestETag(t *testing.T) {
 		func(c *broker.Catalog) { c.Services[1].Plans[0].Free = !c.Services[1].Plans[0].Free },
 		func(c *broker.Catalog) { c.Services[1].Plans = c.Services[1].Plans[:1] },
 		func(c *broker.Catalog) { c.Services = c.Services[1:] },
+		// What the platform sees of bindings: rotatable, the metadata, the schema.
+		func(c *broker.Catalog) { c.Services[1].Plans[0].BindingRotation = &broker.BindingRotation{} },
+		func(c *broker.Catalog) { c.Services[1].Plans[0].Metadata[MetadataBindingCredentials] = BindingsShared },
+		func(c *broker.Catalog) { c.Services[1].Plans[0].BindSchema = json.RawMessage(`{"type":"object"}`) },
 	}
 	baseTag, err := ETag(base)
 	if err != nil || baseTag != base.ETag || len(baseTag) != 32 {
