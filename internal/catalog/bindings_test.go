@@ -188,10 +188,9 @@ func TestBuildBindingErrors(t *testing.T) {
 			want:    []string{`overlay.yaml:5: services.db.plans[0].bind_workflow: blueprint db declares workflow "osb_unbind" but no "make_user", which per-binding credentials need`},
 		},
 		{
-			name:    "a service's workflow name, reported once per plan",
+			name:    "a service's workflow name wrong for several plans, reported once",
 			overlay: "services:\n  cache:\n    unbind_workflow: drop_user\n    plans:\n      - name: a\n      - name: b\n",
 			want: []string{
-				`overlay.yaml:3: services.cache.unbind_workflow: blueprint cache declares neither workflow "osb_bind" nor "drop_user", which per-binding credentials need`,
 				`overlay.yaml:3: services.cache.unbind_workflow: blueprint cache declares neither workflow "osb_bind" nor "drop_user", which per-binding credentials need`,
 			},
 		},

@@ -294,7 +294,10 @@ func buildService(bp cloudify.Blueprint, all map[string]cloudify.Blueprint, ov *
 			warn: func(format string, args ...any) { warn(bp.ID, po.Name, format, args...) },
 		})
 		if err != nil {
-			errs = append(errs, err)
+			// A service's setting wrong for several plans is one problem.
+			if !slices.ContainsFunc(errs, func(e error) bool { return e.Error() == err.Error() }) {
+				errs = append(errs, err)
+			}
 			continue
 		}
 		plan.BindWorkflows, plan.BindSchema, plan.BindingRotation = pb.Workflows, pb.Schema, pb.Rotation

@@ -68,7 +68,7 @@ func (c Change) String() string {
 	case ServiceChanged, PlanChanged:
 		return fmt.Sprintf("~ %s: %s changed", subject, strings.Join(c.Fields, ", "))
 	case SchemaChanged:
-		return fmt.Sprintf("~ %s: %s schema changed", subject, strings.Join(c.Fields, " and "))
+		return fmt.Sprintf("~ %s: %s schema changed", subject, joinAnd(c.Fields))
 	case MaintenanceInfoChanged:
 		if c.From == c.To {
 			return fmt.Sprintf("~ %s: maintenance_info description changed (version %s)", subject, orNone(c.To))
@@ -91,6 +91,14 @@ func (c Change) String() string {
 		return fmt.Sprintf("~ %s: inputs changed (broker only)", subject)
 	}
 	return fmt.Sprintf("~ %s: %s", subject, c.Kind)
+}
+
+// joinAnd joins "a", "b" and "c" as "a, b and c".
+func joinAnd(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
 func orNone(s string) string {

@@ -86,6 +86,9 @@ func TestDiffBindings(t *testing.T) {
 	maria.Plans[0].BindingRotation = &broker.BindingRotation{MaximumValidityPeriod: 60}
 	maria.Plans[0].Metadata[MetadataBindingRotation] = map[string]any{"maximumValidityPeriod": 60}
 	maria.Plans[1].BindWorkflows.Unbind = "drop_user"
+	maria.Plans[1].CreateSchema = json.RawMessage(`{}`)
+	maria.Plans[1].UpdateSchema = json.RawMessage(`{}`)
+	maria.Plans[1].BindSchema = nil
 
 	var lines []string
 	for _, c := range Diff(before, after) {
@@ -94,6 +97,7 @@ func TestDiffBindings(t *testing.T) {
 	want := []string{
 		"~ service mariadb: credentials uri_template changed (broker only)",
 		"~ plan mariadb/small: binding_rotatable, metadata changed",
+		"~ plan mariadb/large: create, update and bind schema changed",
 		"~ plan mariadb/large: bind workflows osb_bind/osb_unbind -> osb_bind/drop_user (broker only)",
 	}
 	if diff := cmp.Diff(want, lines); diff != "" {
