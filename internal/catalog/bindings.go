@@ -35,8 +35,8 @@ const (
 // they are left out of a plan's binding schema. binding_id and secret_key are passed
 // to both workflows on every run, so a workflow must declare them.
 var (
-	brokerBindParameters = []string{"binding_id", "secret_key", "app_guid", "predecessor_binding_id"}
-	alwaysPassed         = []string{"binding_id", "secret_key"}
+	brokerBindParameters = broker.ReservedBindParameters
+	alwaysPassed         = []string{broker.ParamBindingID, broker.ParamSecretKey}
 )
 
 // planBinding is what a plan's bindings are: per-binding (Workflows set) or shared.
