@@ -591,6 +591,31 @@ func TestCLIReconcile(t *testing.T) {
 	if _, ok := e.sim.Deployment("osb-ghost"); ok {
 		t.Error("the orphan is still on the manager")
 	}
+
+	// An orphan secret: a binding secret of the deprovisioned rec-1 that no binding holds.
+	const key = "osb-osb-rec-1-leftover"
+	if _, err := c.CreateSecret(ctx, key, cloudify.CreateSecretRequest{Value: `{"password":"pw"}`}); err != nil {
+		t.Fatal(err)
+	}
+	r = e.cli("reconcile")
+	if r.code != exitFound || !strings.Contains(r.stdout, "orphan_secret") || !strings.Contains(r.stdout, "secret "+key+" is named for a binding of instance rec-1, which was deprovisioned") ||
+		!strings.Contains(r.stdout, "1 binding secrets: 1 findings, 0 repaired") {
+		t.Fatalf("reconcile with an orphan secret: exit %d\n%s", r.code, r.stdout)
+	}
+	r = e.cli("reconcile", "--delete-orphans", "-o", "json")
+	rep = mustDecode[admin.ReconcileReport](t, r.stdout)
+	if r.code != exitFound || len(rep.Findings) != 1 || rep.Findings[0].Kind != admin.FindingOrphanSecret || rep.Findings[0].InstanceID != "rec-1" ||
+		rep.Findings[0].SecretKey != key || !rep.Findings[0].Repaired {
+		t.Fatalf("reconcile --delete-orphans with an orphan secret: exit %d, %+v", r.code, rep)
+	}
+	for _, s := range e.sim.Secrets() {
+		if s.Key == key {
+			t.Error("the orphan secret is still on the manager")
+		}
+	}
+	if r := e.cli("reconcile"); r.code != exitOK || !strings.Contains(r.stdout, "0 binding secrets: 0 findings") {
+		t.Errorf("reconcile after the orphan secret's deletion: exit %d\n%s", r.code, r.stdout)
+	}
 }
 
 // TestCLIDataDir: the data-directory backend refuses a directory the broker holds,
