@@ -23,10 +23,17 @@ const (
 // findBindingExecution returns the newest run of the operation's workflow for its
 // binding (the binding_id parameter) started after the operation was recorded: the
 // one an earlier attempt of this step started before its result was written.
+//
+// Runs of an earlier binding of the same id are never taken, although the clock
+// skew allowed makes them look recent: a run of the binding's other workflow (the
+// unbind before this bind, the bind before this unbind) marks where the earlier
+// operations' runs begin, and a run that failed or was cancelled is left (the earlier
+// failed bind that the platform now retries; when it was this operation's own, running
+// the workflow again is what a retry does anyway).
 func (e *Engine) findBindingExecution(ctx context.Context, op *broker.Operation) (cloudify.Execution, bool, error) {
 	list, err := e.Cloudify.ListExecutions(ctx, cloudify.ListOptions{
-		Filters: map[string][]string{"deployment_id": {op.DeploymentID}, "workflow_id": {op.Workflow}},
-		Sort:    []string{"-created_at"}, Limit: 50, PageSize: 50,
+		Filters: map[string][]string{"deployment_id": {op.DeploymentID}},
+		Sort:    []string{"-created_at"}, Limit: 100, PageSize: 100,
 	})
 	if err != nil {
 		if cloudify.IsNotFound(err) {
@@ -38,8 +45,11 @@ func (e *Engine) findBindingExecution(ctx context.Context, op *broker.Operation)
 		if id, _ := ex.Parameters[broker.ParamBindingID].(string); id != op.BindingID {
 			continue
 		}
-		if ex.CreatedAt.Before(op.CreatedAt.Add(-clockSkew)) {
-			break // runs of an earlier bind of the same id
+		if ex.CreatedAt.Before(op.CreatedAt.Add(-clockSkew)) || ex.WorkflowID != op.Workflow {
+			break // runs of an earlier bind or unbind of the same id
+		}
+		if ex.Status == cloudify.Failed || ex.Status == cloudify.Cancelled {
+			continue
 		}
 		return ex, true, nil
 	}
