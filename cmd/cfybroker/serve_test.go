@@ -193,6 +193,10 @@ func TestServeDemoCatalog(t *testing.T) {
 	if creds["username"] == nil || creds["password"] == nil {
 		t.Fatalf("bind of %s (async %v): credentials %v; want a username and a password", svc.Name, bind.Async, creds)
 	}
+	// The demo's overlay gives every sample a credentials type.
+	if typ, _ := creds["type"].(string); typ == "" || creds["provider"] != "cloudify" {
+		t.Errorf("bind of %s: credentials type %v, provider %v; want the demo overlay's type and provider cloudify", svc.Name, creds["type"], creds["provider"])
+	}
 
 	// An overlay the operator stored is kept, even an empty one.
 	dir := t.TempDir()
