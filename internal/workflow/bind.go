@@ -154,7 +154,9 @@ func (e *Engine) checkSecret(ctx context.Context, op *broker.Operation, log *slo
 // abandonBind ends a bind that will not succeed: it stops the bind workflow if it
 // still runs (looking again until it has ended), deletes the secret the workflow may
 // have left, then fails with why. Only then may the binding be forgotten: a run still
-// going could leave a secret after it.
+// going could leave a secret after it. When the run succeeded (the bind timed out
+// after it, or its secret was unusable), the binding is not forgotten but left failed,
+// so that an unbind runs the unbind workflow on what the bind workflow made.
 func (e *Engine) abandonBind(ctx context.Context, op *broker.Operation, why string, log *slog.Logger) (outcome, error) {
 	ex, found, err := e.bindExecution(ctx, op)
 	if err != nil {
@@ -182,7 +184,10 @@ func (e *Engine) abandonBind(ctx context.Context, op *broker.Operation, why stri
 	if err := e.deleteSecret(ctx, op.SecretKey, log); err != nil {
 		return outcome{}, err
 	}
-	return fail(why), nil
+	out := fail(why)
+	// A run that succeeded made a user (say) that deleting its secret does not revoke.
+	out.madeCredentials = found && ex.Status.Succeeded()
+	return out, nil
 }
 
 // bindExecution is the bind's execution: the one recorded, else one an earlier
