@@ -22,6 +22,7 @@ import (
 	osbc "sigs.k8s.io/go-open-service-broker-client/v2"
 
 	"github.com/cfybroker/cfybroker/internal/broker"
+	"github.com/cfybroker/cfybroker/internal/cloudify/cloudifysim"
 )
 
 // provisionMariaDB provisions a mariadb instance and waits until it is ready; it
@@ -551,6 +552,56 @@ func TestBindingSameIDAgain(t *testing.T) {
 	}
 	if got := e.executionsOf("osb-again-1", "osb_unbind"); !slices.Equal(got, []string{"terminated", "terminated"}) {
 		t.Errorf("osb_unbind executions %v, want two terminated", got)
+	}
+	if left := e.bindingSecrets(); len(left) != 0 {
+		t.Errorf("secrets left: %v", left)
+	}
+}
+
+// TestBindingTimedOutAfterItsWorkflow: a bind whose osb_bind made the user but whose
+// end the broker could not see before its deadline (the manager's executions answered
+// 500) fails "timed out"; the user it made must not outlive it: the binding stays,
+// failed, until an unbind (the platform's orphan mitigation) runs osb_unbind, after
+// which neither the user nor the secret is left.
+func TestBindingTimedOutAfterItsWorkflow(t *testing.T) {
+	e := newE2E(t, "7.0.4")
+	e.stop()
+	e.cfg.DefaultDeadline = 4 * time.Second
+	e.start()
+	svc, plan := e.provisionMariaDB("late-1")
+	fault := e.sim.AddFault(cloudifysim.Fault{Kind: cloudifysim.FaultHTTPError, Match: cloudifysim.FaultMatch{Method: "GET", PathPrefix: "/executions/"}})
+	bind, err := e.client.Bind(&osbc.BindRequest{InstanceID: "late-1", BindingID: "b1", ServiceID: svc, PlanID: plan, AcceptsIncomplete: true})
+	if err != nil || !bind.Async {
+		t.Fatalf("bind = %+v, %v; want 202", bind, err)
+	}
+	op, err := e.srv.store.GetOperation(context.Background(), string(*bind.OperationKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the workflow to have made the user, and for the bind's deadline to pass.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		_, made := e.bindingUser("osb-late-1", "b1")
+		if made && time.Now().After(op.Deadline.Add(500*time.Millisecond)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("osb_bind made no user (executions %v)", e.executionsOf("osb-late-1", "osb_bind"))
+		}
+	}
+	e.sim.RemoveFault(fault)
+	lo, err := e.pollBinding("late-1", "b1", bind.OperationKey)
+	if err != nil || lo.State != osbc.StateFailed || !strings.HasPrefix(deref(lo.Description), "timed out") {
+		t.Fatalf("bind = %+v, %v; want failed: timed out", lo, err)
+	}
+	if e.fetchStatus("late-1", "b1") != http.StatusNotFound {
+		t.Errorf("fetch of a failed binding: want 404")
+	}
+	if _, ok := e.bindingUser("osb-late-1", "b1"); ok && !e.storedBinding("late-1", "b1") {
+		t.Fatalf("the timed-out bind left the database user it made, and no binding an unbind could revoke it by")
+	}
+	e.unbindWait("late-1", "b1", svc, plan)
+	if _, ok := e.bindingUser("osb-late-1", "b1"); ok {
+		t.Errorf("the database user outlived the unbind of the timed-out bind")
 	}
 	if left := e.bindingSecrets(); len(left) != 0 {
 		t.Errorf("secrets left: %v", left)
