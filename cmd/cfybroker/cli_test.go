@@ -193,6 +193,7 @@ services:
     credentials:
       - {key: db_host, from: capability, name: host}
       - {key: db_password, from: capability, name: password, secret: true}
+    bindings: shared
     plans:
       - name: small
         description: One node
@@ -282,15 +283,26 @@ func TestCLICatalogOverlay(t *testing.T) {
 		t.Fatal("mariadb is not in the catalog")
 	}
 
-	// The credentials mapping: a binding gets the renamed keys.
+	// The credentials mapping: with bindings: shared, mariadb's bind workflows are left
+	// unused and a binding gets the deployment's values under the renamed keys, at once.
+	for _, s := range cat.Services {
+		for _, p := range s.Plans {
+			if s.Name == "mariadb" && p.Metadata["bindingCredentials"] != "shared" {
+				t.Errorf("plan mariadb/%s: metadata bindingCredentials = %v, want shared", p.Name, p.Metadata["bindingCredentials"])
+			}
+		}
+	}
 	svc, small := e.servicePlan(cat, "mariadb", "small")
 	e.provisionReady("cli-1", svc, small)
 	bind, err := e.client.Bind(&osbc.BindRequest{InstanceID: "cli-1", BindingID: "b-1", ServiceID: svc, PlanID: small, AcceptsIncomplete: true})
-	if err != nil {
-		t.Fatalf("bind: %v", err)
+	if err != nil || bind.Async {
+		t.Fatalf("bind = %+v, %v; want 201 with credentials", bind, err)
 	}
-	if bind.Credentials["db_host"] == nil || bind.Credentials["db_password"] != "Passw0rd-ok" || len(bind.Credentials) != 2 {
-		t.Errorf("credentials = %v, want exactly db_host and db_password", bind.Credentials)
+	// Besides the mapped keys, every binding carries its type (the first tag, as the
+	// overlay sets no credentials_type) and its provider.
+	if bind.Credentials["db_host"] == nil || bind.Credentials["db_password"] != "Passw0rd-ok" ||
+		bind.Credentials["type"] != "sql" || bind.Credentials["provider"] != "cloudify" || len(bind.Credentials) != 4 {
+		t.Errorf("credentials = %v, want exactly db_host, db_password, type sql and provider cloudify", bind.Credentials)
 	}
 	if d, ok := e.sim.Deployment("osb-cli-1"); !ok || fmt.Sprint(d.Inputs["node_count"]) != "1" {
 		t.Errorf("deployment inputs = %v, want the plan's node_count 1", d.Inputs)

@@ -23,10 +23,17 @@ const (
 // findBindingExecution returns the newest run of the operation's workflow for its
 // binding (the binding_id parameter) started after the operation was recorded: the
 // one an earlier attempt of this step started before its result was written.
+//
+// Runs of an earlier binding of the same id are never taken, although the clock
+// skew allowed makes them look recent: a run of the binding's other workflow (the
+// unbind before this bind, the bind before this unbind) marks where the earlier
+// operations' runs begin, and a run that failed or was cancelled is left (the earlier
+// failed bind that the platform now retries; when it was this operation's own, running
+// the workflow again is what a retry does anyway).
 func (e *Engine) findBindingExecution(ctx context.Context, op *broker.Operation) (cloudify.Execution, bool, error) {
 	list, err := e.Cloudify.ListExecutions(ctx, cloudify.ListOptions{
-		Filters: map[string][]string{"deployment_id": {op.DeploymentID}, "workflow_id": {op.Workflow}},
-		Sort:    []string{"-created_at"}, Limit: 50, PageSize: 50,
+		Filters: map[string][]string{"deployment_id": {op.DeploymentID}},
+		Sort:    []string{"-created_at"}, Limit: 100, PageSize: 100,
 	})
 	if err != nil {
 		if cloudify.IsNotFound(err) {
@@ -38,8 +45,11 @@ func (e *Engine) findBindingExecution(ctx context.Context, op *broker.Operation)
 		if id, _ := ex.Parameters[broker.ParamBindingID].(string); id != op.BindingID {
 			continue
 		}
-		if ex.CreatedAt.Before(op.CreatedAt.Add(-clockSkew)) {
-			break // runs of an earlier bind of the same id
+		if ex.CreatedAt.Before(op.CreatedAt.Add(-clockSkew)) || ex.WorkflowID != op.Workflow {
+			break // runs of an earlier bind or unbind of the same id
+		}
+		if ex.Status == cloudify.Failed || ex.Status == cloudify.Cancelled {
+			continue
 		}
 		return ex, true, nil
 	}
@@ -144,7 +154,9 @@ func (e *Engine) checkSecret(ctx context.Context, op *broker.Operation, log *slo
 // abandonBind ends a bind that will not succeed: it stops the bind workflow if it
 // still runs (looking again until it has ended), deletes the secret the workflow may
 // have left, then fails with why. Only then may the binding be forgotten: a run still
-// going could leave a secret after it.
+// going could leave a secret after it. When the run succeeded (the bind timed out
+// after it, or its secret was unusable), the binding is not forgotten but left failed,
+// so that an unbind runs the unbind workflow on what the bind workflow made.
 func (e *Engine) abandonBind(ctx context.Context, op *broker.Operation, why string, log *slog.Logger) (outcome, error) {
 	ex, found, err := e.bindExecution(ctx, op)
 	if err != nil {
@@ -172,7 +184,10 @@ func (e *Engine) abandonBind(ctx context.Context, op *broker.Operation, why stri
 	if err := e.deleteSecret(ctx, op.SecretKey, log); err != nil {
 		return outcome{}, err
 	}
-	return fail(why), nil
+	out := fail(why)
+	// A run that succeeded made a user (say) that deleting its secret does not revoke.
+	out.madeCredentials = found && ex.Status.Succeeded()
+	return out, nil
 }
 
 // bindExecution is the bind's execution: the one recorded, else one an earlier

@@ -104,6 +104,10 @@ type outcome struct {
 	message string
 	// wait is when to look again (not done).
 	wait time.Duration
+	// madeCredentials, on a failed bind, says that its workflow ran to its end and made
+	// credentials that only the unbind workflow revokes: the binding stays, failed, for
+	// an unbind or the deprovision (as after Fail), rather than being removed.
+	madeCredentials bool
 }
 
 func next(wait time.Duration, message string) outcome { return outcome{wait: wait, message: message} }
@@ -172,7 +176,7 @@ func (e *Engine) Step(ctx context.Context, operationID string) (_ TaskOutput, er
 		op.EndedAt = now
 		op.NextCheck = time.Time{}
 		if op.Type.OnBinding() {
-			if err := e.finishBinding(ctx, op, &tx, true); err != nil {
+			if err := e.finishBinding(ctx, op, &tx, !res.madeCredentials); err != nil {
 				return out, fmt.Errorf("step %s: %w", op.ID, err)
 			}
 		}
