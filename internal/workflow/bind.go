@@ -96,11 +96,11 @@ func (e *Engine) bind(ctx context.Context, op *broker.Operation, log *slog.Logge
 	inst, err := e.Store.GetInstance(ctx, op.InstanceID)
 	switch {
 	case errors.Is(err, broker.ErrNotFound):
-		return e.abandonBind(ctx, op, fmt.Sprintf("instance %s no longer exists", op.InstanceID), log)
+		return uninstallRevokes(e.abandonBind(ctx, op, fmt.Sprintf("instance %s no longer exists", op.InstanceID), log))
 	case err != nil:
 		return outcome{}, fmt.Errorf("read instance: %w", err)
 	case inst.State == broker.InstanceDeprovisioning || inst.State == broker.InstanceGone:
-		return e.abandonBind(ctx, op, fmt.Sprintf("instance %s is being deprovisioned", op.InstanceID), log)
+		return uninstallRevokes(e.abandonBind(ctx, op, fmt.Sprintf("instance %s is being deprovisioned", op.InstanceID), log))
 	}
 	switch op.Phase {
 	case phaseBindStart:
@@ -139,7 +139,9 @@ func (e *Engine) checkSecret(ctx context.Context, op *broker.Operation, log *slo
 	s, err := e.Cloudify.GetSecret(ctx, op.SecretKey)
 	switch {
 	case cloudify.IsNotFound(err):
-		return fail(fmt.Sprintf("%s succeeded but left no credentials in secret %s", op.Workflow, op.SecretKey)), nil
+		res := fail(fmt.Sprintf("%s succeeded but left no credentials in secret %s", op.Workflow, op.SecretKey))
+		res.revoke = true
+		return res, nil
 	case err != nil && retryable(err):
 		return outcome{}, err
 	case err != nil:
@@ -154,9 +156,10 @@ func (e *Engine) checkSecret(ctx context.Context, op *broker.Operation, log *slo
 // abandonBind ends a bind that will not succeed: it stops the bind workflow if it
 // still runs (looking again until it has ended), deletes the secret the workflow may
 // have left, then fails with why. Only then may the binding be forgotten: a run still
-// going could leave a secret after it. When the run succeeded (the bind timed out
-// after it, or its secret was unusable), the binding is not forgotten but left failed,
-// so that an unbind runs the unbind workflow on what the bind workflow made.
+// going could leave a secret after it. A run that succeeded (the deadline passed, or
+// its secret was refused, after it ended) has made credentials that only the unbind
+// workflow revokes: its binding stays, failed, for the platform's unbind or the
+// deprovision.
 func (e *Engine) abandonBind(ctx context.Context, op *broker.Operation, why string, log *slog.Logger) (outcome, error) {
 	ex, found, err := e.bindExecution(ctx, op)
 	if err != nil {
@@ -184,10 +187,16 @@ func (e *Engine) abandonBind(ctx context.Context, op *broker.Operation, why stri
 	if err := e.deleteSecret(ctx, op.SecretKey, log); err != nil {
 		return outcome{}, err
 	}
-	out := fail(why)
-	// A run that succeeded made a user (say) that deleting its secret does not revoke.
-	out.madeCredentials = found && ex.Status.Succeeded()
-	return out, nil
+	res := fail(why)
+	res.revoke = found && ex.Status.Succeeded()
+	return res, nil
+}
+
+// uninstallRevokes clears revoke from the outcome of a bind abandoned because its
+// instance goes: the deployment's uninstall revokes what the bind made.
+func uninstallRevokes(res outcome, err error) (outcome, error) {
+	res.revoke = false
+	return res, err
 }
 
 // bindExecution is the bind's execution: the one recorded, else one an earlier

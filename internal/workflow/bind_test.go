@@ -308,3 +308,31 @@ func TestFailedFromOutside(t *testing.T) {
 		t.Fatalf("after unbind: binding %v, secrets %v, users %v", ok, r.secrets(), r.users("o1"))
 	}
 }
+
+// TestBindSucceededPastDeadline: a bind workflow that succeeded, seen only after the
+// deadline, has made a user that its secret's deletion does not revoke: the bind
+// fails as timed out and leaves its binding failed, and the unbind revokes the user.
+func TestBindSucceededPastDeadline(t *testing.T) {
+	r := newRig(t, "7.0.4")
+	r.provisioned("p1")
+	op := r.recordBind("p1", "b")
+	if out, err := r.engine.Step(context.Background(), op.ID); err != nil || out.Done { // starts osb_bind
+		t.Fatalf("first bind step: %+v, %v", out, err)
+	}
+	r.clock.Advance(2 * time.Hour) // the run succeeds; the next step is past the deadline
+	if got, _ := r.drive(op.ID); got.State != broker.StateFailed || !strings.Contains(got.Description, "timed out") {
+		t.Fatalf("bind ended %s: %q, want failed: timed out", got.State, got.Description)
+	}
+	if b, ok := r.binding("p1", "b"); !ok || b.State != broker.BindingFailed {
+		t.Fatalf("binding after the bind's failure: %+v (found %v), want it failed, for the unbind", b, ok)
+	}
+	if len(r.secrets()) != 0 || len(r.users("p1")) != 1 {
+		t.Fatalf("after the failed bind: secrets %v, users %v; want no secret and the run's user", r.secrets(), r.users("p1"))
+	}
+	if got, _ := r.drive(r.recordUnbind("p1", "b").ID); got.State != broker.StateSucceeded {
+		t.Fatalf("unbind ended %s: %s", got.State, got.Description)
+	}
+	if _, ok := r.binding("p1", "b"); ok || len(r.secrets()) != 0 || len(r.users("p1")) != 0 {
+		t.Fatalf("after the unbind: binding %v, secrets %v, users %v", ok, r.secrets(), r.users("p1"))
+	}
+}

@@ -104,10 +104,9 @@ type outcome struct {
 	message string
 	// wait is when to look again (not done).
 	wait time.Duration
-	// madeCredentials, on a failed bind, says that its workflow ran to its end and made
-	// credentials that only the unbind workflow revokes: the binding stays, failed, for
-	// an unbind or the deprovision (as after Fail), rather than being removed.
-	madeCredentials bool
+	// revoke, on a failed bind, keeps its binding (failed) for an unbind or the
+	// deprovision to revoke: its workflow succeeded, so the credentials it made exist.
+	revoke bool
 }
 
 func next(wait time.Duration, message string) outcome { return outcome{wait: wait, message: message} }
@@ -176,7 +175,7 @@ func (e *Engine) Step(ctx context.Context, operationID string) (_ TaskOutput, er
 		op.EndedAt = now
 		op.NextCheck = time.Time{}
 		if op.Type.OnBinding() {
-			if err := e.finishBinding(ctx, op, &tx, !res.madeCredentials); err != nil {
+			if err := e.finishBinding(ctx, op, &tx, !res.revoke); err != nil {
 				return out, fmt.Errorf("step %s: %w", op.ID, err)
 			}
 		}
