@@ -1595,6 +1595,7 @@ type acFigures struct {
 	driverGaveUp   int
 	executions     map[string]int
 	sfnRetries     int
+	retriesByOp    map[string]int // the retries, by operation type (the execution name's prefix)
 	stepFaults     map[string]int
 	stepColdStarts int
 	crashes        []string
@@ -1610,7 +1611,7 @@ type acFigures struct {
 // the state machine's executions.
 func (c *awsChaos) check(lcs []*acLC) acFigures {
 	f := acFigures{Figures: simchaos.NewFigures(len(lcs)), byKind: map[acKind]int{},
-		executions: map[string]int{}, stepFaults: map[string]int{}}
+		executions: map[string]int{}, stepFaults: map[string]int{}, retriesByOp: map[string]int{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	problem := f.Problem
@@ -1843,6 +1844,9 @@ func (c *awsChaos) check(lcs []*acLC) acFigures {
 			problem("execution %s gave up: %s %s (%s); its step faults: %v", e.Name, e.Status, e.Error, e.Cause, e.faults)
 		}
 		f.sfnRetries += e.Retries
+		if typ, _, ok := strings.Cut(e.Name, "-"); ok && e.Retries > 0 {
+			f.retriesByOp[typ] += e.Retries
+		}
 		for _, fault := range e.faults {
 			f.stepFaults[strings.TrimPrefix(fault, "Step ")]++
 		}
@@ -1987,7 +1991,7 @@ func (c *awsChaos) report(lcs []*acLC, f acFigures) {
 	}
 	fmt.Fprintf(&b, "  step emulator       %d cold starts; away %v after its crashes\n", f.stepColdStarts, downs)
 	fmt.Fprintf(&b, "  executions          %d (%s)\n", f.executionsN(), simchaos.Counts(f.executions))
-	fmt.Fprintf(&b, "  state-machine retries %d (step faults: %s)\n", f.sfnRetries, simchaos.Counts(f.stepFaults))
+	fmt.Fprintf(&b, "  state-machine retries %d (by operation: %s; step faults: %s)\n", f.sfnRetries, simchaos.Counts(f.retriesByOp), simchaos.Counts(f.stepFaults))
 	fmt.Fprintf(&b, "  bindings            at the checks %d kept bound (%d lost), %d binding secrets (%d orphans), %d database users (%d orphans); %d binding secrets after the cleanup\n",
 		f.keptBindings, f.lostBindings, f.bindingSecrets, f.orphanSecrets, f.bindingUsers, f.orphanUsers, f.orphanSecretsAfter)
 	simchaos.WriteRetries(&b, &c.osbRetries)
