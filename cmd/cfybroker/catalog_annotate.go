@@ -30,6 +30,13 @@ var serviceFlags = []struct{ flag, field, usage string }{
 	{"provider-display-name", "metadata.providerDisplayName", "metadata.providerDisplayName"},
 	{"maintenance-version", "maintenance_info.version", "default maintenance_info.version of the plans"},
 	{"maintenance-description", "maintenance_info.description", "default maintenance_info.description of the plans"},
+	{"credentials-type", "credentials_type", `the "type" entry of the bindings' credentials (default: the blueprint label osb-type, else the first tag)`},
+	{"uri-template", "uri_template", `makes a "uri" entry of the bindings' credentials from the others, e.g. "mysql://{username}:{password}@{host}:{port}/{database}"`},
+	{"bind-workflow", "bind_workflow", "default workflow of the plans that makes one binding's credentials (default osb_bind)"},
+	{"unbind-workflow", "unbind_workflow", "default workflow of the plans that revokes one binding's credentials (default osb_unbind)"},
+	{"bindings", "bindings", "default of the plans: shared or per-binding (default: per-binding when the blueprint declares the bind workflows)"},
+	{"binding-max-validity", "binding_rotation.maximum_validity_period", "default binding rotation of the plans: how long credentials are valid, seconds or a duration such as 720h (0: no expiry)"},
+	{"binding-overlap", "binding_rotation.overlap_period", "default binding rotation of the plans: how long before expiry a successor should be made, seconds or a duration"},
 }
 
 func newCatalogAnnotateCommand(bf *backendFlags) *cobra.Command {
@@ -41,7 +48,9 @@ func newCatalogAnnotateCommand(bf *backendFlags) *cobra.Command {
 unsets a field (its default applies again). --set FIELD=VALUE sets any field by its
 overlay name: ` + strings.Join(catalog.ServiceFields, ", ") + `.`,
 		Example: `  cfybroker catalog annotate mariadb --description "Clustered MariaDB" --tag sql --tag mariadb --bindable=true
-  cfybroker catalog annotate redis-cache --display-name Redis --set metadata.imageUrl=https://example.com/redis.png`,
+  cfybroker catalog annotate redis-cache --display-name Redis --set metadata.imageUrl=https://example.com/redis.png
+  cfybroker catalog annotate mariadb --credentials-type mysql --uri-template "mysql://{username}:{password}@{host}:{port}/{database}"
+  cfybroker catalog annotate mariadb --binding-max-validity 720h --binding-overlap 24h`,
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: bf.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -91,6 +100,7 @@ overlay name: ` + strings.Join(catalog.ServiceFields, ", ") + `.`,
 		}
 	}
 	f.StringArrayVar(&sets, "set", nil, "FIELD=VALUE: set any overlay field of the service (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("bindings", cobra.FixedCompletions([]string{catalog.BindingsShared, catalog.BindingsPerBinding}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 

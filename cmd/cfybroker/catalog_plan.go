@@ -31,6 +31,9 @@ type planFlags struct {
 	free, bindable, updateable              bool
 	maxPolling                              int
 	costs, bullets, inputs, removeInputs    []string
+	bindWorkflow, unbindWorkflow, bindings  string
+	maxValidity, overlap                    string
+	noRotation                              bool
 }
 
 func (pf *planFlags) declare(cmd *cobra.Command, set bool) {
@@ -48,8 +51,15 @@ func (pf *planFlags) declare(cmd *cobra.Command, set bool) {
 	f.StringArrayVar(&pf.costs, "cost", nil, "a cost, CURRENCY=AMOUNT[,CURRENCY=AMOUNT]/UNIT, e.g. usd=10/MONTHLY (repeatable; replaces the costs)")
 	f.StringArrayVar(&pf.bullets, "bullet", nil, "a metadata bullet (repeatable; replaces the bullets)")
 	f.StringArrayVar(&pf.inputs, "input", nil, "NAME=VALUE: an input fixed by the plan, VALUE in YAML (repeatable)")
+	f.StringVar(&pf.bindWorkflow, "bind-workflow", "", "the blueprint's workflow that makes one binding's credentials (default: the service's, else osb_bind)")
+	f.StringVar(&pf.unbindWorkflow, "unbind-workflow", "", "the blueprint's workflow that revokes one binding's credentials (default: the service's, else osb_unbind)")
+	f.StringVar(&pf.bindings, "bindings", "", "shared or per-binding credentials (default: the service's, else per-binding when the blueprint declares the bind workflows)")
+	f.StringVar(&pf.maxValidity, "binding-max-validity", "", "rotatable bindings: how long credentials are valid, seconds or a duration such as 720h (0: no expiry)")
+	f.StringVar(&pf.overlap, "binding-overlap", "", "rotatable bindings: how long before expiry a successor should be made, seconds or a duration")
+	_ = cmd.RegisterFlagCompletionFunc("bindings", cobra.FixedCompletions([]string{catalog.BindingsShared, catalog.BindingsPerBinding}, cobra.ShellCompDirectiveNoFileComp))
 	if set {
 		f.StringArrayVar(&pf.removeInputs, "remove-input", nil, "NAME: an input the plan no longer fixes (repeatable)")
+		f.BoolVar(&pf.noRotation, "no-binding-rotation", false, "remove the plan's binding rotation (the service's default applies again)")
 	}
 }
 
@@ -113,6 +123,34 @@ func (pf *planFlags) apply(cmd *cobra.Command, p *catalog.PlanOverlay) error {
 	if ch("free") {
 		p.Free = &pf.free
 	}
+	if ch("bind-workflow") {
+		p.BindWorkflow = pf.bindWorkflow
+	}
+	if ch("unbind-workflow") {
+		p.UnbindWorkflow = pf.unbindWorkflow
+	}
+	if ch("bindings") {
+		p.Bindings = pf.bindings
+	}
+	if pf.noRotation {
+		if ch("binding-max-validity") || ch("binding-overlap") {
+			return usageError{errors.New("--no-binding-rotation cannot go with --binding-max-validity or --binding-overlap")}
+		}
+		p.BindingRotation = nil
+	}
+	for _, r := range []struct{ flag, field, value string }{
+		{"binding-max-validity", "maximum_validity_period", pf.maxValidity},
+		{"binding-overlap", "overlap_period", pf.overlap},
+	} {
+		if !ch(r.flag) {
+			continue
+		}
+		rot, err := catalog.EditBindingRotation(p.BindingRotation, r.field, r.value)
+		if err != nil {
+			return usageError{fmt.Errorf("--%s: %w", r.flag, err)}
+		}
+		p.BindingRotation = rot
+	}
 	for _, in := range pf.inputs {
 		name, value, ok := strings.Cut(in, "=")
 		if !ok || strings.TrimSpace(name) == "" {
@@ -155,7 +193,9 @@ that its instances keep their plan. Remove it with plan remove when it should go
 		cmd.Long = `Change a plan of a service: only the flags given change. A plan that does not exist is
 added (see plan add). An upgrade: point the plan at a new blueprint and raise its
 maintenance_info version; the platform then offers the upgrade to existing instances.`
-		cmd.Example = `  cfybroker catalog plan set mariadb default --blueprint mariadb-v2 --maintenance-version 2.0.0 --maintenance-description "MariaDB 11"`
+		cmd.Example = `  cfybroker catalog plan set mariadb default --blueprint mariadb-v2 --maintenance-version 2.0.0 --maintenance-description "MariaDB 11"
+  cfybroker catalog plan set mariadb default --binding-max-validity 720h --binding-overlap 24h
+  cfybroker catalog plan set mariadb small --bindings shared`
 	}
 	pf.declare(cmd, set)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,7 +20,8 @@ func newCatalogShowCommand(bf *backendFlags) *cobra.Command {
 		Short: "Print a service as the platform sees it in GET /v2/catalog (JSON unless -o says otherwise)",
 		Long: `Print a service exactly as the broker's GET /v2/catalog serves it to the platform: JSON by
 default, YAML with -o yaml. With -o table, a summary with the broker's own data: the
-blueprint and fixed inputs of each plan, and the credentials mapping.`,
+blueprint and fixed inputs of each plan, its bind workflows, the credentials mapping,
+type and URI template.`,
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: bf.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -106,21 +108,52 @@ func showServiceTable(w io.Writer, s broker.Service) error {
 		}
 		row(tw, label, fmt.Sprintf("%s <- %s %s%s", c.Key, src, name, secret))
 	}
+	if s.CredentialsType != "" {
+		row(tw, "credentials type:", s.CredentialsType)
+	}
+	if s.URITemplate != "" {
+		row(tw, "uri template:", s.URITemplate)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
 	tw = newTable(w)
-	row(tw, "PLAN", "BLUEPRINT", "MAINTENANCE", "FREE", "FIXED INPUTS", "PARAMETERS", "ID")
+	row(tw, "PLAN", "BLUEPRINT", "MAINTENANCE", "FREE", "FIXED INPUTS", "PARAMETERS", "BINDINGS", "ID")
 	for _, p := range s.Plans {
 		mv := ""
 		if p.MaintenanceInfo != nil {
 			mv = p.MaintenanceInfo.Version
 		}
 		row(tw, p.Name, p.BlueprintID, orDash(mv), fmt.Sprint(p.Free), orDash(strings.Join(sortedKeys(p.Inputs), ",")),
-			orDash(strings.Join(schemaProperties(p.CreateSchema), ",")), p.ID)
+			orDash(strings.Join(schemaProperties(p.CreateSchema), ",")), planBindings(s, p), p.ID)
 	}
 	return tw.Flush()
+}
+
+// planBindings describes a plan's bindings for the table: "-" when it is not bindable,
+// "shared", or "per-binding" with its workflows, binding parameters and rotation.
+func planBindings(s broker.Service, p broker.Plan) string {
+	switch {
+	case !s.PlanBindable(p):
+		return "-"
+	case !p.PerBindingCredentials():
+		return "shared"
+	}
+	out := fmt.Sprintf("per-binding (%s/%s", p.BindWorkflows.Bind, p.BindWorkflows.Unbind)
+	if params := schemaProperties(p.BindSchema); len(params) > 0 {
+		out += "; parameters " + strings.Join(params, ",")
+	}
+	if r := p.BindingRotation; r != nil {
+		out += "; rotatable"
+		if r.MaximumValidityPeriod > 0 {
+			out += fmt.Sprintf(", valid %s", time.Duration(r.MaximumValidityPeriod)*time.Second)
+		}
+		if r.OverlapPeriod > 0 {
+			out += fmt.Sprintf(", overlap %s", time.Duration(r.OverlapPeriod)*time.Second)
+		}
+	}
+	return out + ")"
 }
 
 // schemaProperties lists the properties of a parameters schema.

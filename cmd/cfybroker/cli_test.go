@@ -193,6 +193,7 @@ services:
     credentials:
       - {key: db_host, from: capability, name: host}
       - {key: db_password, from: capability, name: password, secret: true}
+    bindings: shared
     plans:
       - name: small
         description: One node
@@ -282,15 +283,26 @@ func TestCLICatalogOverlay(t *testing.T) {
 		t.Fatal("mariadb is not in the catalog")
 	}
 
-	// The credentials mapping: a binding gets the renamed keys.
+	// The credentials mapping: with bindings: shared, mariadb's bind workflows are left
+	// unused and a binding gets the deployment's values under the renamed keys, at once.
+	for _, s := range cat.Services {
+		for _, p := range s.Plans {
+			if s.Name == "mariadb" && p.Metadata["bindingCredentials"] != "shared" {
+				t.Errorf("plan mariadb/%s: metadata bindingCredentials = %v, want shared", p.Name, p.Metadata["bindingCredentials"])
+			}
+		}
+	}
 	svc, small := e.servicePlan(cat, "mariadb", "small")
 	e.provisionReady("cli-1", svc, small)
 	bind, err := e.client.Bind(&osbc.BindRequest{InstanceID: "cli-1", BindingID: "b-1", ServiceID: svc, PlanID: small, AcceptsIncomplete: true})
-	if err != nil {
-		t.Fatalf("bind: %v", err)
+	if err != nil || bind.Async {
+		t.Fatalf("bind = %+v, %v; want 201 with credentials", bind, err)
 	}
-	if bind.Credentials["db_host"] == nil || bind.Credentials["db_password"] != "Passw0rd-ok" || len(bind.Credentials) != 2 {
-		t.Errorf("credentials = %v, want exactly db_host and db_password", bind.Credentials)
+	// Besides the mapped keys, every binding carries its type (the first tag, as the
+	// overlay sets no credentials_type) and its provider.
+	if bind.Credentials["db_host"] == nil || bind.Credentials["db_password"] != "Passw0rd-ok" ||
+		bind.Credentials["type"] != "sql" || bind.Credentials["provider"] != "cloudify" || len(bind.Credentials) != 4 {
+		t.Errorf("credentials = %v, want exactly db_host, db_password, type sql and provider cloudify", bind.Credentials)
 	}
 	if d, ok := e.sim.Deployment("osb-cli-1"); !ok || fmt.Sprint(d.Inputs["node_count"]) != "1" {
 		t.Errorf("deployment inputs = %v, want the plan's node_count 1", d.Inputs)
@@ -590,6 +602,31 @@ func TestCLIReconcile(t *testing.T) {
 	}
 	if _, ok := e.sim.Deployment("osb-ghost"); ok {
 		t.Error("the orphan is still on the manager")
+	}
+
+	// An orphan secret: a binding secret of the deprovisioned rec-1 that no binding holds.
+	const key = "osb-osb-rec-1-leftover"
+	if _, err := c.CreateSecret(ctx, key, cloudify.CreateSecretRequest{Value: `{"password":"pw"}`}); err != nil {
+		t.Fatal(err)
+	}
+	r = e.cli("reconcile")
+	if r.code != exitFound || !strings.Contains(r.stdout, "orphan_secret") || !strings.Contains(r.stdout, "secret "+key+" is named for a binding of instance rec-1, which was deprovisioned") ||
+		!strings.Contains(r.stdout, "1 binding secrets: 1 findings, 0 repaired") {
+		t.Fatalf("reconcile with an orphan secret: exit %d\n%s", r.code, r.stdout)
+	}
+	r = e.cli("reconcile", "--delete-orphans", "-o", "json")
+	rep = mustDecode[admin.ReconcileReport](t, r.stdout)
+	if r.code != exitFound || len(rep.Findings) != 1 || rep.Findings[0].Kind != admin.FindingOrphanSecret || rep.Findings[0].InstanceID != "rec-1" ||
+		rep.Findings[0].SecretKey != key || !rep.Findings[0].Repaired {
+		t.Fatalf("reconcile --delete-orphans with an orphan secret: exit %d, %+v", r.code, rep)
+	}
+	for _, s := range e.sim.Secrets() {
+		if s.Key == key {
+			t.Error("the orphan secret is still on the manager")
+		}
+	}
+	if r := e.cli("reconcile"); r.code != exitOK || !strings.Contains(r.stdout, "0 binding secrets: 0 findings") {
+		t.Errorf("reconcile after the orphan secret's deletion: exit %d\n%s", r.code, r.stdout)
 	}
 }
 

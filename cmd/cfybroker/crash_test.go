@@ -70,6 +70,7 @@ func crashSafety(t *testing.T, demo bool) {
 	cfg := osbc.DefaultClientConfiguration()
 	cfg.URL = "http://" + addr
 	cfg.AuthConfig = &osbc.AuthConfig{BasicAuthConfig: &osbc.BasicAuthConfig{Username: testUser, Password: testPass}}
+	cfg.EnableAlphaFeatures = true
 	client, err := osbc.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -129,13 +130,42 @@ func crashSafety(t *testing.T, demo bool) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	// The instances that stay are usable: a bind reads their deployment's capabilities.
+	// The instances that stay are usable: each gets a binding with a database user of
+	// its own, made by the bind workflow while the broker is killed again; then one of
+	// them is unbound across a kill too.
+	binds := map[string]*osbc.OperationKey{}
 	for i, id := range ids {
 		if i%2 == 0 {
-			if _, err := client.Bind(&osbc.BindRequest{InstanceID: id, BindingID: id + "-b", ServiceID: svc, PlanID: plan}); err != nil {
-				t.Errorf("bind %s after the restarts: %v", id, err)
+			bind, err := client.Bind(&osbc.BindRequest{InstanceID: id, BindingID: id + "-b", ServiceID: svc, PlanID: plan, AcceptsIncomplete: true})
+			if err != nil || !bind.Async {
+				t.Fatalf("bind %s after the restarts: %+v, %v; want 202", id, bind, err)
 			}
+			binds[id] = bind.OperationKey
 		}
+	}
+	time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+	kill()
+	start()
+	creds := map[string]map[string]any{}
+	for id, op := range binds {
+		lo, err := pollBinding(t, client, id, id+"-b", op)
+		mustSucceed(t, lo, err)
+		got, err := client.GetBinding(&osbc.GetBindingRequest{InstanceID: id, BindingID: id + "-b"})
+		if err != nil || got.Credentials["username"] == nil {
+			t.Fatalf("fetch binding %s-b after a kill during its bind: %+v, %v", id, got, err)
+		}
+		creds[id] = got.Credentials
+	}
+	unbound := ids[0]
+	un, err := client.Unbind(&osbc.UnbindRequest{InstanceID: unbound, BindingID: unbound + "-b", ServiceID: svc, PlanID: plan, AcceptsIncomplete: true})
+	if err != nil || !un.Async {
+		t.Fatalf("unbind %s-b: %+v, %v; want 202", unbound, un, err)
+	}
+	time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
+	kill()
+	start()
+	if _, err := pollBinding(t, client, unbound, unbound+"-b", un.OperationKey); !osbc.IsGoneError(err) {
+		t.Fatalf("unbind %s-b across a kill: %v, want 410 Gone", unbound, err)
 	}
 	if demo {
 		// The manager died with the broker: read what it kept.
@@ -159,6 +189,34 @@ func crashSafety(t *testing.T, demo bool) {
 	}
 	if len(live) != n/2 {
 		t.Errorf("live deployments %v, want %d", live, n/2)
+	}
+	// Exactly one database user and one secret per binding left, holding the
+	// credentials the broker handed out; none for the unbound one.
+	secrets := map[string]bool{}
+	for _, s := range sim.Secrets() {
+		if strings.HasPrefix(s.Key, "osb-") {
+			secrets[s.Key] = true
+		}
+	}
+	for id := range binds {
+		d, _ := sim.Deployment("osb-" + id)
+		want := 1
+		if id == unbound {
+			want = 0
+		}
+		if len(d.BindingUsers) != want {
+			t.Errorf("%s: database users %+v, want %d", id, d.BindingUsers, want)
+			continue
+		}
+		if want == 1 {
+			u := d.BindingUsers[0]
+			if u.Binding != id+"-b" || u.Username != creds[id]["username"] || u.Password != creds[id]["password"] || !secrets[u.SecretKey] {
+				t.Errorf("%s: database user %+v (secret present %v), broker handed out %v", id, u, secrets[u.SecretKey], creds[id]["username"])
+			}
+		}
+	}
+	if len(secrets) != len(binds)-1 {
+		t.Errorf("binding secrets %v, want %d", secrets, len(binds)-1)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,9 @@ func (e *e2e) start() {
 	cfg := osbc.DefaultClientConfiguration()
 	cfg.URL = e.url
 	cfg.AuthConfig = &osbc.AuthConfig{BasicAuthConfig: &osbc.BasicAuthConfig{Username: testUser, Password: testPass}}
+	// A platform that binds asynchronously (the Kubernetes service catalog gates that
+	// behind its alpha features); the library itself needs API version 2.14.
+	cfg.EnableAlphaFeatures = true
 	c, err := osbc.NewClient(cfg)
 	if err != nil {
 		e.t.Fatal(err)
@@ -162,6 +166,96 @@ func (e *e2e) poll(instanceID string, op *osbc.OperationKey) (*osbc.LastOperatio
 	}
 	e.t.Fatalf("instance %s: operation still in progress after 60 s", instanceID)
 	return nil, nil
+}
+
+// pollBinding follows a binding's last_operation until it leaves "in progress".
+func (e *e2e) pollBinding(instanceID, bindingID string, op *osbc.OperationKey) (*osbc.LastOperationResponse, error) {
+	e.t.Helper()
+	return pollBinding(e.t, e.client, instanceID, bindingID, op)
+}
+
+// pollBinding follows a binding's last_operation on c until it leaves "in progress".
+func pollBinding(t *testing.T, c osbc.Client, instanceID, bindingID string, op *osbc.OperationKey) (*osbc.LastOperationResponse, error) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := c.PollBindingLastOperation(&osbc.BindingLastOperationRequest{InstanceID: instanceID, BindingID: bindingID, OperationKey: op})
+		if err != nil {
+			return nil, err
+		}
+		if resp.State != osbc.StateInProgress {
+			return resp, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("binding %s/%s: operation still in progress after 60 s", instanceID, bindingID)
+	return nil, nil
+}
+
+// bindWait binds with accepts_incomplete on a plan whose bindings have credentials of
+// their own: the bind must answer 202 with an operation and no credentials, and end
+// succeeded. It returns the fetched binding.
+func bindWait(t *testing.T, c osbc.Client, req osbc.BindRequest) *osbc.GetBindingResponse {
+	t.Helper()
+	req.AcceptsIncomplete = true
+	bind, err := c.Bind(&req)
+	if err != nil {
+		t.Fatalf("bind %s: %v", req.BindingID, err)
+	}
+	if !bind.Async || bind.OperationKey == nil || len(bind.Credentials) != 0 {
+		t.Fatalf("bind %s = %+v, want 202 with an operation and no credentials", req.BindingID, bind)
+	}
+	resp, err := pollBinding(t, c, req.InstanceID, req.BindingID, bind.OperationKey)
+	mustSucceed(t, resp, err)
+	got, err := c.GetBinding(&osbc.GetBindingRequest{InstanceID: req.InstanceID, BindingID: req.BindingID})
+	if err != nil {
+		t.Fatalf("fetch binding %s after its bind succeeded: %v", req.BindingID, err)
+	}
+	return got
+}
+
+// bindWait binds on the broker under test (see bindWait).
+func (e *e2e) bindWait(instanceID, bindingID, serviceID, planID string) *osbc.GetBindingResponse {
+	e.t.Helper()
+	return bindWait(e.t, e.client, osbc.BindRequest{InstanceID: instanceID, BindingID: bindingID, ServiceID: serviceID, PlanID: planID})
+}
+
+// unbindWait unbinds a binding with credentials of its own: the unbind must answer 202
+// with an operation, and its last_operation end in 410 Gone.
+func (e *e2e) unbindWait(instanceID, bindingID, serviceID, planID string) {
+	e.t.Helper()
+	un, err := e.client.Unbind(&osbc.UnbindRequest{InstanceID: instanceID, BindingID: bindingID, ServiceID: serviceID, PlanID: planID, AcceptsIncomplete: true})
+	if err != nil || !un.Async || un.OperationKey == nil {
+		e.t.Fatalf("unbind %s = %+v, %v; want 202 with an operation", bindingID, un, err)
+	}
+	if _, err := e.pollBinding(instanceID, bindingID, un.OperationKey); !osbc.IsGoneError(err) {
+		e.t.Fatalf("last_operation of the unbind of %s: %v, want 410 Gone", bindingID, err)
+	}
+}
+
+// bindingUser is the simulator's database user of a binding of the deployment, if any.
+func (e *e2e) bindingUser(deploymentID, bindingID string) (cloudifysim.BindingUser, bool) {
+	d, ok := e.sim.Deployment(deploymentID)
+	if !ok {
+		return cloudifysim.BindingUser{}, false
+	}
+	for _, u := range d.BindingUsers {
+		if u.Binding == bindingID {
+			return u, true
+		}
+	}
+	return cloudifysim.BindingUser{}, false
+}
+
+// bindingSecrets are the keys of the simulator's secrets that hold binding credentials.
+func (e *e2e) bindingSecrets() []string {
+	var keys []string
+	for _, s := range e.sim.Secrets() {
+		if strings.HasPrefix(s.Key, "osb-") {
+			keys = append(keys, s.Key)
+		}
+	}
+	return keys
 }
 
 func mustSucceed(t *testing.T, resp *osbc.LastOperationResponse, err error) {
@@ -254,16 +348,40 @@ func TestEndToEndLifecycle(t *testing.T) {
 		t.Fatalf("conflicting provision: %v, want 409", err)
 	}
 
-	bind, err := e.client.Bind(&osbc.BindRequest{InstanceID: "inst-1", BindingID: "bind-1", ServiceID: svc, PlanID: plan, AcceptsIncomplete: true})
-	if err != nil {
-		t.Fatalf("bind: %v", err)
+	// mariadb's blueprint has bind workflows: the binding gets a database user of its
+	// own, made asynchronously.
+	bindReq := osbc.BindRequest{InstanceID: "inst-1", BindingID: "bind-1", ServiceID: svc, PlanID: plan, AcceptsIncomplete: true}
+	bind, err := e.client.Bind(&bindReq)
+	if err != nil || !bind.Async || bind.OperationKey == nil {
+		t.Fatalf("bind = %+v, %v; want 202 with an operation", bind, err)
 	}
-	if bind.Credentials["password"] != "Sup3r-secret" || bind.Credentials["host"] == nil || bind.Credentials["port"] == nil {
-		t.Fatalf("credentials = %v", bind.Credentials)
+	// An identical repeat: the same operation while it runs, the credentials once bound.
+	repeat, err := e.client.Bind(&bindReq)
+	switch {
+	case err != nil:
+		t.Fatalf("repeat bind: %v", err)
+	case repeat.Async && (repeat.OperationKey == nil || *repeat.OperationKey != *bind.OperationKey):
+		t.Fatalf("repeat bind while binding = %+v, want operation %s", repeat, *bind.OperationKey)
+	case !repeat.Async && repeat.Credentials["username"] == nil:
+		t.Fatalf("repeat bind once bound = %+v, want the credentials", repeat)
 	}
+	resp, err = e.pollBinding("inst-1", "bind-1", bind.OperationKey)
+	mustSucceed(t, resp, err)
 	fetched, err := e.client.GetBinding(&osbc.GetBindingRequest{InstanceID: "inst-1", BindingID: "bind-1"})
-	if err != nil || fetched.Credentials["host"] != bind.Credentials["host"] || fetched.Credentials["password"] != bind.Credentials["password"] {
-		t.Fatalf("fetch binding = %+v, %v", fetched, err)
+	if err != nil {
+		t.Fatalf("fetch binding: %v", err)
+	}
+	user, ok := e.bindingUser("osb-inst-1", "bind-1")
+	if !ok {
+		t.Fatalf("the simulator has no database user for bind-1: %+v", e.liveDeployments())
+	}
+	creds := fetched.Credentials
+	if creds["username"] != user.Username || creds["password"] != user.Password || creds["password"] == "Sup3r-secret" ||
+		creds["host"] == nil || creds["port"] == nil || creds["provider"] != "cloudify" {
+		t.Fatalf("credentials = %v, want the binding's own user %s, host, port and provider cloudify", creds, user.Username)
+	}
+	if user.SecretKey != "osb-osb-inst-1-bind-1" || !slices.Contains(e.bindingSecrets(), user.SecretKey) {
+		t.Fatalf("binding user's secret %q; secrets %v", user.SecretKey, e.bindingSecrets())
 	}
 
 	upd, err := e.client.UpdateInstance(&osbc.UpdateInstanceRequest{InstanceID: "inst-1", AcceptsIncomplete: true, ServiceID: svc,
@@ -279,8 +397,17 @@ func TestEndToEndLifecycle(t *testing.T) {
 		}
 	}
 
-	if _, err := e.client.Unbind(&osbc.UnbindRequest{InstanceID: "inst-1", BindingID: "bind-1", ServiceID: svc, PlanID: plan, AcceptsIncomplete: true}); err != nil {
-		t.Fatalf("unbind: %v", err)
+	// The binding keeps its credentials across the update.
+	if again, err := e.client.GetBinding(&osbc.GetBindingRequest{InstanceID: "inst-1", BindingID: "bind-1"}); err != nil || again.Credentials["username"] != user.Username {
+		t.Fatalf("fetch binding after the update = %+v, %v", again, err)
+	}
+
+	e.unbindWait("inst-1", "bind-1", svc, plan)
+	if _, ok := e.bindingUser("osb-inst-1", "bind-1"); ok {
+		t.Fatalf("the database user of bind-1 outlived the unbind")
+	}
+	if left := e.bindingSecrets(); len(left) != 0 {
+		t.Fatalf("secrets left after the unbind: %v", left)
 	}
 	// The Kubernetes client takes 410 as success on unbind and deprovision; check the status itself.
 	if code := e.rawStatus("DELETE", "/v2/service_instances/inst-1/service_bindings/bind-1?service_id="+svc+"&plan_id="+plan, ""); code != http.StatusGone {

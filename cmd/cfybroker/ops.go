@@ -46,7 +46,7 @@ broker is stopped, or the state machine lost it; ops retry moves it now.`,
 				now := time.Now()
 				return render(cmd.OutOrStdout(), format, ops, func(w io.Writer) error {
 					tw := newTable(w)
-					row(tw, "OPERATION", "TYPE", "INSTANCE", "STATE", "PHASE", "STEPS", "AGE", "NEXT CHECK", "DESCRIPTION")
+					row(tw, "OPERATION", "TYPE", "INSTANCE[/BINDING]", "STATE", "PHASE", "STEPS", "AGE", "NEXT CHECK", "DESCRIPTION")
 					for _, op := range ops {
 						next := until(op.NextCheck, now)
 						if op.Overdue {
@@ -55,7 +55,11 @@ broker is stopped, or the state machine lost it; ops retry moves it now.`,
 						if op.State != "in progress" {
 							next = "-"
 						}
-						row(tw, op.ID, string(op.Type), op.InstanceID, string(op.State), phaseCell(op.Phase), fmt.Sprint(op.Steps),
+						target := op.InstanceID
+						if op.BindingID != "" {
+							target += "/" + op.BindingID
+						}
+						row(tw, op.ID, string(op.Type), target, string(op.State), phaseCell(op.Phase), fmt.Sprint(op.Steps),
 							since(op.CreatedAt, now), next, clip(op.Description, 70))
 					}
 					return tw.Flush()

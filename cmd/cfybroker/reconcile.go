@@ -17,7 +17,8 @@ func newReconcileCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "reconcile",
 		Short: "Compare the broker's state with the manager and repair what can be repaired",
-		Long: `Compare every instance with the Cloudify manager and repair what can be repaired:
+		Long: `Compare every instance and binding with the Cloudify manager and repair what can be
+repaired:
 
   deployment_missing  a ready instance's deployment is gone (deleted by hand): the
                       instance is marked failed, so the platform can only deprovision it
@@ -29,7 +30,18 @@ func newReconcileCommand() *cobra.Command {
   orphan              a deployment labelled osb-instance-id for an instance the broker
                       does not have (or has deprovisioned): reported, and deleted with
                       --delete-orphans (uninstalled first when its nodes are live; run
-                      again to delete it).
+                      again to delete it);
+  binding_secret_missing
+                      a ready binding with credentials of its own whose secret is not on
+                      the manager: reported only (the platform must unbind it and bind
+                      again);
+  orphan_secret       a secret named for a binding of an instance the broker knows
+                      (osb-<deployment>-<binding>, deprovisioned instances included)
+                      that no binding of it holds, while no bind or unbind runs on it:
+                      reported, and deleted with --delete-orphans.
+
+execution_lost and stalled cover bind and unbind operations too. Secrets are listed
+without their values; secrets not named for a deployment of this broker are left alone.
 
 Exit status: 0 when nothing needed fixing, 3 when something was found (the report says
 what was repaired and what is left to you), 1 on errors.`,
@@ -60,7 +72,7 @@ what was repaired and what is left to you), 1 on errors.`,
 		},
 	}
 	addBackendFlags(cmd, bf)
-	cmd.Flags().BoolVar(&req.DeleteOrphans, "delete-orphans", false, "delete orphan deployments (uninstall them first when needed)")
+	cmd.Flags().BoolVar(&req.DeleteOrphans, "delete-orphans", false, "delete orphan deployments (uninstall them first when needed) and orphan binding secrets")
 	cmd.Flags().BoolVar(&req.DryRun, "dry-run", false, "report what would be done; change nothing")
 	return cmd
 }
@@ -87,8 +99,8 @@ func printReconcile(w io.Writer, rep admin.ReconcileReport) error {
 	if rep.DryRun {
 		prefix = "dry run: "
 	}
-	_, err := fmt.Fprintf(w, "%schecked %d instances and %d labelled deployments: %d findings, %d repaired, %d errors\n",
-		prefix, rep.Instances, rep.Deployments, len(rep.Findings), rep.Repaired, rep.Errors)
+	_, err := fmt.Fprintf(w, "%schecked %d instances, %d bindings, %d labelled deployments and %d binding secrets: %d findings, %d repaired, %d errors\n",
+		prefix, rep.Instances, rep.Bindings, rep.Deployments, rep.Secrets, len(rep.Findings), rep.Repaired, rep.Errors)
 	return err
 }
 

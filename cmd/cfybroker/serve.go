@@ -443,6 +443,20 @@ const demoOverlay = `# The demo's overlay (cfybroker serve --cloudify-sim), stor
 # overlay that does not list them under hidden to publish them.
 version: 1
 hidden: [failing-install, required-input]
+# What platforms project from binding credentials (the Service Binding for Kubernetes
+# type and uri). mariadb makes a database user per binding (its osb_bind and
+# osb_unbind workflows), valid 30 days and rotatable; the others share credentials.
+services:
+  mariadb:
+    credentials_type: mysql
+    uri_template: "mysql://{username}:{password}@{host}:{port}/{database}"
+    binding_rotation: {maximum_validity_period: 2592000, overlap_period: 86400}
+  mariadb-v2:
+    credentials_type: mysql
+  redis-cache:
+    credentials_type: redis
+  s3-bucket:
+    credentials_type: s3
 `
 
 // seedDemoOverlay stores demoOverlay when the data directory has no overlay yet, so

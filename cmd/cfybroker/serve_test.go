@@ -173,9 +173,29 @@ func TestServeDemoCatalog(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	bind, err := client.Bind(&osbc.BindRequest{InstanceID: "demo-1", BindingID: "demo-b1", ServiceID: svc.ID, PlanID: plan.ID})
-	if err != nil || len(bind.Credentials) == 0 {
-		t.Fatalf("bind of %s: %+v, %v; want credentials", svc.Name, bind, err)
+	// A platform that takes asynchronous bindings: the sample gives every binding a
+	// database user of its own, made by a workflow (202, then the binding's
+	// last_operation, then fetch).
+	bind, err := client.Bind(&osbc.BindRequest{InstanceID: "demo-1", BindingID: "demo-b1", ServiceID: svc.ID, PlanID: plan.ID, AcceptsIncomplete: true})
+	if err != nil {
+		t.Fatalf("bind of %s: %v", svc.Name, err)
+	}
+	creds := bind.Credentials
+	if bind.Async {
+		lo, err := pollBinding(t, client, "demo-1", "demo-b1", bind.OperationKey)
+		mustSucceed(t, lo, err)
+		got, err := client.GetBinding(&osbc.GetBindingRequest{InstanceID: "demo-1", BindingID: "demo-b1"})
+		if err != nil {
+			t.Fatalf("fetch binding of %s: %v", svc.Name, err)
+		}
+		creds = got.Credentials
+	}
+	if creds["username"] == nil || creds["password"] == nil {
+		t.Fatalf("bind of %s (async %v): credentials %v; want a username and a password", svc.Name, bind.Async, creds)
+	}
+	// The demo's overlay gives every sample a credentials type.
+	if typ, _ := creds["type"].(string); typ == "" || creds["provider"] != "cloudify" {
+		t.Errorf("bind of %s: credentials type %v, provider %v; want the demo overlay's type and provider cloudify", svc.Name, creds["type"], creds["provider"])
 	}
 
 	// An overlay the operator stored is kept, even an empty one.

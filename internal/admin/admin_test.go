@@ -79,6 +79,8 @@ type fakeManager struct {
 	getExecution     func(id string) (cloudify.Execution, error)
 	listExecutions   func(opts cloudify.ListOptions) ([]cloudify.Execution, error)
 	startExecution   func(req cloudify.StartExecutionRequest) (cloudify.Execution, error)
+	listSecrets      func(opts cloudify.ListOptions) ([]cloudify.Secret, error)
+	deleteSecret     func(key string) error
 }
 
 func (f *fakeManager) GetDeployment(_ context.Context, id string, _ ...string) (cloudify.Deployment, error) {
@@ -99,6 +101,15 @@ func (f *fakeManager) ListExecutions(_ context.Context, opts cloudify.ListOption
 func (f *fakeManager) StartExecution(_ context.Context, req cloudify.StartExecutionRequest) (cloudify.Execution, error) {
 	return f.startExecution(req)
 }
+func (f *fakeManager) ListSecrets(_ context.Context, opts cloudify.ListOptions) ([]cloudify.Secret, error) {
+	return f.listSecrets(opts)
+}
+func (f *fakeManager) DeleteSecret(_ context.Context, key string) error {
+	return f.deleteSecret(key)
+}
+
+// noSecrets is a listSecrets of a manager without secrets.
+func noSecrets(cloudify.ListOptions) ([]cloudify.Secret, error) { return nil, nil }
 
 var (
 	notFound  = &cloudify.APIError{Status: http.StatusNotFound, Code: "not_found_error", Message: "not found"}
@@ -274,6 +285,7 @@ func TestReconcileOrphans(t *testing.T) {
 			uninstalled = append(uninstalled, req.DeploymentID+"/"+req.WorkflowID)
 			return cloudify.Execution{ID: "exec-u"}, nil
 		},
+		listSecrets: noSecrets,
 	}
 	svc := admin.New(db, admin.Config{Manager: mgr})
 
@@ -309,6 +321,7 @@ func TestReconcileLostExecution(t *testing.T) {
 	mgr := &fakeManager{
 		listDeployments: func() ([]cloudify.Deployment, error) { return nil, nil },
 		getExecution:    func(string) (cloudify.Execution, error) { return cloudify.Execution{}, notFound },
+		listSecrets:     noSecrets,
 	}
 	var started []string
 	svc := admin.New(db, admin.Config{Manager: mgr, Now: func() time.Time { return t0 }, Wake: starterFunc(func(_ context.Context, op broker.Operation) error {

@@ -20,6 +20,7 @@ type OperationView struct {
 	ID                 string                `json:"id"`
 	Type               broker.OperationType  `json:"type"`
 	InstanceID         string                `json:"instance_id"`
+	BindingID          string                `json:"binding_id,omitempty"`
 	State              broker.OperationState `json:"state"`
 	Description        string                `json:"description"`
 	Phase              string                `json:"phase"`
@@ -49,7 +50,7 @@ const overdueSlack = 30 * time.Second
 
 func operationView(op broker.Operation, now time.Time) OperationView {
 	return OperationView{
-		ID: op.ID, Type: op.Type, InstanceID: op.InstanceID, State: op.State, Description: op.Description,
+		ID: op.ID, Type: op.Type, InstanceID: op.InstanceID, BindingID: op.BindingID, State: op.State, Description: op.Description,
 		Phase: op.Phase, DeploymentID: op.DeploymentID, BlueprintID: op.BlueprintID, ServiceID: op.ServiceID,
 		PlanID: op.PlanID, MaintenanceVersion: op.MaintenanceVersion, ExecutionID: op.ExecutionID, UpdateID: op.UpdateID,
 		SupersededBy: op.SupersededBy, Halts: op.Halts, Steps: op.Steps, Retries: op.Retries,
@@ -208,6 +209,12 @@ func (s *Service) nudge(ctx context.Context, op broker.Operation) (RetryResult, 
 
 // restart replaces a failed operation by a new one of the same kind (see RetryOperation).
 func (s *Service) restart(ctx context.Context, op broker.Operation) (RetryResult, error) {
+	switch op.Type {
+	case broker.OpBind:
+		return RetryResult{}, Errorf(EConflict, "bind %s of binding %s failed; the platform unbinds it (or binds again after a cleaned-up failure): a bind is not retried by an operator", op.ID, op.BindingID)
+	case broker.OpUnbind:
+		return s.restartUnbind(ctx, op)
+	}
 	inst, err := s.store.GetInstance(ctx, op.InstanceID)
 	if errors.Is(err, broker.ErrNotFound) {
 		return RetryResult{}, Errorf(EConflict, "the instance %s of operation %s does not exist any more", op.InstanceID, op.ID)
@@ -267,6 +274,53 @@ func (s *Service) restart(ctx context.Context, op broker.Operation) (RetryResult
 	}
 	s.cfg.Logger.InfoContext(ctx, "operation restarted by an operator", "operation_id", next.ID, "retried", op.ID,
 		"instance_id", inst.ID, "deployment_id", next.DeploymentID, "operation_type", string(next.Type))
+	res := RetryResult{Action: ActionRestarted, Retried: op.ID, Operation: operationView(next, now)}
+	res.Message = fmt.Sprintf("operation %s is recorded; the workflow driver picks it up when it next sweeps (the embedded broker at its start)", next.ID)
+	if s.cfg.Driver != nil {
+		if err := s.cfg.Driver.Start(ctx, next); err != nil {
+			res.Message = fmt.Sprintf("operation %s is recorded but the driver did not take it now (%v); its sweep picks it up", next.ID, err)
+		} else {
+			res.Message = fmt.Sprintf("operation %s is running", next.ID)
+		}
+	}
+	return res, nil
+}
+
+// restartUnbind replaces a failed unbind that is still its binding's last operation by
+// a new one: the same workflow, parameters and secret.
+func (s *Service) restartUnbind(ctx context.Context, op broker.Operation) (RetryResult, error) {
+	b, err := s.store.GetBinding(ctx, op.InstanceID, op.BindingID)
+	if errors.Is(err, broker.ErrNotFound) {
+		return RetryResult{}, Errorf(EConflict, "binding %s of operation %s does not exist any more", op.BindingID, op.ID)
+	}
+	if err != nil {
+		return RetryResult{}, fmt.Errorf("admin: read binding: %w", err)
+	}
+	if b.OperationID != op.ID || b.Busy() {
+		return RetryResult{}, Errorf(EConflict, "binding %s has had operation %s since; only a binding's last operation can be retried", b.ID, b.OperationID)
+	}
+	now := s.now()
+	budget := op.Deadline.Sub(op.CreatedAt)
+	if budget <= 0 {
+		budget = 2 * time.Hour
+	}
+	next := broker.Operation{
+		ID: string(op.Type) + "-" + s.cfg.NewID(), Type: op.Type, InstanceID: op.InstanceID, BindingID: op.BindingID,
+		State: broker.StateInProgress, DeploymentID: op.DeploymentID, ServiceID: op.ServiceID, PlanID: op.PlanID,
+		Workflow: op.Workflow, SecretKey: op.SecretKey, Inputs: op.Inputs,
+		Description: "revoking the credentials of binding " + op.BindingID + " (retry of " + op.ID + ")",
+		Deadline:    now.Add(budget), NextCheck: now, Identity: "operator", CreatedAt: now, UpdatedAt: now,
+	}
+	b.State = broker.BindingUnbinding
+	b.OperationID, b.OperationType, b.OperationState = next.ID, next.Type, broker.StateInProgress
+	if err := s.store.Commit(ctx, broker.Tx{Bindings: []*broker.Binding{&b}, Operations: []*broker.Operation{&next}}); err != nil {
+		if errors.Is(err, broker.ErrConflict) {
+			return RetryResult{}, Errorf(EConflict, "binding %s changed meanwhile; look at it again", b.ID)
+		}
+		return RetryResult{}, fmt.Errorf("admin: record retry: %w", err)
+	}
+	s.cfg.Logger.InfoContext(ctx, "operation restarted by an operator", "operation_id", next.ID, "retried", op.ID,
+		"instance_id", op.InstanceID, "binding_id", op.BindingID, "operation_type", string(next.Type))
 	res := RetryResult{Action: ActionRestarted, Retried: op.ID, Operation: operationView(next, now)}
 	res.Message = fmt.Sprintf("operation %s is recorded; the workflow driver picks it up when it next sweeps (the embedded broker at its start)", next.ID)
 	if s.cfg.Driver != nil {

@@ -15,24 +15,34 @@ const (
 	// (deleted by hand). Repair: the instance is marked failed, so that the platform can
 	// only deprovision it (which then succeeds at once).
 	FindingDeploymentMissing = "deployment_missing"
-	// FindingExecutionLost: an operation in progress follows an execution the manager
-	// does not know. Repair: the operation's step runs now, and the engine settles it
-	// (an install that vanished fails the operation, a finished create moves on).
+	// FindingExecutionLost: an operation in progress (of an instance, or a bind or
+	// unbind) follows an execution the manager does not know. Repair: the operation's
+	// step runs now, and the engine settles it (an install that vanished fails the
+	// operation, a finished create moves on, a bind whose run vanished cleans up).
 	FindingExecutionLost = "execution_lost"
-	// FindingStalled: an operation in progress whose next check is long past: nothing
-	// drives it. Repair: its step runs now.
+	// FindingStalled: an operation in progress (of an instance, or a bind or unbind)
+	// whose next check is long past: nothing drives it. Repair: its step runs now.
 	FindingStalled = "stalled"
 	// FindingOrphan: a deployment labelled osb-instance-id for an instance the broker
 	// does not have (or has deprovisioned). Repair, with DeleteOrphans only: delete it,
 	// uninstalling it first when nodes are live.
 	FindingOrphan = "orphan"
+	// FindingBindingSecretMissing: a ready binding with credentials of its own whose
+	// secret is not on the manager (deleted by hand): its credentials can no longer be
+	// fetched. Repair: none; the platform must unbind it and bind again.
+	FindingBindingSecretMissing = "binding_secret_missing"
+	// FindingOrphanSecret: a secret named as a binding secret of an instance the broker
+	// knows (deprovisioned ones included), which no binding of the instance claims.
+	// Repair, with DeleteOrphans only: delete it.
+	FindingOrphanSecret = "orphan_secret"
 	// FindingError: reconcile could not check something; Error says what.
 	FindingError = "error"
 )
 
 // ReconcileRequest tunes Reconcile.
 type ReconcileRequest struct {
-	// DeleteOrphans deletes orphan deployments instead of only reporting them.
+	// DeleteOrphans deletes orphan deployments and orphan binding secrets instead of
+	// only reporting them.
 	DeleteOrphans bool `json:"delete_orphans,omitempty"`
 	// DryRun reports what would be done and changes nothing.
 	DryRun bool `json:"dry_run,omitempty"`
@@ -42,9 +52,12 @@ type ReconcileRequest struct {
 type Finding struct {
 	Kind         string `json:"kind"`
 	InstanceID   string `json:"instance_id,omitempty"`
+	BindingID    string `json:"binding_id,omitempty"`
 	DeploymentID string `json:"deployment_id,omitempty"`
 	OperationID  string `json:"operation_id,omitempty"`
 	ExecutionID  string `json:"execution_id,omitempty"`
+	// SecretKey is the key (never the value) of the binding secret the finding is about.
+	SecretKey string `json:"secret_key,omitempty"`
 	// Problem says what is wrong.
 	Problem string `json:"problem"`
 	// Action says what reconcile did, or what is left to the operator.
@@ -57,10 +70,14 @@ type Finding struct {
 
 // ReconcileReport is what Reconcile checked, found and did.
 type ReconcileReport struct {
-	// Instances is the number of instances checked; Deployments the number of
-	// deployments on the manager labelled for an instance.
+	// Instances is the number of instances checked; Bindings the number of their
+	// bindings with credentials of their own; Deployments the number of deployments on
+	// the manager labelled for an instance; Secrets the number of secrets on the
+	// manager named as binding secrets of a deployment the broker knows.
 	Instances   int       `json:"instances"`
+	Bindings    int       `json:"bindings"`
 	Deployments int       `json:"deployments"`
+	Secrets     int       `json:"secrets"`
 	Findings    []Finding `json:"findings"`
 	// Repaired counts findings repaired; Errors findings with an error.
 	Repaired int  `json:"repaired"`
@@ -83,14 +100,19 @@ func (r *ReconcileReport) add(f Finding) {
 // Reconcile compares the broker's state with the manager's and repairs what it can:
 //
 //   - a ready instance whose deployment is missing (deleted by hand) is marked failed;
-//   - an operation in progress whose execution the manager does not know, or whose next
-//     check is more than StaleAfter past, has its step run now (Stepper, else Wake);
+//   - an operation in progress, of an instance or of a binding, whose execution the
+//     manager does not know, or whose next check is more than StaleAfter past, has its
+//     step run now (Stepper, else Wake);
 //   - deployments labelled osb-instance-id for no live instance are reported as orphans,
 //     and deleted with req.DeleteOrphans (uninstalled first when nodes are live; a
-//     second run then deletes them).
+//     second run then deletes them);
+//   - a ready binding with its own credentials whose secret is not on the manager is
+//     reported (nothing can make its credentials again);
+//   - a binding secret of a deployment the broker knows that no recorded binding claims
+//     is reported as an orphan, and deleted with req.DeleteOrphans.
 //
-// Problems met with one instance or deployment are findings with Error set; the run
-// goes on. Errors: EUnavailable without a manager; faults of the store.
+// Problems met with one instance, binding, deployment or secret are findings with Error
+// set; the run goes on. Errors: EUnavailable without a manager; faults of the store.
 func (s *Service) Reconcile(ctx context.Context, req ReconcileRequest) (ReconcileReport, error) {
 	mgr, err := s.manager("reconcile")
 	if err != nil {
@@ -112,13 +134,27 @@ func (s *Service) Reconcile(ctx context.Context, req ReconcileRequest) (Reconcil
 	for _, d := range deps {
 		onManager[d.ID] = true
 	}
+	// The secrets are listed before any binding is read (see reconcileSecrets), and
+	// without their values.
+	secrets, secretsErr := mgr.ListSecrets(ctx, cloudify.ListOptions{Include: []string{"key"}})
+	active, err := s.store.ActiveOperations(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("admin: reconcile: list operations: %w", err)
+	}
+	known := secretOwners{deployments: map[string]broker.Instance{}, binding: map[string]bool{}}
 	err = s.eachInstance(ctx, func(in broker.Instance) error {
+		if in.DeploymentID != "" {
+			known.deployments[in.DeploymentID] = in
+		}
 		if in.State == broker.InstanceGone {
 			return nil
 		}
 		rep.Instances++
+		if in.State == broker.InstanceReady {
+			known.ready = append(known.ready, in)
+		}
 		if in.Busy() {
-			return s.reconcileOperation(ctx, mgr, in, req, &rep)
+			return s.reconcileOperation(ctx, mgr, in.ID, in.OperationID, req, &rep)
 		}
 		if in.State == broker.InstanceReady && (listErr != nil || !onManager[in.DeploymentID]) {
 			return s.reconcileDeployment(ctx, mgr, in, req, &rep)
@@ -128,21 +164,41 @@ func (s *Service) Reconcile(ctx context.Context, req ReconcileRequest) (Reconcil
 	if err != nil {
 		return rep, err
 	}
-	if listErr != nil {
-		rep.add(Finding{Kind: FindingError, Problem: "cannot list the manager's deployments, so orphans are not looked for",
-			Action: "none", Error: listErr.Error()})
-		return rep, nil
-	}
-	for _, d := range deps {
-		if !labels {
-			break
-		}
-		instanceID, ok := d.Label(broker.LabelInstanceID)
-		if !ok {
+	// Binding operations never make their instance busy: the store's list finds them.
+	for _, op := range active {
+		if !op.Type.OnBinding() {
 			continue
 		}
-		rep.Deployments++
-		if err := s.reconcileOrphan(ctx, mgr, d, instanceID, req, &rep); err != nil {
+		if err := s.reconcileOperation(ctx, mgr, op.InstanceID, op.ID, req, &rep); err != nil {
+			return rep, err
+		}
+	}
+	switch {
+	case listErr != nil:
+		rep.add(Finding{Kind: FindingError, Problem: "cannot list the manager's deployments, so orphans are not looked for",
+			Action: "none", Error: listErr.Error()})
+	case labels:
+		for _, d := range deps {
+			instanceID, ok := d.Label(broker.LabelInstanceID)
+			if !ok {
+				continue
+			}
+			rep.Deployments++
+			if err := s.reconcileOrphan(ctx, mgr, d, instanceID, req, &rep); err != nil {
+				return rep, err
+			}
+		}
+	}
+	if secretsErr != nil {
+		rep.add(Finding{Kind: FindingError, Problem: "cannot list the manager's secrets, so binding secrets are not checked",
+			Action: "none", Error: secretsErr.Error()})
+	} else {
+		for _, op := range active {
+			if op.Type.OnBinding() {
+				known.binding[op.InstanceID] = true
+			}
+		}
+		if err := s.reconcileSecrets(ctx, mgr, secrets, known, req, &rep); err != nil {
 			return rep, err
 		}
 	}
@@ -186,30 +242,31 @@ func (s *Service) reconcileDeployment(ctx context.Context, mgr Manager, in broke
 	return nil
 }
 
-// reconcileOperation checks the execution of an instance's operation in progress.
-func (s *Service) reconcileOperation(ctx context.Context, mgr Manager, in broker.Instance, req ReconcileRequest, rep *ReconcileReport) error {
-	op, err := s.store.GetOperation(ctx, in.OperationID)
+// reconcileOperation checks the execution of an operation in progress: an instance's,
+// or a binding's.
+func (s *Service) reconcileOperation(ctx context.Context, mgr Manager, instanceID, opID string, req ReconcileRequest, rep *ReconcileReport) error {
+	op, err := s.store.GetOperation(ctx, opID)
 	if errors.Is(err, broker.ErrNotFound) {
-		rep.add(Finding{Kind: FindingError, InstanceID: in.ID, OperationID: in.OperationID,
-			Problem: "the instance's operation is not in the store", Action: "none", Error: err.Error()})
+		rep.add(Finding{Kind: FindingError, InstanceID: instanceID, OperationID: opID,
+			Problem: "the operation is not in the store", Action: "none", Error: err.Error()})
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("admin: reconcile %s: read operation: %w", in.ID, err)
+		return fmt.Errorf("admin: reconcile %s: read operation: %w", instanceID, err)
 	}
 	if op.Done() {
 		return nil // it ended between the two reads
 	}
-	f := Finding{InstanceID: in.ID, DeploymentID: op.DeploymentID, OperationID: op.ID, ExecutionID: op.ExecutionID}
+	f := Finding{InstanceID: op.InstanceID, BindingID: op.BindingID, DeploymentID: op.DeploymentID, OperationID: op.ID, ExecutionID: op.ExecutionID}
 	if op.ExecutionID != "" {
 		_, err := mgr.GetExecution(ctx, op.ExecutionID, "id", "status")
 		switch {
 		case cloudify.IsNotFound(err):
 			f.Kind = FindingExecutionLost
 			f.Problem = fmt.Sprintf("operation %s (%s, phase %s) follows execution %s, which the manager does not know",
-				op.ID, op.Type, phaseOrStart(op.Phase), op.ExecutionID)
+				op.ID, operationWhat(op), phaseOrStart(op.Phase), op.ExecutionID)
 		case err != nil:
-			rep.add(Finding{Kind: FindingError, InstanceID: in.ID, OperationID: op.ID, ExecutionID: op.ExecutionID,
+			rep.add(Finding{Kind: FindingError, InstanceID: op.InstanceID, BindingID: op.BindingID, OperationID: op.ID, ExecutionID: op.ExecutionID,
 				Problem: "cannot read the operation's execution", Action: "none", Error: err.Error()})
 			return nil
 		}
@@ -217,7 +274,7 @@ func (s *Service) reconcileOperation(ctx context.Context, mgr Manager, in broker
 	if f.Kind == "" && op.NextCheck.Before(s.now().Add(-s.cfg.StaleAfter)) {
 		f.Kind = FindingStalled
 		f.Problem = fmt.Sprintf("operation %s (%s, phase %s) was due for a look at %s: nothing drives it",
-			op.ID, op.Type, phaseOrStart(op.Phase), op.NextCheck.Format("2006-01-02T15:04:05Z"))
+			op.ID, operationWhat(op), phaseOrStart(op.Phase), op.NextCheck.Format("2006-01-02T15:04:05Z"))
 	}
 	if f.Kind == "" {
 		return nil
@@ -303,6 +360,14 @@ func (s *Service) deleteOrphan(ctx context.Context, mgr Manager, id string, f *F
 	if f.Repaired {
 		s.cfg.Logger.WarnContext(ctx, "orphan deployment removed by reconcile", "deployment_id", id, "instance_id", f.InstanceID, "action", f.Action)
 	}
+}
+
+// operationWhat names what an operation does: its type, and its binding's id.
+func operationWhat(op broker.Operation) string {
+	if op.BindingID != "" {
+		return fmt.Sprintf("%s of binding %s", op.Type, op.BindingID)
+	}
+	return string(op.Type)
 }
 
 func phaseOrStart(p string) string {

@@ -43,12 +43,23 @@ type Executions interface {
 	StartExecution(ctx context.Context, req cloudify.StartExecutionRequest) (cloudify.Execution, error)
 }
 
+// Secrets lists and deletes secrets on the manager; nothing here reads a value.
+//
+// Errors are the cloudify package's: cloudify.IsNotFound when a secret to delete is
+// gone already, transport errors otherwise.
+type Secrets interface {
+	// ListSecrets returns the secrets the caller sees, without their values.
+	ListSecrets(ctx context.Context, opts cloudify.ListOptions) ([]cloudify.Secret, error)
+	DeleteSecret(ctx context.Context, key string) error
+}
+
 // Manager is the Cloudify manager as the operations see it; *cloudify.Client
 // satisfies it.
 type Manager interface {
 	catalog.BlueprintSource
 	Deployments
 	Executions
+	Secrets
 }
 
 var _ Manager = (*cloudify.Client)(nil)

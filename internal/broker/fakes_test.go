@@ -99,6 +99,15 @@ func (f *fakeStarter) Start(ctx context.Context, op broker.Operation) error {
 // DeploymentValuesFn answers no capabilities and no outputs.
 type fakeCreds struct {
 	DeploymentValuesFn func(ctx context.Context, deploymentID string) (map[string]any, map[string]any, error)
+	// BindingSecretFn nil answers that there is no such secret.
+	BindingSecretFn func(ctx context.Context, key string) (map[string]any, error)
+}
+
+func (f *fakeCreds) BindingSecret(ctx context.Context, key string) (map[string]any, error) {
+	if f.BindingSecretFn == nil {
+		return nil, fmt.Errorf("fake: secret %s: %w", key, broker.ErrNotFound)
+	}
+	return f.BindingSecretFn(ctx, key)
 }
 
 func (f *fakeCreds) DeploymentValues(ctx context.Context, deploymentID string) (map[string]any, map[string]any, error) {

@@ -48,6 +48,10 @@ func (benchValues) DeploymentValues(context.Context, string) (map[string]any, ma
 	return map[string]any{"host": "10.0.0.7", "port": 3306, "username": "dbadmin", "password": "Passw0rd-x", "database": "app"}, nil, nil
 }
 
+func (benchValues) BindingSecret(context.Context, string) (map[string]any, error) {
+	return map[string]any{"username": "u", "password": "p"}, nil
+}
+
 // benchDiscard is a ResponseWriter that keeps nothing, so that the benchmarks measure
 // the handler rather than a recorder.
 type benchDiscard struct {

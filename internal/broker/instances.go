@@ -426,15 +426,7 @@ func (s *UseCases) recordUpdate(ctx context.Context, req UpdateRequest, inst Ins
 // poll it after the next began); an operation the instance never had is a 400.
 func (s *UseCases) LastOperation(ctx context.Context, req LastOperationRequest) (LastOperation, error) {
 	if req.BindingID != "" {
-		_, err := s.store.GetBinding(ctx, req.InstanceID, req.BindingID)
-		if errors.Is(err, ErrNotFound) {
-			return LastOperation{}, Errorf(ENotFound, "binding %s does not exist", req.BindingID)
-		}
-		if err != nil {
-			return LastOperation{}, fmt.Errorf("broker: read binding: %w", err)
-		}
-		// Bindings are created synchronously: one that exists is done.
-		return LastOperation{State: StateSucceeded, Description: "bound"}, nil
+		return s.bindingLastOperation(ctx, req)
 	}
 	op, err := s.operationStatus(ctx, req)
 	if err != nil {
@@ -483,7 +475,7 @@ func (s *UseCases) operationStatus(ctx context.Context, req LastOperationRequest
 	if err != nil {
 		return OperationStatus{}, fmt.Errorf("broker: read operation: %w", err)
 	}
-	if req.Operation != "" && st.ID != req.Operation {
+	if req.Operation != "" && (st.ID != req.Operation || st.Type.OnBinding()) {
 		return OperationStatus{}, unknownOperation(req)
 	}
 	return st, nil
@@ -504,7 +496,7 @@ func unknownOperation(req LastOperationRequest) error {
 func (s *UseCases) operationFor(ctx context.Context, req LastOperationRequest) (Operation, error) {
 	if req.Operation != "" && len(req.Operation) <= MaxIDLength+32 {
 		op, err := s.store.GetOperation(ctx, req.Operation)
-		if err == nil && op.InstanceID == req.InstanceID {
+		if err == nil && op.InstanceID == req.InstanceID && !op.Type.OnBinding() {
 			return op, nil
 		}
 		if err != nil && !errors.Is(err, ErrNotFound) {

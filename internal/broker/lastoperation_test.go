@@ -231,9 +231,9 @@ func TestLastOperationFaults(t *testing.T) {
 	}
 }
 
-// TestBindingLastOperation: bindings are made synchronously, so one that exists has
+// TestSharedBindingLastOperation: bindings with shared credentials are made synchronously, so one that exists has
 // succeeded; an unknown one is a 404.
-func TestBindingLastOperation(t *testing.T) {
+func TestSharedBindingLastOperation(t *testing.T) {
 	e := newEnv(t)
 	readyInstance(t, e)
 	mustBind(t, e, bindRequest())

@@ -153,10 +153,22 @@ type BindRequest struct {
 	AcceptsIncomplete    bool
 }
 
-// BindResult is the bind answer: 200 when Existing (identical binding), else 201.
+// BindResult is the bind answer: 202 with Operation when Async (a binding with its
+// own credentials, being made or already being made), else 200 when Existing
+// (identical binding), else 201.
 type BindResult struct {
 	Existing    bool
+	Async       bool
+	Operation   string
 	Credentials map[string]any
+	Metadata    BindingMetadata
+}
+
+// BindingMetadata is OSB's binding metadata: when the credentials expire and when a
+// platform should rotate them (zero: not said).
+type BindingMetadata struct {
+	ExpiresAt   time.Time
+	RenewBefore time.Time
 }
 
 // FetchBindingRequest is GET .../service_bindings/:binding_id.
@@ -172,6 +184,7 @@ type FetchBindingRequest struct {
 type BindingDetails struct {
 	Credentials map[string]any
 	Parameters  map[string]any
+	Metadata    BindingMetadata
 }
 
 // UnbindRequest is DELETE .../service_bindings/:binding_id.
@@ -182,4 +195,10 @@ type UnbindRequest struct {
 	ServiceID         string
 	PlanID            string
 	AcceptsIncomplete bool
+}
+
+// UnbindResult tells how an unbind was answered: 202 with Operation when Async, else 200.
+type UnbindResult struct {
+	Async     bool
+	Operation string
 }

@@ -27,11 +27,15 @@ type Starter interface {
 	Start(ctx context.Context, op Operation) error
 }
 
-// CredentialsReader reads a deployment's evaluated capabilities and outputs.
+// CredentialsReader reads what binding credentials are made of: a deployment's
+// evaluated capabilities and outputs (shared credentials), or the Cloudify secret
+// that a bind workflow left for one binding (a JSON object).
 //
-// Errors: an error with code EUnavailable when the manager cannot be reached now.
+// Errors: an error with code EUnavailable when the manager cannot be reached now;
+// from BindingSecret, one matching ErrNotFound when there is no such secret.
 type CredentialsReader interface {
 	DeploymentValues(ctx context.Context, deploymentID string) (capabilities, outputs map[string]any, err error)
+	BindingSecret(ctx context.Context, key string) (map[string]any, error)
 }
 
 // Config tunes the use cases. Zero values take the defaults.

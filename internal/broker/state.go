@@ -1,7 +1,10 @@
 package broker
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -160,12 +163,16 @@ func (o Operation) Done() bool { return o.State == StateSucceeded || o.State == 
 type BindingState string
 
 // Binding states. A binding with shared credentials is created ready; one with its own
-// credentials goes through binding and, when unbound, unbinding. A failed bind removes
-// the binding, so there is no failed state.
+// credentials goes through binding and, when unbound, unbinding. A bind that fails in
+// the engine cleans up after itself and removes the binding; one ended from outside
+// (an operator abandoning it, a driver giving up while the manager was unreachable)
+// leaves it failed, so that an unbind or the deprovision still revokes what the bind
+// workflow may have made.
 const (
 	BindingBinding   BindingState = "binding"
 	BindingReady     BindingState = "ready"
 	BindingUnbinding BindingState = "unbinding"
+	BindingFailed    BindingState = "failed"
 )
 
 // Binding is a service binding as the broker keeps it. Credentials are not stored:
@@ -207,7 +214,15 @@ func (b Binding) Ready() bool { return b.State == "" || b.State == BindingReady 
 // Busy reports whether an operation is in progress on the binding.
 func (b Binding) Busy() bool { return b.OperationState == StateInProgress }
 
-// BindingSecretKey is the Cloudify secret key of a binding's own credentials.
+// BindingSecretKey is the Cloudify secret key of a binding's own credentials:
+// osb-<deployment id>-<binding id>, or, when the binding id has a character a secret
+// key may not have (~) or the key would be longer than the manager takes (256), the
+// binding id's place is taken by "h-" and a hash of it.
 func BindingSecretKey(deploymentID, bindingID string) string {
-	return "osb-" + deploymentID + "-" + bindingID
+	key := "osb-" + deploymentID + "-" + bindingID
+	if len(key) <= 256 && !strings.ContainsRune(bindingID, '~') {
+		return key
+	}
+	sum := sha256.Sum256([]byte(bindingID))
+	return "osb-" + deploymentID + "-h-" + hex.EncodeToString(sum[:16])
 }

@@ -210,7 +210,9 @@ func buildService(bp cloudify.Blueprint, all map[string]cloudify.Blueprint, ov *
 		AllowContextUpdates:  boolOr(so.AllowContextUpdates, false),
 		Metadata:             serviceMetadata(so.Metadata),
 		BlueprintID:          bp.ID,
+		URITemplate:          so.URITemplate,
 	}
+	svc.CredentialsType = credentialsType(so, bp, svc.Tags)
 	if svc.ID == "" {
 		svc.ID = ServiceID(opts.ManagerURL, tenant, bp.ID)
 	}
@@ -224,6 +226,8 @@ func buildService(bp cloudify.Blueprint, all map[string]cloudify.Blueprint, ov *
 		plans = []PlanOverlay{{Name: DefaultPlanName}}
 	}
 	var errs []error
+	rotatable := false // a plan took the service's default binding rotation
+	perBinding := false
 	for i, po := range plans {
 		pp := planPath(bp.ID, i)
 		if implicit {
@@ -283,13 +287,38 @@ func buildService(bp cloudify.Blueprint, all map[string]cloudify.Blueprint, ov *
 		if plan.ID == "" {
 			plan.ID = PlanID(opts.ManagerURL, tenant, bp.ID, po.Name)
 		}
+		bindable := svc.PlanBindable(plan)
+		pb, err := planBindings(bindingBuild{
+			ov: ov, so: so, po: po, sp: sp, pp: pp, target: tb, bindable: bindable,
+			opts: SchemaOptions{Draft: opts.Draft, ManagerVersion: opts.ManagerVersion},
+			warn: func(format string, args ...any) { warn(bp.ID, po.Name, format, args...) },
+		})
+		if err != nil {
+			// A service's setting wrong for several plans is one problem.
+			if !slices.ContainsFunc(errs, func(e error) bool { return e.Error() == err.Error() }) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		plan.BindWorkflows, plan.BindSchema, plan.BindingRotation = pb.Workflows, pb.Schema, pb.Rotation
+		if bindable {
+			plan.Metadata = bindingMetadata(plan.Metadata, pb)
+		}
+		perBinding = perBinding || pb.Workflows != nil
+		rotatable = rotatable || pb.Rotation != nil && pb.rotationFromService
 		if len(po.Inputs) > 0 {
 			plan.Inputs = deepCopy(po.Inputs).(map[string]any)
 		}
 		svc.Plans = append(svc.Plans, plan)
 	}
+	if len(errs) == 0 && so.BindingRotation != nil && !rotatable {
+		errs = append(errs, ov.errorf(sp+".binding_rotation", "binding rotation needs per-binding credentials, and no bindable plan of the service has them"))
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	if missing := unusedPlaceholders(svc.URITemplate, svc.Credentials); len(missing) > 0 && !perBinding {
+		warn(bp.ID, "", "uri_template: no credentials key is mapped for %s; bindings will have no uri", strings.Join(missing, ", "))
 	}
 	return &candidate{key: bp.ID, overlay: so, svc: svc, derived: so.Name == ""}, nil
 }

@@ -29,6 +29,27 @@ func mariadbPlan() *cloudify.BlueprintPlan {
 			"admin_password": {Type: "string"},
 			"flavor":         {Type: "string", Constraints: []cloudify.Constraint{{"pattern": "(?i)small|large"}}},
 		},
+		Workflows: bindWorkflows(),
+	}
+}
+
+// bindWorkflows are the osb_bind and osb_unbind workflows of the mariadb sample: the
+// broker's parameters and one of the user's.
+func bindWorkflows() map[string]cloudify.WorkflowDef {
+	return map[string]cloudify.WorkflowDef{
+		"install": {Operation: "install"},
+		"osb_bind": {Operation: "scripts/osb_bind.py", Parameters: map[string]cloudify.Input{
+			"binding_id":             {Type: "string"},
+			"secret_key":             {Type: "string"},
+			"app_guid":               {Type: "string", Default: json.RawMessage("null")},
+			"predecessor_binding_id": {Type: "string", Default: json.RawMessage("null")},
+			"privileges": {Type: "string", Default: json.RawMessage(`"read_write"`), Description: "Privileges of the binding's user",
+				Constraints: []cloudify.Constraint{{"valid_values": []any{"read_write", "read_only"}}}},
+		}},
+		"osb_unbind": {Operation: "scripts/osb_unbind.py", Parameters: map[string]cloudify.Input{
+			"binding_id": {Type: "string"},
+			"secret_key": {Type: "string"},
+		}},
 	}
 }
 
@@ -38,7 +59,7 @@ func testBlueprints() []cloudify.Blueprint {
 	v2.Inputs["version"] = cloudify.Input{Type: "string", Default: json.RawMessage(`"11"`)}
 	return []cloudify.Blueprint{
 		{ID: "mariadb", Description: "MariaDB", State: "uploaded", Plan: mariadbPlan(),
-			Labels: []cloudify.Label{{Key: "osb", Value: "true"}}},
+			Labels: []cloudify.Label{{Key: "osb", Value: "true"}, {Key: "OSB-Type", Value: "mysql"}}},
 		{ID: "mariadb_v2", State: "uploaded", Plan: v2},
 		{ID: "legacy_app", Plan: &cloudify.BlueprintPlan{}}, // pre-5.2: no state
 		{ID: "broken", State: "failed_parsing", Plan: &cloudify.BlueprintPlan{}},
@@ -137,7 +158,11 @@ func TestBuildRules(t *testing.T) {
 	if small.Free || small.BlueprintID != "mariadb" || small.MaintenanceInfo.Version != "1.1.0" {
 		t.Errorf("small: %+v", small)
 	}
-	if diff := cmp.Diff(map[string]any{"costs": []any{map[string]any{"amount": map[string]any{"usd": 10.5}, "unit": "MONTHLY"}}}, small.Metadata); diff != "" {
+	wantMeta := map[string]any{
+		"costs":              []any{map[string]any{"amount": map[string]any{"usd": 10.5}, "unit": "MONTHLY"}},
+		"bindingCredentials": "per-binding",
+	}
+	if diff := cmp.Diff(wantMeta, small.Metadata); diff != "" {
 		t.Errorf("small metadata (-want +got):\n%s", diff)
 	}
 	var schema struct {
@@ -352,6 +377,12 @@ func TestETag(t *testing.T) {
 		func(c *broker.Catalog) { c.Services[1].Plans[0].Inputs = map[string]any{"x": 1} },
 		func(c *broker.Catalog) { c.Services[1].Plans[0].BlueprintID = "other" },
 		func(c *broker.Catalog) { c.ETag = "stale" },
+		// Broker-only binding settings: the platform does not see them.
+		func(c *broker.Catalog) { c.Services[1].CredentialsType = "postgresql" },
+		func(c *broker.Catalog) { c.Services[1].URITemplate = "mysql://{host}" },
+		func(c *broker.Catalog) {
+			c.Services[1].Plans[0].BindWorkflows = &broker.BindWorkflows{Bind: "make_user", Unbind: "drop_user"}
+		},
 		func(c *broker.Catalog) {
 			// The same schema with other key order and spacing.
 			var v any
@@ -372,6 +403,10 @@ func TestETag(t *testing.T) {
 		func(c *broker.Catalog) { c.Services[1].Plans[0].Free = !c.Services[1].Plans[0].Free },
 		func(c *broker.Catalog) { c.Services[1].Plans = c.Services[1].Plans[:1] },
 		func(c *broker.Catalog) { c.Services = c.Services[1:] },
+		// What the platform sees of bindings: rotatable, the metadata, the schema.
+		func(c *broker.Catalog) { c.Services[1].Plans[0].BindingRotation = &broker.BindingRotation{} },
+		func(c *broker.Catalog) { c.Services[1].Plans[0].Metadata[MetadataBindingCredentials] = BindingsShared },
+		func(c *broker.Catalog) { c.Services[1].Plans[0].BindSchema = json.RawMessage(`{"type":"object"}`) },
 	}
 	baseTag, err := ETag(base)
 	if err != nil || baseTag != base.ETag || len(baseTag) != 32 {

@@ -14,7 +14,7 @@ import (
 // ChangeKind classifies a Change.
 type ChangeKind string
 
-// The kinds of Change. The last three are broker-only: the platform does not see them.
+// The kinds of Change. The last four are broker-only: the platform does not see them.
 const (
 	ServiceAdded           ChangeKind = "service added"
 	ServiceRemoved         ChangeKind = "service removed"
@@ -29,6 +29,7 @@ const (
 	PlanBlueprintChanged   ChangeKind = "plan blueprint changed"
 	PlanInputsChanged      ChangeKind = "plan inputs changed"
 	CredentialsChanged     ChangeKind = "credentials changed"
+	BindWorkflowsChanged   ChangeKind = "plan bind workflows changed"
 )
 
 // Change is one difference between two catalogs, matched by service and plan id.
@@ -40,11 +41,13 @@ type Change struct {
 	// PlanID and Plan identify the plan for plan changes.
 	PlanID string
 	Plan   string
-	// From and To are the old and new values of renames, maintenance_info versions and
-	// plan blueprints.
+	// From and To are the old and new values of renames, maintenance_info versions,
+	// plan blueprints and bind workflows ("bind/unbind", or "(shared)" for none).
 	From, To string
 	// Fields lists what changed for ServiceChanged, PlanChanged ("description",
-	// "metadata", ...) and SchemaChanged ("create", "update", "bind").
+	// "metadata", ...), SchemaChanged ("create", "update", "bind") and, when more than
+	// the mapping changed, CredentialsChanged ("mapping", "credentials_type",
+	// "uri_template").
 	Fields []string
 }
 
@@ -65,7 +68,7 @@ func (c Change) String() string {
 	case ServiceChanged, PlanChanged:
 		return fmt.Sprintf("~ %s: %s changed", subject, strings.Join(c.Fields, ", "))
 	case SchemaChanged:
-		return fmt.Sprintf("~ %s: %s schema changed", subject, strings.Join(c.Fields, " and "))
+		return fmt.Sprintf("~ %s: %s schema changed", subject, joinAnd(c.Fields))
 	case MaintenanceInfoChanged:
 		if c.From == c.To {
 			return fmt.Sprintf("~ %s: maintenance_info description changed (version %s)", subject, orNone(c.To))
@@ -77,10 +80,25 @@ func (c Change) String() string {
 			s += "; " + strings.Join(c.Fields, "; ")
 		}
 		return s
-	case PlanInputsChanged, CredentialsChanged:
-		return fmt.Sprintf("~ %s: %s (broker only)", subject, strings.TrimPrefix(strings.TrimPrefix(string(c.Kind), "plan "), "service "))
+	case BindWorkflowsChanged:
+		return fmt.Sprintf("~ %s: bind workflows %s -> %s (broker only)", subject, c.From, c.To)
+	case CredentialsChanged:
+		if len(c.Fields) > 0 {
+			return fmt.Sprintf("~ %s: credentials %s changed (broker only)", subject, strings.Join(c.Fields, ", "))
+		}
+		return fmt.Sprintf("~ %s: credentials changed (broker only)", subject)
+	case PlanInputsChanged:
+		return fmt.Sprintf("~ %s: inputs changed (broker only)", subject)
 	}
 	return fmt.Sprintf("~ %s: %s", subject, c.Kind)
+}
+
+// joinAnd joins "a", "b" and "c" as "a, b and c".
+func joinAnd(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
 func orNone(s string) string {
@@ -135,9 +153,20 @@ func diffService(os, ns broker.Service) []Change {
 		c.Kind, c.Fields = ServiceChanged, fields
 		out = append(out, c)
 	}
-	if !reflect.DeepEqual(os.Credentials, ns.Credentials) {
+	mapping := !reflect.DeepEqual(os.Credentials, ns.Credentials)
+	if mapping || os.CredentialsType != ns.CredentialsType || os.URITemplate != ns.URITemplate {
 		c := base
 		c.Kind = CredentialsChanged
+		if os.CredentialsType != ns.CredentialsType || os.URITemplate != ns.URITemplate {
+			for _, f := range []struct {
+				name    string
+				changed bool
+			}{{"mapping", mapping}, {"credentials_type", os.CredentialsType != ns.CredentialsType}, {"uri_template", os.URITemplate != ns.URITemplate}} {
+				if f.changed {
+					c.Fields = append(c.Fields, f.name)
+				}
+			}
+		}
 		out = append(out, c)
 	}
 	oldPlan := map[string]broker.Plan{}
@@ -214,12 +243,25 @@ func diffPlan(base Change, op, np broker.Plan) []Change {
 		}
 		out = append(out, c)
 	}
+	if from, to := workflowsText(op), workflowsText(np); from != to {
+		c := base
+		c.Kind, c.From, c.To = BindWorkflowsChanged, from, to
+		out = append(out, c)
+	}
 	if !sameValue(op.Inputs, np.Inputs) {
 		c := base
 		c.Kind = PlanInputsChanged
 		out = append(out, c)
 	}
 	return out
+}
+
+// workflowsText is a plan's bind workflows as "bind/unbind", or "(shared)".
+func workflowsText(p broker.Plan) string {
+	if !p.PerBindingCredentials() {
+		return "(shared)"
+	}
+	return p.BindWorkflows.Bind + "/" + p.BindWorkflows.Unbind
 }
 
 func miVersion(m *broker.MaintenanceInfo) string {

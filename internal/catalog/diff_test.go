@@ -24,11 +24,14 @@ func TestDiff(t *testing.T) {
 	after.Services[0].Tags = []string{"t"}                        // service changed
 	maria := &after.Services[1]                                   //
 	maria.Credentials = nil                                       // broker only
+	maria.CredentialsType = "mariadb"                             // broker only
 	maria.Plans[0].Name = "tiny"                                  // plan renamed
 	maria.Plans[0].Free = true                                    // plan changed
 	maria.Plans[0].Inputs = map[string]any{"node_count": 2}       // broker only
 	maria.Plans[0].MaintenanceInfo.Description = "now documented" // maintenance_info description
 	maria.Plans[1].BlueprintID = "mariadb_v3"                     // no version bump
+	maria.Plans[1].BindWorkflows = nil                            // broker only
+	maria.Plans[1].BindingRotation = &broker.BindingRotation{}    // binding_rotatable (invisible without workflows)
 	maria.Plans[1].UpdateSchema = json.RawMessage(`{"type":"object"}`)
 	var reordered any
 	_ = json.Unmarshal(maria.Plans[1].CreateSchema, &reordered)
@@ -48,13 +51,14 @@ func TestDiff(t *testing.T) {
 	want := []string{
 		"~ service legacy2: renamed from legacy",
 		"~ service legacy2: description, tags changed",
-		"~ service mariadb: credentials changed (broker only)",
+		"~ service mariadb: credentials mapping, credentials_type changed (broker only)",
 		"~ plan mariadb/tiny: renamed from small",
 		"~ plan mariadb/tiny: free changed",
 		"~ plan mariadb/tiny: maintenance_info description changed (version 1.1.0)",
 		"~ plan mariadb/tiny: inputs changed (broker only)",
 		"~ plan mariadb/large: update schema changed",
 		"~ plan mariadb/large: blueprint mariadb_v2 -> mariadb_v3 (broker only); maintenance_info.version is unchanged, so the platform will not offer the upgrade",
+		"~ plan mariadb/large: bind workflows osb_bind/osb_unbind -> (shared) (broker only)",
 		"+ plan mariadb/huge",
 		"~ plan my-app/default: maintenance_info 1.0.0 -> 2.0.0",
 		"~ plan my-app/default: blueprint My_App -> my_app_v2 (broker only)",
@@ -70,5 +74,33 @@ func TestDiff(t *testing.T) {
 	}
 	if got[5].Kind != MaintenanceInfoChanged || !cmp.Equal(got[5].Fields, []string{"description"}) {
 		t.Errorf("maintenance change: %+v", got[5])
+	}
+}
+
+func TestDiffBindings(t *testing.T) {
+	ov := mustParseOverlay(t, testOverlayDoc)
+	before, _ := mustBuild(t, testBlueprints(), ov, testOptions())
+	after := cloneCatalog(t, before)
+	maria := &after.Services[1]
+	maria.URITemplate = "mysql://{host}"
+	maria.Plans[0].BindingRotation = &broker.BindingRotation{MaximumValidityPeriod: 60}
+	maria.Plans[0].Metadata[MetadataBindingRotation] = map[string]any{"maximumValidityPeriod": 60}
+	maria.Plans[1].BindWorkflows.Unbind = "drop_user"
+	maria.Plans[1].CreateSchema = json.RawMessage(`{}`)
+	maria.Plans[1].UpdateSchema = json.RawMessage(`{}`)
+	maria.Plans[1].BindSchema = nil
+
+	var lines []string
+	for _, c := range Diff(before, after) {
+		lines = append(lines, c.String())
+	}
+	want := []string{
+		"~ service mariadb: credentials uri_template changed (broker only)",
+		"~ plan mariadb/small: binding_rotatable, metadata changed",
+		"~ plan mariadb/large: create, update and bind schema changed",
+		"~ plan mariadb/large: bind workflows osb_bind/osb_unbind -> osb_bind/drop_user (broker only)",
+	}
+	if diff := cmp.Diff(want, lines); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
 	}
 }

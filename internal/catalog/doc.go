@@ -47,6 +47,12 @@
 //	    maintenance_info: {version: 1.0.0}   # default of the plans
 //	    credentials:
 //	      - {key: host, from: capability, name: endpoint, secret: false}
+//	    credentials_type: mysql      # default: label osb-type, else the first tag
+//	    uri_template: "mysql://{username}:{password}@{host}:{port}/{database}"
+//	    bind_workflow: osb_bind      # default of the plans (the default name)
+//	    unbind_workflow: osb_unbind  # default of the plans (the default name)
+//	    bindings: per-binding        # default of the plans: shared or per-binding
+//	    binding_rotation: {maximum_validity_period: 2592000, overlap_period: 86400}
 //	    plans:                       # default: one plan "default" with every input
 //	      - name: small
 //	        id: <pinned plan id>     # default: PlanID(...)
@@ -62,10 +68,31 @@
 //	        inputs: {node_count: 1}  # fixed by the plan, left out of its schemas
 //	        blueprint: mariadb_v2    # default: the service's blueprint
 //	        maintenance_info: {version: 2.0.0, description: MariaDB 11}
+//	        binding_rotation: {maximum_validity_period: 604800}  # overrides the service's,
+//	                                 # as the plan's bind_workflow, unbind_workflow and bindings do
 //
 // ParseOverlay reads it strictly (errors name the line); Overlay.Export writes it back;
 // the Overlay methods (SetServiceField, AddPlan, SetPlan, RemovePlan, MapCredential,
 // UnmapCredential, Hide, Unhide, ...) are the CLI's edits.
+//
+// # Bindings
+//
+// A bindable plan gives each binding its own credentials when its blueprint declares the
+// bind and unbind workflows (DefaultBindWorkflow and DefaultUnbindWorkflow unless the
+// overlay names others), each with the parameters binding_id and secret_key, and the
+// overlay does not say bindings: shared; its broker.Plan then has BindWorkflows, and its
+// BindSchema (OSB service_binding.create) is ParameterSchema of the bind workflow's
+// parameters without those the broker sets (binding_id, secret_key, app_guid,
+// predecessor_binding_id). Otherwise the plan's bindings share the deployment's
+// credentials. When the overlay asks for per-binding credentials (bindings:
+// per-binding, or a workflow name) and the blueprint lacks them, Build fails, as for an
+// unknown input; when only the defaults are concerned and the blueprint declares part of
+// them, it warns. Every bindable plan's metadata says which kind it has
+// (MetadataBindingCredentials); a plan with per-binding credentials may be rotatable
+// (binding_rotation: the plan's, else the service's), published as binding_rotatable and
+// MetadataBindingRotation. The service's CredentialsType is the overlay's, else the
+// blueprint label CredentialsTypeLabel, else its first tag; its URITemplate is the
+// overlay's (see broker.DecorateCredentials).
 //
 // # Build and sync
 //

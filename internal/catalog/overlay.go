@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
@@ -82,6 +83,19 @@ type ServiceOverlay struct {
 	// Credentials maps capabilities and outputs to binding credentials (empty: every
 	// capability, or every output when there are none).
 	Credentials []CredentialMapping `yaml:"credentials,omitempty"`
+	// CredentialsType is the "type" entry of every binding's credentials (default: the
+	// blueprint label osb-type, else the first tag).
+	CredentialsType string `yaml:"credentials_type,omitempty"`
+	// URITemplate makes a "uri" entry of a binding's credentials from its other entries,
+	// such as "mysql://{username}:{password}@{host}:{port}/{database}" (see
+	// broker.RenderURI).
+	URITemplate string `yaml:"uri_template,omitempty"`
+	// BindWorkflow, UnbindWorkflow, Bindings and BindingRotation are the defaults of the
+	// service's plans (see PlanOverlay).
+	BindWorkflow    string           `yaml:"bind_workflow,omitempty"`
+	UnbindWorkflow  string           `yaml:"unbind_workflow,omitempty"`
+	Bindings        string           `yaml:"bindings,omitempty"`
+	BindingRotation *BindingRotation `yaml:"binding_rotation,omitempty"`
 	// Plans are the service's plans, in catalog order (empty: one plan named "default"
 	// with every input of the blueprint).
 	Plans []PlanOverlay `yaml:"plans,omitempty"`
@@ -134,7 +148,43 @@ type PlanOverlay struct {
 	Blueprint string `yaml:"blueprint,omitempty"`
 	// MaintenanceInfo overrides the service's; the default version is "1.0.0".
 	MaintenanceInfo *MaintenanceInfo `yaml:"maintenance_info,omitempty"`
+	// BindWorkflow and UnbindWorkflow name the blueprint's workflows that make and
+	// revoke one binding's credentials (default: the service's, else DefaultBindWorkflow
+	// and DefaultUnbindWorkflow). A plan whose blueprint declares both gives every
+	// binding its own credentials.
+	BindWorkflow   string `yaml:"bind_workflow,omitempty"`
+	UnbindWorkflow string `yaml:"unbind_workflow,omitempty"`
+	// Bindings is BindingsShared, BindingsPerBinding or empty (the service's, else
+	// per-binding exactly when the blueprint declares the workflows).
+	Bindings string `yaml:"bindings,omitempty"`
+	// BindingRotation makes the plan's bindings rotatable (default: the service's); only
+	// for plans with per-binding credentials.
+	BindingRotation *BindingRotation `yaml:"binding_rotation,omitempty"`
 }
+
+// The values of a service's or plan's Bindings.
+const (
+	// BindingsShared gives every binding the deployment's credentials (its capabilities
+	// and outputs), even when the blueprint declares bind workflows.
+	BindingsShared = "shared"
+	// BindingsPerBinding requires the bind workflows: a blueprint without them is an
+	// error.
+	BindingsPerBinding = "per-binding"
+)
+
+// BindingRotation is the rotation of a plan's bindings (OSB binding_rotatable).
+type BindingRotation struct {
+	// MaximumValidityPeriod is how long, in seconds, a binding's credentials are valid;
+	// 0 means they do not expire.
+	MaximumValidityPeriod int `yaml:"maximum_validity_period,omitempty"`
+	// OverlapPeriod is how long, in seconds, before a binding expires its successor
+	// should be made; less than MaximumValidityPeriod when that is set.
+	OverlapPeriod int `yaml:"overlap_period,omitempty"`
+}
+
+// MaxBindingValidity is the longest maximum_validity_period an overlay may set, in
+// seconds (ten years of 365 days).
+const MaxBindingValidity = 10 * 365 * 24 * 3600
 
 // PlanMetadata is the conventional OSB/CF plan metadata.
 type PlanMetadata struct {
@@ -568,9 +618,65 @@ func (v *validator) service(key string, s ServiceOverlay) {
 		v.add(sp+".maintenance_info.version", "%s", err)
 	}
 	v.credentials(sp, s.Credentials)
+	if s.CredentialsType != "" && strings.TrimSpace(s.CredentialsType) == "" {
+		v.add(sp+".credentials_type", "empty credentials type")
+	}
+	if s.URITemplate != "" {
+		if strings.TrimSpace(s.URITemplate) == "" {
+			v.add(sp+".uri_template", "empty template")
+		} else if _, err := broker.URITemplatePlaceholders(s.URITemplate); err != nil {
+			v.add(sp+".uri_template", "%v", err)
+		}
+	}
+	v.bindings(sp, s.BindWorkflow, s.UnbindWorkflow, s.Bindings, s.BindingRotation)
 	plans := map[string]bool{}
 	for i, p := range s.Plans {
 		v.plan(planPath(key, i), p, plans)
+		bind, unbind := firstNonEmpty(p.BindWorkflow, s.BindWorkflow), firstNonEmpty(p.UnbindWorkflow, s.UnbindWorkflow)
+		// One name from the plan, the other from the service (both from one place are
+		// checked there).
+		if bind != "" && bind == unbind && (p.BindWorkflow != "") != (p.UnbindWorkflow != "") {
+			v.add(planPath(key, i), "the bind and unbind workflows are both %q", bind)
+		}
+	}
+}
+
+// bindings checks the binding fields of a service (at sp) or a plan: the workflow
+// names, the bindings mode and the rotation.
+func (v *validator) bindings(path, bind, unbind, mode string, rot *BindingRotation) {
+	for _, w := range []struct{ field, name string }{{"bind_workflow", bind}, {"unbind_workflow", unbind}} {
+		if w.name != "" {
+			if err := checkWorkflowName(w.name); err != "" {
+				v.add(path+"."+w.field, "workflow name %q %s", w.name, err)
+			}
+		}
+	}
+	if bind != "" && bind == unbind {
+		v.add(path, "the bind and unbind workflows are both %q", bind)
+	}
+	switch mode {
+	case "", BindingsShared, BindingsPerBinding:
+	default:
+		v.add(path+".bindings", "want %s or %s, got %q", BindingsShared, BindingsPerBinding, mode)
+	}
+	if rot == nil {
+		return
+	}
+	rp := path + ".binding_rotation"
+	if mode == BindingsShared {
+		v.add(rp, "bindings that share their credentials cannot be rotated (bindings is %s)", BindingsShared)
+	}
+	switch {
+	case rot.MaximumValidityPeriod < 0:
+		v.add(rp+".maximum_validity_period", "must not be negative")
+	case rot.MaximumValidityPeriod > MaxBindingValidity:
+		v.add(rp+".maximum_validity_period", "%d seconds is longer than the %d (10 years) a binding may last", rot.MaximumValidityPeriod, MaxBindingValidity)
+	}
+	switch {
+	case rot.OverlapPeriod < 0:
+		v.add(rp+".overlap_period", "must not be negative")
+	case rot.MaximumValidityPeriod > 0 && rot.OverlapPeriod >= rot.MaximumValidityPeriod:
+		v.add(rp+".overlap_period", "%d seconds is not shorter than maximum_validity_period (%d)", rot.OverlapPeriod, rot.MaximumValidityPeriod)
 	}
 }
 
@@ -627,6 +733,7 @@ func (v *validator) plan(pp string, p PlanOverlay, plans map[string]bool) {
 	if err := checkMaintenance(p.MaintenanceInfo); err != "" {
 		v.add(pp+".maintenance_info.version", "%s", err)
 	}
+	v.bindings(pp, p.BindWorkflow, p.UnbindWorkflow, p.Bindings, p.BindingRotation)
 }
 
 // costs checks a plan's metadata.costs.
@@ -663,6 +770,18 @@ func checkID(id string) string {
 		return fmt.Sprintf("is longer than %d characters", MaxOSBName)
 	case !idRE.MatchString(id):
 		return "must hold only unreserved URL characters (letters, digits, \"-\", \".\", \"_\", \"~\")"
+	}
+	return ""
+}
+
+// checkWorkflowName checks the name of a bind or unbind workflow: the manager's
+// workflow names are YAML keys, so only blanks and control characters are refused.
+func checkWorkflowName(n string) string {
+	switch {
+	case strings.TrimSpace(n) == "":
+		return "is blank"
+	case strings.IndexFunc(n, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return "must not hold spaces or control characters"
 	}
 	return ""
 }
@@ -738,6 +857,7 @@ func (s ServiceOverlay) clone() ServiceOverlay {
 	c.AllowContextUpdates = clonePtr(s.AllowContextUpdates)
 	c.MaintenanceInfo = clonePtr(s.MaintenanceInfo)
 	c.Credentials = cloneSlice(s.Credentials)
+	c.BindingRotation = clonePtr(s.BindingRotation)
 	if s.Plans != nil {
 		c.Plans = make([]PlanOverlay, len(s.Plans))
 		for i, p := range s.Plans {
@@ -753,6 +873,7 @@ func (p PlanOverlay) clone() PlanOverlay {
 	c.Bindable = clonePtr(p.Bindable)
 	c.PlanUpdateable = clonePtr(p.PlanUpdateable)
 	c.MaintenanceInfo = clonePtr(p.MaintenanceInfo)
+	c.BindingRotation = clonePtr(p.BindingRotation)
 	c.Metadata.Bullets = cloneSlice(p.Metadata.Bullets)
 	if p.Metadata.Costs != nil {
 		c.Metadata.Costs = make([]Cost, len(p.Metadata.Costs))

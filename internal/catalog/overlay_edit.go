@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The methods below are the overlay edits of the operator CLI. Each works on a copy and
@@ -52,11 +53,16 @@ var ServiceFields = []string{
 	"metadata.displayName", "metadata.imageUrl", "metadata.longDescription",
 	"metadata.documentationUrl", "metadata.supportUrl", "metadata.providerDisplayName",
 	"maintenance_info.version", "maintenance_info.description",
+	"credentials_type", "uri_template", "bind_workflow", "unbind_workflow", "bindings",
+	"binding_rotation.maximum_validity_period", "binding_rotation.overlap_period",
 }
 
 // SetServiceField sets one field of the blueprint's service from its text form, as the CLI
 // gets it: field is a name from ServiceFields; booleans are "true" or "false"; tags and
-// requires are comma-separated lists. An empty value unsets the field (the default applies).
+// requires are comma-separated lists; the binding_rotation periods are seconds or a
+// duration (see ParsePeriod). An empty value unsets the field (the default applies);
+// unsetting both periods removes binding_rotation, while setting one to 0 makes the
+// bindings rotatable without expiry.
 func (o *Overlay) SetServiceField(blueprintID, field, value string) error {
 	return o.edit(blueprintID, func(s *ServiceOverlay) error {
 		if p, ok := s.boolField(field); ok {
@@ -110,6 +116,22 @@ func (o *Overlay) SetServiceField(blueprintID, field, value string) error {
 			if m == (MaintenanceInfo{}) {
 				s.MaintenanceInfo = nil
 			}
+		case "credentials_type":
+			s.CredentialsType = value
+		case "uri_template":
+			s.URITemplate = value
+		case "bind_workflow":
+			s.BindWorkflow = value
+		case "unbind_workflow":
+			s.UnbindWorkflow = value
+		case "bindings":
+			s.Bindings = value
+		case "binding_rotation.maximum_validity_period", "binding_rotation.overlap_period":
+			r, err := EditBindingRotation(s.BindingRotation, strings.TrimPrefix(field, "binding_rotation."), value)
+			if err != nil {
+				return fmt.Errorf("catalog: %s: %w", field, err)
+			}
+			s.BindingRotation = r
 		default:
 			return fmt.Errorf("catalog: unknown service field %q (want one of %s)", field, strings.Join(ServiceFields, ", "))
 		}
@@ -131,6 +153,53 @@ func (s *ServiceOverlay) boolField(field string) (**bool, bool) {
 		return &s.AllowContextUpdates, true
 	}
 	return nil, false
+}
+
+// EditBindingRotation returns a copy of r (nil: none) with one period, name
+// "maximum_validity_period" or "overlap_period", set from its text (see ParsePeriod) or
+// unset by "": nil once both are unset. Setting a period to 0 keeps the rotation (with
+// no expiry, or no overlap).
+func EditBindingRotation(r *BindingRotation, name, value string) (*BindingRotation, error) {
+	if name != "maximum_validity_period" && name != "overlap_period" {
+		return nil, fmt.Errorf("unknown binding_rotation field %q (want maximum_validity_period or overlap_period)", name)
+	}
+	c := BindingRotation{}
+	if r != nil {
+		c = *r
+	}
+	secs := 0
+	if value != "" {
+		var err error
+		if secs, err = ParsePeriod(value); err != nil {
+			return nil, err
+		}
+	}
+	if name == "maximum_validity_period" {
+		c.MaximumValidityPeriod = secs
+	} else {
+		c.OverlapPeriod = secs
+	}
+	if value == "" && c == (BindingRotation{}) {
+		return nil, nil
+	}
+	return &c, nil
+}
+
+// ParsePeriod reads a period of the overlay from its text form: whole seconds ("3600")
+// or a Go duration of whole seconds ("720h", "90m", "1h30m").
+func ParsePeriod(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.Atoi(s); err == nil {
+		return n, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("want seconds or a duration such as 720h, got %q", s)
+	}
+	if d%time.Second != 0 {
+		return 0, fmt.Errorf("%s is not a whole number of seconds", d)
+	}
+	return int(d / time.Second), nil
 }
 
 func parseOptionalBool(v string) (*bool, error) {
@@ -295,5 +364,7 @@ func (s ServiceOverlay) isZero() bool {
 	return !s.Hide && s.Name == "" && s.ID == "" && s.Description == "" && len(s.Tags) == 0 &&
 		len(s.Requires) == 0 && s.Metadata == (ServiceMetadata{}) && s.Bindable == nil &&
 		s.InstancesRetrievable == nil && s.BindingsRetrievable == nil && s.PlanUpdateable == nil &&
-		s.AllowContextUpdates == nil && s.MaintenanceInfo == nil && len(s.Credentials) == 0 && len(s.Plans) == 0
+		s.AllowContextUpdates == nil && s.MaintenanceInfo == nil && len(s.Credentials) == 0 && len(s.Plans) == 0 &&
+		s.CredentialsType == "" && s.URITemplate == "" && s.BindWorkflow == "" && s.UnbindWorkflow == "" &&
+		s.Bindings == "" && s.BindingRotation == nil
 }

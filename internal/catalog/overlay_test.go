@@ -67,6 +67,11 @@ func TestParseOverlayFormatExample(t *testing.T) {
 					{Key: "host", From: "capability", Name: "endpoint"},
 					{Key: "password", From: "output", Name: "admin_password", Secret: true},
 				},
+				CredentialsType: "mysql",
+				URITemplate:     "mysql://{username}:{password}@{host}:{port}/{database}",
+				BindWorkflow:    "osb_bind",
+				UnbindWorkflow:  "osb_unbind",
+				Bindings:        BindingsPerBinding,
 				Plans: []PlanOverlay{
 					{
 						Name: "small", Description: "One node", Free: ptr(false), MaximumPollingDuration: 3600,
@@ -79,6 +84,7 @@ func TestParseOverlayFormatExample(t *testing.T) {
 					{
 						Name: "large", Inputs: map[string]any{"node_count": 5}, Blueprint: "mariadb_v2",
 						MaintenanceInfo: &MaintenanceInfo{Version: "2.0.0", Description: "MariaDB 11"},
+						BindingRotation: &BindingRotation{MaximumValidityPeriod: 2592000, OverlapPeriod: 86400},
 					},
 				},
 			},
@@ -87,8 +93,8 @@ func TestParseOverlayFormatExample(t *testing.T) {
 	if diff := cmp.Diff(want, got, overlayOpts); diff != "" {
 		t.Errorf("overlay (-want +got):\n%s", diff)
 	}
-	if n := got.line("services.mariadb.plans[1].inputs"); n != 42 {
-		t.Errorf("line of plans[1].inputs = %d, want 42", n)
+	if n := got.line("services.mariadb.plans[1].inputs"); n != 47 {
+		t.Errorf("line of plans[1].inputs = %d, want 47", n)
 	}
 }
 
@@ -243,6 +249,48 @@ services:
 				`overlay.yaml:31: services.c.name: service name "dup" is also the name of services.b`,
 			},
 		},
+		{
+			name: "binding values",
+			doc: `services:
+  a:
+    credentials_type: " "
+    uri_template: "mysql://{user:{password}@{host}"
+    bind_workflow: "make user"
+    unbind_workflow: ""
+    bindings: sometimes
+    binding_rotation: {maximum_validity_period: -1, overlap_period: -2}
+    plans:
+      - name: p
+        bind_workflow: same
+        unbind_workflow: same
+        binding_rotation: {maximum_validity_period: 3600, overlap_period: 3600}
+      - name: q
+        bindings: shared
+        binding_rotation: {maximum_validity_period: 315360001}
+  b:
+    uri_template: "redis://{host}}"
+    unbind_workflow: drop
+    plans:
+      - name: p
+        bind_workflow: drop
+      - name: q
+        binding_rotation: {overlap_period: 10}
+`,
+			want: []string{
+				"overlay.yaml:3: services.a.credentials_type: empty credentials type",
+				`overlay.yaml:4: services.a.uri_template: position 15: "{" inside the placeholder opened at position 9`,
+				`overlay.yaml:5: services.a.bind_workflow: workflow name "make user" must not hold spaces or control characters`,
+				`overlay.yaml:7: services.a.bindings: want shared or per-binding, got "sometimes"`,
+				"overlay.yaml:8: services.a.binding_rotation.maximum_validity_period: must not be negative",
+				"overlay.yaml:8: services.a.binding_rotation.overlap_period: must not be negative",
+				`overlay.yaml:10: services.a.plans[0]: the bind and unbind workflows are both "same"`,
+				"overlay.yaml:13: services.a.plans[0].binding_rotation.overlap_period: 3600 seconds is not shorter than maximum_validity_period (3600)",
+				"overlay.yaml:16: services.a.plans[1].binding_rotation: bindings that share their credentials cannot be rotated (bindings is shared)",
+				"overlay.yaml:16: services.a.plans[1].binding_rotation.maximum_validity_period: 315360001 seconds is longer than the 315360000 (10 years) a binding may last",
+				`overlay.yaml:18: services.b.uri_template: position 15: "}" closes no placeholder`,
+				`overlay.yaml:21: services.b.plans[0]: the bind and unbind workflows are both "drop"`,
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -341,6 +389,26 @@ func TestOverlayEdits(t *testing.T) {
 		{"hide", func(o *Overlay) error { o.Hide("network"); o.Hide("network"); return nil }, ""},
 		{"hide flag", func(o *Overlay) error { return o.SetServiceField("legacy", "hide", "true") }, ""},
 		{"empty id", func(o *Overlay) error { return o.SetServiceField("", "name", "x") }, "empty blueprint id"},
+		{"credentials type", func(o *Overlay) error { return o.SetServiceField("mariadb", "credentials_type", "mysql") }, ""},
+		{"bad uri template", func(o *Overlay) error { return o.SetServiceField("mariadb", "uri_template", "mysql://{host") }, "services.mariadb.uri_template: position 9"},
+		{"uri template", func(o *Overlay) error {
+			return o.SetServiceField("mariadb", "uri_template", "mysql://{username}:{password}@{host}")
+		}, ""},
+		{"bad bindings", func(o *Overlay) error { return o.SetServiceField("mariadb", "bindings", "sometimes") }, "want shared or per-binding"},
+		{"bindings", func(o *Overlay) error { return o.SetServiceField("mariadb", "bindings", "per-binding") }, ""},
+		{"bind workflow", func(o *Overlay) error { return o.SetServiceField("mariadb", "bind_workflow", "make_user") }, ""},
+		{"same unbind workflow", func(o *Overlay) error { return o.SetServiceField("mariadb", "unbind_workflow", "make_user") }, "both \"make_user\""},
+		{"unbind workflow", func(o *Overlay) error { return o.SetServiceField("mariadb", "unbind_workflow", "drop_user") }, ""},
+		{"validity", func(o *Overlay) error {
+			return o.SetServiceField("mariadb", "binding_rotation.maximum_validity_period", "720h")
+		}, ""},
+		{"bad period", func(o *Overlay) error { return o.SetServiceField("mariadb", "binding_rotation.overlap_period", "1d") }, "want seconds or a duration"},
+		{"overlap too long", func(o *Overlay) error {
+			return o.SetServiceField("mariadb", "binding_rotation.overlap_period", "2592000")
+		}, "is not shorter than maximum_validity_period"},
+		{"overlap", func(o *Overlay) error {
+			return o.SetServiceField("mariadb", "binding_rotation.overlap_period", "86400")
+		}, ""},
 	}
 	for _, s := range steps {
 		before := o.Clone()
@@ -365,6 +433,12 @@ func TestOverlayEdits(t *testing.T) {
 				MaintenanceInfo: &MaintenanceInfo{Version: "1.2.0"},
 				Credentials:     []CredentialMapping{{Key: "host", From: "capability", Name: "endpoint"}},
 				Plans:           []PlanOverlay{{Name: "small", Inputs: map[string]any{"n": 2}}},
+				CredentialsType: "mysql",
+				URITemplate:     "mysql://{username}:{password}@{host}",
+				Bindings:        BindingsPerBinding,
+				BindWorkflow:    "make_user",
+				UnbindWorkflow:  "drop_user",
+				BindingRotation: &BindingRotation{MaximumValidityPeriod: 2592000, OverlapPeriod: 86400},
 			},
 			"legacy": {Hide: true},
 		},
@@ -414,5 +488,49 @@ func TestOverlayEditDropsLines(t *testing.T) {
 	}
 	if o.line("services.a.plans[0]") != 0 {
 		t.Error("an edited overlay still has line information")
+	}
+}
+
+func TestEditBindingRotation(t *testing.T) {
+	var o Overlay
+	set := func(field, value string) {
+		t.Helper()
+		if err := o.SetServiceField("db", "binding_rotation."+field, value); err != nil {
+			t.Fatalf("%s=%q: %v", field, value, err)
+		}
+	}
+	rotation := func() *BindingRotation { s, _ := o.Service("db"); return s.BindingRotation }
+
+	set("maximum_validity_period", "0") // rotatable, no expiry
+	if diff := cmp.Diff(&BindingRotation{}, rotation()); diff != "" {
+		t.Errorf("after validity 0 (-want +got):\n%s", diff)
+	}
+	set("overlap_period", "90m")
+	set("maximum_validity_period", "")
+	if diff := cmp.Diff(&BindingRotation{OverlapPeriod: 5400}, rotation()); diff != "" {
+		t.Errorf("after unsetting validity (-want +got):\n%s", diff)
+	}
+	set("overlap_period", "")
+	if r := rotation(); r != nil {
+		t.Errorf("rotation = %+v after unsetting both, want none", r)
+	}
+	if _, ok := o.Service("db"); ok {
+		t.Error("a service with nothing set is still in the overlay")
+	}
+	if _, err := EditBindingRotation(nil, "validity", "1"); err == nil {
+		t.Error("EditBindingRotation accepted an unknown field")
+	}
+}
+
+func TestParsePeriod(t *testing.T) {
+	for in, want := range map[string]int{"0": 0, "3600": 3600, " 720h ": 2592000, "1h30m": 5400, "-5": -5} {
+		if got, err := ParsePeriod(in); err != nil || got != want {
+			t.Errorf("ParsePeriod(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "1d", "1.5", "1500ms", "abc"} {
+		if got, err := ParsePeriod(in); err == nil {
+			t.Errorf("ParsePeriod(%q) = %d, want an error", in, got)
+		}
 	}
 }

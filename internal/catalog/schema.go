@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,18 +95,10 @@ const XCloudify = "x-cloudify"
 // or a schema larger than MaxSchemaSize (wrapping ErrSchemaTooLarge). The output is
 // deterministic: object keys are sorted.
 func InputSchemas(plan *cloudify.BlueprintPlan, fixed map[string]any, opts SchemaOptions) (create, update json.RawMessage, warnings []string, err error) {
-	if opts.Draft != Draft04 && opts.Draft != Draft07 {
-		return nil, nil, nil, fmt.Errorf("catalog: unknown JSON Schema draft %d", int(opts.Draft))
-	}
-	legacy, dataTypeDefaults, err := requiredRule(opts.ManagerVersion)
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	var inputs map[string]cloudify.Input
-	g := &generator{draft: opts.Draft, legacy: legacy, dataTypeDefaults: dataTypeDefaults, defs: map[string]any{}}
+	var dataTypes map[string]cloudify.DataType
 	if plan != nil {
-		inputs = plan.Inputs
-		g.dataTypes = plan.DataTypes
+		inputs, dataTypes = plan.Inputs, plan.DataTypes
 	}
 	var unknown []string
 	for name := range fixed {
@@ -117,15 +110,52 @@ func InputSchemas(plan *cloudify.BlueprintPlan, fixed map[string]any, opts Schem
 		sort.Strings(unknown)
 		return nil, nil, nil, fmt.Errorf("catalog: unknown input %s", strings.Join(unknown, ", "))
 	}
+	skip := func(name string) bool { _, ok := fixed[name]; return ok }
+	create, update, warnings, err = objectSchemas("input", inputs, dataTypes, skip, opts)
+	if errors.Is(err, ErrSchemaTooLarge) {
+		err = fmt.Errorf("catalog: create schema is %w", err)
+	}
+	return create, update, warnings, err
+}
 
+// ParameterSchema generates the OSB schema of a workflow's parameters, as InputSchemas
+// does the create schema of a plan's inputs: a closed object with one property per
+// parameter that is neither hidden nor in omit (the parameters the broker sets itself),
+// required when it has no default (per the manager release's rule). dataTypes are the
+// blueprint's custom data types.
+//
+// Errors: an unparsable ManagerVersion, or a schema larger than MaxSchemaSize (wrapping
+// ErrSchemaTooLarge).
+func ParameterSchema(wf cloudify.WorkflowDef, dataTypes map[string]cloudify.DataType, omit []string, opts SchemaOptions) (schema json.RawMessage, warnings []string, err error) {
+	skip := func(name string) bool { return slices.Contains(omit, name) }
+	schema, _, warnings, err = objectSchemas("parameter", wf.Parameters, dataTypes, skip, opts)
+	if errors.Is(err, ErrSchemaTooLarge) {
+		err = fmt.Errorf("catalog: parameters schema is %w", err)
+	}
+	return schema, warnings, err
+}
+
+// objectSchemas builds the create and update schemas of a set of input-shaped
+// definitions (inputs or workflow parameters, named by kind in warnings), leaving out
+// the hidden ones and those skip names. A schema too large is an error "<n> bytes:
+// ErrSchemaTooLarge" for the caller to prefix.
+func objectSchemas(kind string, defs map[string]cloudify.Input, dataTypes map[string]cloudify.DataType, skip func(string) bool, opts SchemaOptions) (create, update json.RawMessage, warnings []string, err error) {
+	if opts.Draft != Draft04 && opts.Draft != Draft07 {
+		return nil, nil, nil, fmt.Errorf("catalog: unknown JSON Schema draft %d", int(opts.Draft))
+	}
+	legacy, dataTypeDefaults, err := requiredRule(opts.ManagerVersion)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	g := &generator{draft: opts.Draft, legacy: legacy, dataTypeDefaults: dataTypeDefaults, defs: map[string]any{}, dataTypes: dataTypes}
 	props := map[string]any{}
 	var required []string
-	for _, name := range sortedKeys(inputs) {
-		in := inputs[name]
-		if _, ok := fixed[name]; ok || in.Hidden {
+	for _, name := range sortedKeys(defs) {
+		in := defs[name]
+		if skip(name) || in.Hidden {
 			continue
 		}
-		props[name] = g.property("input "+strconv.Quote(name), in)
+		props[name] = g.property(kind+" "+strconv.Quote(name), in)
 		if g.inputRequired(in) {
 			required = append(required, name)
 		}
@@ -153,7 +183,7 @@ func InputSchemas(plan *cloudify.BlueprintPlan, fixed map[string]any, opts Schem
 	}
 	// The create schema is never smaller than the update schema.
 	if len(create) > MaxSchemaSize {
-		return nil, nil, g.warnings, fmt.Errorf("catalog: create schema is %d bytes: %w", len(create), ErrSchemaTooLarge)
+		return nil, nil, g.warnings, fmt.Errorf("%d bytes: %w", len(create), ErrSchemaTooLarge)
 	}
 	return create, update, g.warnings, nil
 }

@@ -3,8 +3,11 @@
 // it, the admin service shows it; none of them depends on another for it.
 //
 // These types exist so that the broker's private fields of broker.Catalog (blueprint
-// ids, plan inputs, the credentials mapping, the ETag and sync time) can never reach a
-// platform, whatever json tags the domain types carry.
+// ids, plan inputs, the credentials mapping, the credentials type and URI template, the
+// bind workflows, the ETag and sync time) can never reach a platform, whatever json
+// tags the domain types carry. Of a plan's binding rotation the platform sees
+// binding_rotatable (OSB 2.17) and the periods the catalog builder put in the plan's
+// metadata.
 package catalogview
 
 import (
@@ -46,7 +49,10 @@ type Plan struct {
 	PlanUpdateable         *bool            `json:"plan_updateable,omitempty"`
 	MaximumPollingDuration int              `json:"maximum_polling_duration,omitempty"`
 	MaintenanceInfo        *MaintenanceInfo `json:"maintenance_info,omitempty"`
-	Schemas                *schemasJSON     `json:"schemas,omitempty"`
+	// BindingRotatable is OSB 2.17's binding_rotatable: the platform may rotate the
+	// plan's bindings (bind with predecessor_binding_id). Only true is published.
+	BindingRotatable bool         `json:"binding_rotatable,omitempty"`
+	Schemas          *schemasJSON `json:"schemas,omitempty"`
 }
 
 type schemasJSON struct {
@@ -68,8 +74,8 @@ type schemaJSON struct {
 }
 
 // View returns what the platform sees of a catalog: the GET /v2/catalog body,
-// without the broker's own fields (blueprints, fixed inputs, credentials mapping, ETag,
-// sync time). Other packages use it to hash and compare exactly what is published.
+// without the broker's own fields (blueprints, fixed inputs, credentials mapping,
+// credentials type and URI template, bind workflows, ETag, sync time). Other packages use it to hash and compare exactly what is published.
 func View(c broker.Catalog) Catalog {
 	out := Catalog{Services: make([]Service, 0, len(c.Services))}
 	for _, s := range c.Services {
@@ -112,6 +118,7 @@ func PlanView(p broker.Plan) Plan {
 		PlanUpdateable:         p.PlanUpdateable,
 		MaximumPollingDuration: p.MaximumPollingDuration,
 		MaintenanceInfo:        maintenanceInfo(p.MaintenanceInfo),
+		BindingRotatable:       p.BindingRotation != nil && p.PerBindingCredentials(),
 		Schemas:                planSchemas(p),
 	}
 }

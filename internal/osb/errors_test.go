@@ -39,7 +39,9 @@ func failingBroker(err error) *fakeBroker {
 		FetchBindingFn: func(context.Context, broker.FetchBindingRequest) (broker.BindingDetails, error) {
 			return broker.BindingDetails{}, err
 		},
-		UnbindFn: func(context.Context, broker.UnbindRequest) error { return err },
+		UnbindFn: func(context.Context, broker.UnbindRequest) (broker.UnbindResult, error) {
+			return broker.UnbindResult{}, err
+		},
 	}
 }
 

@@ -183,9 +183,9 @@ func TestRequestsReachBroker(t *testing.T) {
 			record(req)
 			return broker.BindingDetails{}, nil
 		},
-		UnbindFn: func(_ context.Context, req broker.UnbindRequest) error {
+		UnbindFn: func(_ context.Context, req broker.UnbindRequest) (broker.UnbindResult, error) {
 			record(req)
-			return nil
+			return broker.UnbindResult{}, nil
 		},
 	}
 	h := newHandler(t, f)

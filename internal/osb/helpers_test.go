@@ -34,7 +34,7 @@ type fakeBroker struct {
 	FetchInstanceFn func(ctx context.Context, req broker.FetchInstanceRequest) (broker.InstanceDetails, error)
 	BindFn          func(ctx context.Context, req broker.BindRequest) (broker.BindResult, error)
 	FetchBindingFn  func(ctx context.Context, req broker.FetchBindingRequest) (broker.BindingDetails, error)
-	UnbindFn        func(ctx context.Context, req broker.UnbindRequest) error
+	UnbindFn        func(ctx context.Context, req broker.UnbindRequest) (broker.UnbindResult, error)
 }
 
 var _ osb.Broker = (*fakeBroker)(nil)
@@ -95,9 +95,9 @@ func (f *fakeBroker) FetchBinding(ctx context.Context, req broker.FetchBindingRe
 	return f.FetchBindingFn(ctx, req)
 }
 
-func (f *fakeBroker) Unbind(ctx context.Context, req broker.UnbindRequest) error {
+func (f *fakeBroker) Unbind(ctx context.Context, req broker.UnbindRequest) (broker.UnbindResult, error) {
 	if f.UnbindFn == nil {
-		return nil
+		return broker.UnbindResult{}, nil
 	}
 	return f.UnbindFn(ctx, req)
 }

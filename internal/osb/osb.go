@@ -118,7 +118,7 @@ type Broker interface {
 	// Unbind serves DELETE
 	// /v2/service_instances/{instance_id}/service_bindings/{binding_id}: 200 on
 	// success. Errors: EGone for an unknown binding, EConcurrency, EUnavailable.
-	Unbind(ctx context.Context, req broker.UnbindRequest) error
+	Unbind(ctx context.Context, req broker.UnbindRequest) (broker.UnbindResult, error)
 }
 
 // Credential is one accepted pair of HTTP Basic credentials (see basicauth).

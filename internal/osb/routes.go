@@ -80,12 +80,42 @@ type instanceResponse struct {
 }
 
 type bindResponse struct {
-	Credentials map[string]any `json:"credentials"`
+	Credentials map[string]any       `json:"credentials"`
+	Metadata    *bindingMetadataJSON `json:"metadata,omitempty"`
+}
+
+// asyncBindResponse is the 202 of an asynchronous bind or unbind.
+type asyncBindResponse struct {
+	Operation string `json:"operation,omitempty"`
 }
 
 type bindingResponse struct {
-	Credentials map[string]any `json:"credentials"`
-	Parameters  map[string]any `json:"parameters,omitempty"`
+	Credentials map[string]any       `json:"credentials"`
+	Parameters  map[string]any       `json:"parameters,omitempty"`
+	Metadata    *bindingMetadataJSON `json:"metadata,omitempty"`
+}
+
+// bindingMetadataJSON is OSB's binding metadata object; times in ISO 8601 UTC with
+// fractional seconds, as OSB spells them (yyyy-mm-ddThh:mm:ss.sZ).
+type bindingMetadataJSON struct {
+	ExpiresAt   string `json:"expires_at,omitempty"`
+	RenewBefore string `json:"renew_before,omitempty"`
+}
+
+// bindingMetadata renders metadata; nil when it says nothing.
+func bindingMetadata(m broker.BindingMetadata) *bindingMetadataJSON {
+	if m.ExpiresAt.IsZero() && m.RenewBefore.IsZero() {
+		return nil
+	}
+	const layout = "2006-01-02T15:04:05.000Z"
+	out := &bindingMetadataJSON{}
+	if !m.ExpiresAt.IsZero() {
+		out.ExpiresAt = m.ExpiresAt.UTC().Format(layout)
+	}
+	if !m.RenewBefore.IsZero() {
+		out.RenewBefore = m.RenewBefore.UTC().Format(layout)
+	}
+	return out
 }
 
 // emptyObject is OSB's `{}` body.
@@ -312,11 +342,14 @@ func (h *handler) bind(x *exchange) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if res.Async {
+		return http.StatusAccepted, asyncBindResponse{Operation: res.Operation}, nil
+	}
 	status := http.StatusCreated
 	if res.Existing {
 		status = http.StatusOK
 	}
-	return status, bindResponse{Credentials: nonNil(res.Credentials)}, nil
+	return status, bindResponse{Credentials: nonNil(res.Credentials), Metadata: bindingMetadata(res.Metadata)}, nil
 }
 
 // fetchBinding serves GET /v2/service_instances/{instance_id}/service_bindings/{binding_id}.
@@ -335,7 +368,7 @@ func (h *handler) fetchBinding(x *exchange) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, bindingResponse{Credentials: nonNil(d.Credentials), Parameters: d.Parameters}, nil
+	return http.StatusOK, bindingResponse{Credentials: nonNil(d.Credentials), Parameters: d.Parameters, Metadata: bindingMetadata(d.Metadata)}, nil
 }
 
 // unbind serves DELETE /v2/service_instances/{instance_id}/service_bindings/{binding_id}.
@@ -347,7 +380,7 @@ func (h *handler) unbind(x *exchange) (int, any, error) {
 	if err := q.require("service_id", "plan_id"); err != nil {
 		return 0, nil, err
 	}
-	err = h.b.Unbind(x.r.Context(), broker.UnbindRequest{
+	res, err := h.b.Unbind(x.r.Context(), broker.UnbindRequest{
 		RequestInfo:       x.info,
 		InstanceID:        x.instanceID,
 		BindingID:         x.binding,
@@ -357,6 +390,9 @@ func (h *handler) unbind(x *exchange) (int, any, error) {
 	})
 	if err != nil {
 		return 0, nil, err
+	}
+	if res.Async {
+		return http.StatusAccepted, asyncBindResponse{Operation: res.Operation}, nil
 	}
 	return http.StatusOK, emptyObject{}, nil
 }

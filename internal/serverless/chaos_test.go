@@ -23,10 +23,22 @@ package serverless_test
 // deployment and one install execution. Afterwards every instance is checked against
 // the simulator's truth and the broker's answers, as in the embedded campaign.
 //
+// mariadb's bindings have credentials of their own (its osb_bind workflow makes a
+// database user per binding and leaves its credentials in the secret
+// osb-<deployment>-<binding>): their bind and unbind are operations of the state
+// machine, under the same faults. Three kinds lose the step's write after a Cloudify
+// call of a binding (the runtime is killed once the manager has applied it): after
+// starting osb_bind, after starting osb_unbind and after deleting the secret of the
+// unbind; after deleting the secret a failed bind workflow left; and after the
+// deprovision of an instance whose binding was never unbound deleted its secret. The
+// checks add: no binding secret on the manager but those of bindings the store
+// records as bound (none at all after the cleanup), no database user but those of
+// bound bindings, and no bound binding lost.
+//
 //	make local-aws
 //	go test -run TestAWSChaos -count=1 -v ./internal/serverless/
 //
-// Environment: AWS_CHAOS_LIFECYCLES (default 10), AWS_CHAOS_CONCURRENCY (default 4),
+// Environment: AWS_CHAOS_LIFECYCLES (default 13), AWS_CHAOS_CONCURRENCY (default 4),
 // AWS_CHAOS_SEED (default: random, printed), AWS_CHAOS_DEADLINE (the functions'
 // DEFAULT_DEADLINE, default 25s: short, as one install hangs past it, yet long enough
 // that an operation rarely times out under the faults). Without the stand-ins the
@@ -76,7 +88,7 @@ import (
 // DEFAULT_DEADLINE.
 func acSettingsFromEnv(t *testing.T) simchaos.Settings {
 	t.Helper()
-	def := simchaos.Settings{Lifecycles: 10, Concurrency: 4, Deadline: 25 * time.Second}
+	def := simchaos.Settings{Lifecycles: 13, Concurrency: 4, Deadline: 25 * time.Second}
 	return simchaos.SettingsFromEnv(t, "AWS_CHAOS", def, 8*time.Second)
 }
 
@@ -84,7 +96,8 @@ func acSettingsFromEnv(t *testing.T) simchaos.Settings {
 type acKind string
 
 const (
-	// acFull: provision, bind, fetch the binding, maybe update, unbind, deprovision.
+	// acFull: provision, bind (and follow the bind of a binding with credentials of its
+	// own), fetch the binding, maybe update, unbind, deprovision.
 	acFull acKind = "full"
 	// acKeep: like full, but the instance (and its binding) stays until the checks.
 	acKeep acKind = "keep"
@@ -102,17 +115,36 @@ const (
 	// acEmulatorCrash: a full lifecycle whose step function's emulator is killed
 	// while the step starts the install, then started again.
 	acEmulatorCrash acKind = "step-emulator-crash"
+	// acBindCrash: a full mariadb lifecycle whose step bootstrap is killed after it
+	// started osb_bind, after it started osb_unbind and after it deleted the secret
+	// of the unbind.
+	acBindCrash acKind = "bind-step-crash"
+	// acBindFails: mariadb; the bind workflow leaves a secret, then fails; the step
+	// bootstrap is killed after it deleted that secret. Then deprovision.
+	acBindFails acKind = "bind-fails"
+	// acBindLeft: mariadb; bound, never unbound, deprovisioned; the step bootstrap is
+	// killed after the deprovision deleted the binding's secret.
+	acBindLeft acKind = "deprovision-with-binding"
+	// acUnbindWhileBinding: mariadb; unbind while the bind workflow runs (it has left
+	// the secret): the unbind halts the bind, which stops its workflow; the step
+	// bootstrap is killed after it asked the manager to cancel the run.
+	acUnbindWhileBinding acKind = "unbind-while-binding"
 )
 
 // acRequired are the kinds every campaign has one of, most important first (a
 // campaign of fewer lifecycles takes the first ones).
-var acRequired = []acKind{acEmulatorCrash, acRuntimeCrash, acInstallHangs, acInstallFails, acFailingBP, acEarlyDeprovision, acKeep, acFull}
+var acRequired = []acKind{acEmulatorCrash, acRuntimeCrash, acBindCrash, acBindFails, acBindLeft, acUnbindWhileBinding, acInstallHangs,
+	acInstallFails, acFailingBP, acEarlyDeprovision, acKeep, acFull}
 
 // acWeights is the share of each kind beyond the required ones (no more hangs: each
 // lasts a whole deadline).
 var acWeights = map[acKind]int{
 	acFull: 40, acKeep: 14, acFailingBP: 8, acInstallFails: 10, acEarlyDeprovision: 16, acRuntimeCrash: 6, acEmulatorCrash: 6,
+	acBindCrash: 6, acBindFails: 4, acBindLeft: 6, acUnbindWhileBinding: 4,
 }
+
+// acBindError is the last line of the error of the failing bind workflow.
+const acBindError = "RuntimeError: CREATE USER refused by the database"
 
 // acService is a service of the simulator's sample catalog with valid parameters.
 type acService struct {
@@ -159,9 +191,13 @@ var acFailingService = acService{name: "failing-install", params: func(*rand.Ran
 
 // acOp is one asynchronous operation a lifecycle started.
 type acOp struct {
-	kind string // provision, update, deprovision
+	kind string // provision, update, deprovision, bind, unbind
 	key  string // the operation (the name of its execution)
 }
+
+// onBinding says whether the operation is its binding's (asked for at the binding's
+// last_operation).
+func (o acOp) onBinding() bool { return o.kind == "bind" || o.kind == "unbind" }
 
 // acLC is one lifecycle: its plan and what happened.
 type acLC struct {
@@ -176,6 +212,8 @@ type acLC struct {
 	rng               *rand.Rand
 	crashes           []*acCrash
 	installs          int // install executions on the deployment when the provision ended
+	adminPassword     any // the provision's admin_password parameter, if any
+	bindingID         string
 
 	simchaos.Journal // trace, problems, expected failures, timeouts under faults
 
@@ -183,6 +221,25 @@ type acLC struct {
 	ops   []acOp
 	ended map[string]time.Time // when the last operation of each kind was seen ended
 	final string               // "gone", "live" (kept) or "" (the lifecycle did not finish)
+	// The binding: bound (bind succeeded, not unbound since), perBinding (credentials
+	// of its own), and the username of its database user.
+	bound, perBinding bool
+	bindUser          string
+	runs              map[string]int // runs of osb_bind and osb_unbind for the binding, when each ended
+}
+
+func (lc *acLC) setBinding(bound, perBinding bool, user string) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	lc.bound, lc.perBinding, lc.bindUser = bound, perBinding, user
+}
+
+// binding returns whether the binding is bound, whether it has credentials of its
+// own, and its user.
+func (lc *acLC) binding() (bound, perBinding bool, user string) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	return lc.bound, lc.perBinding, lc.bindUser
 }
 
 // Title names the lifecycle in the report.
@@ -464,19 +521,28 @@ func (e *acStepEmulator) output() string {
 // applies (2xx) among those it matches kills the step function before the answer
 // reaches it.
 type acCrash struct {
-	kind     acKind // acRuntimeCrash or acEmulatorCrash
-	opKind   string // the operation it interrupts: provision or deprovision
+	kind     acKind // acRuntimeCrash or acEmulatorCrash kill the emulator; the others the runtime
+	opKind   string // the operation it interrupts: provision, deprovision, bind or unbind
 	depID    string
-	method   string // PUT or DELETE /deployments/{depID}, or POST /executions
+	method   string // PUT or DELETE /deployments/{depID}, POST /executions, or DELETE /secrets/{secret}
 	workflow string // for POST /executions
-	fired    atomic.Bool
-	firedAt  time.Time
-	err      error
+	secret   string // for DELETE /secrets/{secret}
+	cancel   bool   // POST /executions/{id} (cancel, kill) of an execution on depID
+	// failed: the operation it interrupts ends failed (as planned), not succeeded.
+	failed  bool
+	fired   atomic.Bool
+	firedAt time.Time
+	err     error
 }
 
 func (c *acCrash) String() string {
-	if c.method == http.MethodPost {
+	switch {
+	case c.cancel:
+		return "POST /executions/{id} stopping " + c.workflow + " of " + c.depID
+	case c.method == http.MethodPost:
 		return "POST /executions " + c.workflow + " of " + c.depID
+	case c.secret != "":
+		return "DELETE /secrets/" + c.secret
 	}
 	return c.method + " /deployments/" + c.depID
 }
@@ -509,7 +575,8 @@ func (f *acFront) crashFor(r *http.Request, body []byte) *acCrash {
 		}
 		switch r.Method {
 		case http.MethodPut, http.MethodDelete:
-			if r.URL.Path == "/api/v3.1/deployments/"+c.depID {
+			if c.secret != "" && r.URL.Path == "/api/v3.1/secrets/"+c.secret ||
+				c.secret == "" && r.URL.Path == "/api/v3.1/deployments/"+c.depID {
 				return c
 			}
 		case http.MethodPost:
@@ -517,8 +584,12 @@ func (f *acFront) crashFor(r *http.Request, body []byte) *acCrash {
 				DeploymentID string `json:"deployment_id"`
 				WorkflowID   string `json:"workflow_id"`
 			}
-			if r.URL.Path == "/api/v3.1/executions" && json.Unmarshal(body, &req) == nil &&
+			if !c.cancel && r.URL.Path == "/api/v3.1/executions" && json.Unmarshal(body, &req) == nil &&
 				req.DeploymentID == c.depID && req.WorkflowID == c.workflow {
+				return c
+			}
+			if id, ok := strings.CutPrefix(r.URL.Path, "/api/v3.1/executions/"); c.cancel && ok &&
+				slices.ContainsFunc(f.sim.Executions(c.depID), func(e cloudifysim.ExecutionInfo) bool { return e.ID == id && e.WorkflowID == c.workflow }) {
 				return c
 			}
 		}
@@ -694,7 +765,7 @@ func newAWSChaos(t *testing.T, s standIns, set simchaos.Settings) *awsChaos {
 func (c *awsChaos) crash(cp *acCrash) error {
 	c.crashesFired.Add(1)
 	switch cp.kind {
-	case acRuntimeCrash:
+	case acRuntimeCrash, acBindCrash, acBindFails, acBindLeft, acUnbindWhileBinding:
 		_, err := c.step.killRuntime()
 		return err
 	case acEmulatorCrash:
@@ -788,6 +859,32 @@ func (c *awsChaos) plan() []*acLC {
 		case acEmulatorCrash:
 			// Killed while the manager starts the install.
 			lc.crashes = []*acCrash{{kind: k, opKind: "provision", depID: lc.depID, method: http.MethodPost, workflow: "install"}}
+		}
+		lc.bindingID = lc.id + "-b"
+		key := broker.BindingSecretKey(lc.depID, lc.bindingID)
+		switch k {
+		case acBindCrash:
+			lc.svc = acServices[0]
+			lc.crashes = []*acCrash{
+				{kind: k, opKind: "bind", depID: lc.depID, method: http.MethodPost, workflow: "osb_bind"},
+				{kind: k, opKind: "unbind", depID: lc.depID, method: http.MethodPost, workflow: "osb_unbind"},
+				{kind: k, opKind: "unbind", depID: lc.depID, method: http.MethodDelete, secret: key},
+			}
+		case acBindFails:
+			lc.svc = acServices[0]
+			lc.crashes = []*acCrash{{kind: k, opKind: "bind", depID: lc.depID, method: http.MethodDelete, secret: key, failed: true}}
+		case acBindLeft:
+			lc.svc = acServices[0]
+			lc.crashes = []*acCrash{{kind: k, opKind: "deprovision", depID: lc.depID, method: http.MethodDelete, secret: key}}
+		case acUnbindWhileBinding:
+			lc.svc = acServices[0]
+			lc.crashes = []*acCrash{{kind: k, opKind: "bind", depID: lc.depID, method: http.MethodPost, workflow: "osb_bind", cancel: true, failed: true}}
+		case acKeep:
+			// Mostly a binding with credentials of its own, for the checks of secrets
+			// and users.
+			if r.IntN(3) != 0 {
+				lc.svc = acServices[0]
+			}
 		}
 		lc.repeat = r.IntN(4) == 0
 		lcs[i] = lc
@@ -883,9 +980,14 @@ type acPoll struct {
 	gone        bool
 }
 
-// lastOperation asks last_operation once.
-func (c *awsChaos) lastOperation(ctx context.Context, lc *acLC, op string) (int, acPoll, error) {
-	code, b, err := c.osb(ctx, http.MethodGet, instancePath(lc)+"/last_operation?operation="+url.QueryEscape(op), nil)
+// lastOperation asks the instance's or (for a bind or unbind) the binding's
+// last_operation once, naming the operation.
+func (c *awsChaos) lastOperation(ctx context.Context, lc *acLC, op acOp) (int, acPoll, error) {
+	path := instancePath(lc)
+	if op.onBinding() {
+		path = bindingPath(lc)
+	}
+	code, b, err := c.osb(ctx, http.MethodGet, path+"/last_operation?operation="+url.QueryEscape(op.key), nil)
 	if err != nil {
 		return code, acPoll{}, err
 	}
@@ -905,8 +1007,9 @@ func (c *awsChaos) lastOperation(ctx context.Context, lc *acLC, op string) (int,
 	return code, acPoll{}, &acHTTPError{status: code, body: string(b)}
 }
 
-// poll follows last_operation until it leaves "in progress" (or the instance is gone).
-func (c *awsChaos) poll(ctx context.Context, lc *acLC, op string) (acPoll, error) {
+// poll follows last_operation until it leaves "in progress" (or the instance or
+// binding is gone).
+func (c *awsChaos) poll(ctx context.Context, lc *acLC, op acOp) (acPoll, error) {
 	var last string
 	failures := 0
 	for {
@@ -917,7 +1020,7 @@ func (c *awsChaos) poll(ctx context.Context, lc *acLC, op string) (acPoll, error
 				return acPoll{}, fmt.Errorf("last_operation: %w", err)
 			}
 			failures++
-			c.osbRetries.Add("last_operation " + simchaos.StatusName(code))
+			c.osbRetries.Add(op.kind + " last_operation " + simchaos.StatusName(code))
 		} else if res.gone || res.state != "in progress" {
 			return res, nil
 		} else {
@@ -947,6 +1050,15 @@ func (c *awsChaos) runLifecycle(parent context.Context, lc *acLC) {
 	case acInstallHangs:
 		c.sim.HangWorkflow(lc.depID, "install", lc.hangState)
 		defer c.sim.ReleaseWorkflow(lc.depID, "install")
+	case acUnbindWhileBinding:
+		// The bind workflow runs 6 s (60 simulated): the unbind comes while it runs.
+		c.sim.SetDuration(lc.depID, "osb_bind", time.Minute)
+	case acBindFails:
+		// The bind workflow runs 6 s (60 simulated), long enough for leaveSecret to
+		// set its secret, then fails.
+		c.sim.SetDuration(lc.depID, "osb_bind", time.Minute)
+		c.sim.FailWorkflow(lc.depID, "osb_bind", "Traceback (most recent call last):\n  File \"scripts/osb_bind.py\", line 42, in <module>\n"+acBindError)
+		defer c.sim.ReleaseWorkflow(lc.depID, "osb_bind")
 	}
 	for _, cp := range lc.crashes {
 		c.front.arm(cp)
@@ -958,6 +1070,7 @@ func (c *awsChaos) runLifecycle(parent context.Context, lc *acLC) {
 	}
 	if p := lc.svc.params(lc.rng); p != nil {
 		req["parameters"] = p
+		lc.adminPassword = p["admin_password"]
 	}
 	code, b, err := c.call(ctx, lc, "provision", http.MethodPut, instancePath(lc)+"?accepts_incomplete=true", req)
 	if err != nil {
@@ -994,7 +1107,7 @@ func (c *awsChaos) runLifecycle(parent context.Context, lc *acLC) {
 		case <-time.After(lc.earlyDelay):
 		}
 		c.deprovision(ctx, lc)
-		res, err := c.poll(ctx, lc, op)
+		res, err := c.poll(ctx, lc, acOp{kind: "provision", key: op})
 		switch {
 		case err != nil:
 			lc.Problem("provision operation after the deprovision: %v", err)
@@ -1010,7 +1123,7 @@ func (c *awsChaos) runLifecycle(parent context.Context, lc *acLC) {
 		return
 	}
 
-	res, err := c.poll(ctx, lc, op)
+	res, err := c.poll(ctx, lc, acOp{kind: "provision", key: op})
 	if err != nil {
 		lc.Problem("provision: %v", err)
 		return
@@ -1068,23 +1181,130 @@ func (c *awsChaos) runLifecycle(parent context.Context, lc *acLC) {
 	c.deprovision(ctx, lc)
 }
 
-// bindAndUse binds, fetches the binding, maybe updates, and (unless kept) unbinds.
+// bindAndUse binds, fetches the binding, maybe updates, and (unless the binding is
+// kept) unbinds.
 func (c *awsChaos) bindAndUse(ctx context.Context, lc *acLC) bool {
-	bpath := instancePath(lc) + "/service_bindings/" + lc.id + "-b"
-	code, b, err := c.call(ctx, lc, "bind", http.MethodPut, bpath+"?accepts_incomplete=true",
-		map[string]any{"service_id": lc.serviceID, "plan_id": lc.planID})
-	if err != nil || code != http.StatusCreated && code != http.StatusOK {
-		lc.Problem("bind answered %d %s, %v", code, b, err)
+	if !c.bind(ctx, lc) {
 		return false
 	}
-	var bind struct {
-		Credentials map[string]any `json:"credentials"`
+	if lc.update {
+		c.updateInstance(ctx, lc)
 	}
-	_ = json.Unmarshal(b, &bind)
-	if bind.Credentials[lc.svc.credKey] == nil {
-		lc.Problem("bind: credentials %v lack %q", slices.Sorted(maps.Keys(bind.Credentials)), lc.svc.credKey)
+	if lc.kind == acKeep || lc.kind == acBindLeft {
+		return true
 	}
-	code, b, err = c.call(ctx, lc, "fetch_binding", http.MethodGet, bpath, nil)
+	c.unbind(ctx, lc)
+	return true
+}
+
+func bindingPath(lc *acLC) string { return instancePath(lc) + "/service_bindings/" + lc.bindingID }
+
+// bind binds; a binding with credentials of its own is followed through its
+// last_operation. It checks the credentials against the manager's user of the
+// binding; false when the lifecycle cannot go on.
+func (c *awsChaos) bind(ctx context.Context, lc *acLC) bool {
+	body := map[string]any{"service_id": lc.serviceID, "plan_id": lc.planID}
+	code, b, err := c.call(ctx, lc, "bind", http.MethodPut, bindingPath(lc)+"?accepts_incomplete=true", body)
+	if err != nil {
+		lc.Problem("bind: %v", err)
+		return false
+	}
+	var creds map[string]any
+	switch code {
+	case http.StatusCreated, http.StatusOK:
+		// Shared credentials: the deployment's, at once.
+		if lc.svc.name == "mariadb" {
+			lc.Problem("bind of a mariadb instance answered %d: its bindings have credentials of their own and are asynchronous", code)
+		}
+		var bind struct {
+			Credentials map[string]any `json:"credentials"`
+		}
+		_ = json.Unmarshal(b, &bind)
+		creds = bind.Credentials
+		lc.setBinding(true, false, "")
+	case http.StatusAccepted:
+		op := operation(b)
+		if op == "" || lc.svc.name != "mariadb" {
+			lc.Problem("bind of a %s instance answered 202 %s; want 201, or 202 with an operation for mariadb", lc.svc.name, b)
+			return false
+		}
+		lc.addOp("bind", op)
+		lc.Logf("bind accepted, operation %s", op)
+		if lc.kind == acBindFails || lc.kind == acUnbindWhileBinding {
+			c.leaveSecret(ctx, lc)
+		}
+		if lc.kind == acUnbindWhileBinding {
+			c.unbindWhileBinding(ctx, lc, op)
+			return true
+		}
+		if lc.repeat {
+			// The same request again: the same operation, or 200 once bound.
+			code, b, err := c.call(ctx, lc, "bind", http.MethodPut, bindingPath(lc)+"?accepts_incomplete=true", body)
+			c.repeats.Add(1)
+			switch {
+			case err == nil && code == http.StatusAccepted && operation(b) == op:
+			case err == nil && code == http.StatusOK:
+				lc.Logf("repeated bind: 200, it has succeeded already")
+			default:
+				lc.Problem("repeated bind answered %d %s, %v; want 202 with operation %s", code, b, err, op)
+			}
+		}
+		res, err := c.poll(ctx, lc, acOp{kind: "bind", key: op})
+		if err != nil {
+			lc.Problem("bind: %v", err)
+			return false
+		}
+		lc.Logf("bind ended %s: %s", res.state, res.desc)
+		lc.noteEnded("bind")
+		c.countRuns(lc, "osb_bind")
+		switch {
+		case res.gone:
+			lc.Problem("last_operation of a bind answered 410")
+			return false
+		case lc.kind == acBindFails && res.state == "failed" && strings.Contains(res.desc, acBindError):
+			lc.Expect("bind workflow failed")
+			c.expectNoBinding(ctx, lc, true)
+			return true
+		case res.state != "succeeded" && simchaos.TimedOut(res.desc):
+			// The bind workflow may have made its user before the deadline: the
+			// unbind a platform sends after a failed bind revokes it.
+			lc.NoteTimedOut("bind: " + res.desc)
+			c.expectNoBinding(ctx, lc, false)
+			c.unbind(ctx, lc)
+			return true
+		case lc.kind == acBindFails:
+			lc.Problem("bind with a failing workflow ended %s (%s), want failed with %q", res.state, res.desc, acBindError)
+			return false
+		case res.state != "succeeded":
+			lc.Problem("bind failed: %s", res.desc)
+			return false
+		}
+		code, b, err := c.call(ctx, lc, "fetch_binding", http.MethodGet, bindingPath(lc), nil)
+		var got struct {
+			Credentials map[string]any `json:"credentials"`
+		}
+		_ = json.Unmarshal(b, &got)
+		if err != nil || code != http.StatusOK {
+			lc.Problem("fetch binding after its bind answered %d %s, %v", code, b, err)
+			return false
+		}
+		creds = got.Credentials
+		user, _ := creds["username"].(string)
+		if u, ok := c.bindingUsers(lc.depID)[lc.bindingID]; !ok || user == "" || u.Username != user {
+			lc.Problem("binding's username %q is not the manager's user of the binding (%+v, found %v)", user, u, ok)
+		}
+		if pw, _ := creds["password"].(string); pw == "" || pw == fmt.Sprint(lc.adminPassword) {
+			lc.Problem("binding's password is empty or the instance's admin password")
+		}
+		lc.setBinding(true, true, user)
+	default:
+		lc.Problem("bind answered %d %s", code, b)
+		return false
+	}
+	if creds[lc.svc.credKey] == nil {
+		lc.Problem("bind: credentials %v lack %q", slices.Sorted(maps.Keys(creds)), lc.svc.credKey)
+	}
+	code, b, err = c.call(ctx, lc, "fetch_binding", http.MethodGet, bindingPath(lc), nil)
 	var got struct {
 		Credentials map[string]any `json:"credentials"`
 	}
@@ -1092,20 +1312,138 @@ func (c *awsChaos) bindAndUse(ctx context.Context, lc *acLC) bool {
 	switch {
 	case err != nil || code != http.StatusOK:
 		lc.Problem("fetch binding answered %d %s, %v", code, b, err)
-	case fmt.Sprint(got.Credentials[lc.svc.credKey]) != fmt.Sprint(bind.Credentials[lc.svc.credKey]):
-		lc.Problem("fetch binding: %s = %v, bind gave %v", lc.svc.credKey, got.Credentials[lc.svc.credKey], bind.Credentials[lc.svc.credKey])
-	}
-	if lc.update {
-		c.updateInstance(ctx, lc)
-	}
-	if lc.kind == acKeep {
-		return true
-	}
-	code, b, err = c.call(ctx, lc, "unbind", http.MethodDelete, bpath+"?"+c.ids(lc), nil)
-	if err != nil || code != http.StatusOK {
-		lc.Problem("unbind answered %d %s, %v; want 200 (the binding was lost?)", code, b, err)
+	case fmt.Sprint(got.Credentials[lc.svc.credKey]) != fmt.Sprint(creds[lc.svc.credKey]) ||
+		fmt.Sprint(got.Credentials["username"]) != fmt.Sprint(creds["username"]):
+		lc.Problem("fetch binding: %s = %v, username %v; the bind gave %v, %v", lc.svc.credKey, got.Credentials[lc.svc.credKey],
+			got.Credentials["username"], creds[lc.svc.credKey], creds["username"])
 	}
 	return true
+}
+
+// unbindWhileBinding unbinds while the bind runs: the unbind ends 410, the bind
+// failed (halted) or, if it ended first, succeeded; nothing of the binding stays.
+func (c *awsChaos) unbindWhileBinding(ctx context.Context, lc *acLC, bindOp string) {
+	lc.setBinding(false, true, "")
+	c.unbind(ctx, lc)
+	res, err := c.poll(ctx, lc, acOp{kind: "bind", key: bindOp})
+	lc.noteEnded("bind")
+	c.countRuns(lc, "osb_bind")
+	switch {
+	case err != nil:
+		lc.Problem("bind after its unbind: %v", err)
+	case res.state == "failed" && strings.Contains(res.desc, "halted"):
+		lc.Expect("bind halted by the unbind")
+	case res.state == "succeeded":
+		lc.Logf("the bind ended before the unbind halted it")
+	default:
+		lc.Problem("bind ended %s (%s, gone %v) after its unbind, want failed (halted) or succeeded", res.state, res.desc, res.gone)
+	}
+	c.expectNoBinding(ctx, lc, true)
+}
+
+// leaveSecret plays a bind workflow that writes the binding's secret before it
+// fails: once the manager runs it, the secret is set.
+func (c *awsChaos) leaveSecret(ctx context.Context, lc *acLC) {
+	for {
+		for _, e := range c.sim.Executions(lc.depID) {
+			if e.WorkflowID == "osb_bind" && e.Parameters["binding_id"] == lc.bindingID && e.Status == "started" {
+				c.sim.SetSecret(broker.BindingSecretKey(lc.depID, lc.bindingID), map[string]any{"username": "half-made", "password": "half-made"})
+				lc.Logf("osb_bind runs: its secret is set")
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			lc.Problem("osb_bind of %s never ran", lc.bindingID)
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// expectNoBinding checks that a binding whose bind failed is not served and has no
+// secret, and (noUser) no database user.
+func (c *awsChaos) expectNoBinding(ctx context.Context, lc *acLC, noUser bool) {
+	lc.setBinding(false, true, "")
+	if code, b, err := c.call(ctx, lc, "fetch_binding", http.MethodGet, bindingPath(lc), nil); err != nil || code != http.StatusNotFound {
+		lc.Problem("fetch of a binding whose bind failed answered %d %s, %v; want 404", code, b, err)
+	}
+	if c.hasSecret(broker.BindingSecretKey(lc.depID, lc.bindingID)) {
+		lc.Problem("the failed bind left its secret")
+	}
+	if _, ok := c.bindingUsers(lc.depID)[lc.bindingID]; ok && noUser {
+		lc.Problem("the failed bind left a database user")
+	}
+}
+
+// unbind unbinds; a binding with credentials of its own is followed through its
+// last_operation to 410, then its user and secret must be gone. An unbind that fails
+// "timed out" is asked again.
+func (c *awsChaos) unbind(ctx context.Context, lc *acLC) {
+	bound, perBinding, _ := lc.binding()
+	path := bindingPath(lc) + "?accepts_incomplete=true&" + c.ids(lc)
+	for attempt := 1; attempt <= 3; attempt++ {
+		code, b, err := c.call(ctx, lc, "unbind", http.MethodDelete, path, nil)
+		switch {
+		case err != nil:
+			lc.Problem("unbind: %v", err)
+			return
+		case code == http.StatusOK && !perBinding:
+			lc.setBinding(false, false, "")
+			return
+		case code == http.StatusGone && !bound:
+			return // the bind failed: nothing to unbind
+		case code != http.StatusAccepted || operation(b) == "" || !perBinding:
+			lc.Problem("unbind answered %d %s; want 200 (shared credentials) or 202 (credentials of its own; the binding was lost?)", code, b)
+			return
+		}
+		op := operation(b)
+		lc.addOp("unbind", op)
+		lc.Logf("unbind accepted, operation %s", op)
+		res, err := c.poll(ctx, lc, acOp{kind: "unbind", key: op})
+		if err != nil {
+			lc.Problem("unbind: %v", err)
+			return
+		}
+		if res.gone {
+			lc.noteEnded("unbind")
+			c.countRuns(lc, "osb_unbind")
+			lc.Logf("unbound (410)")
+			lc.setBinding(false, true, "")
+			if c.hasSecret(broker.BindingSecretKey(lc.depID, lc.bindingID)) {
+				lc.Problem("the unbind left the binding's secret")
+			}
+			if u, ok := c.bindingUsers(lc.depID)[lc.bindingID]; ok {
+				lc.Problem("the unbind left the binding's database user %s", u.Username)
+			}
+			return
+		}
+		lc.Logf("unbind ended %s: %s", res.state, res.desc)
+		if res.state == "failed" && simchaos.TimedOut(res.desc) {
+			lc.NoteTimedOut("unbind: " + res.desc)
+			continue
+		}
+		lc.Problem("unbind ended %s (%s), want 410 Gone", res.state, res.desc)
+		return
+	}
+	lc.Problem("still bound after 3 unbinds")
+}
+
+// bindingUsers maps binding ids to the database users the bind workflows made on the
+// deployment.
+func (c *awsChaos) bindingUsers(depID string) map[string]cloudifysim.BindingUser {
+	out := map[string]cloudifysim.BindingUser{}
+	if d, ok := c.sim.Deployment(depID); ok && d.Exists {
+		for _, u := range d.BindingUsers {
+			out[u.Binding] = u
+		}
+	}
+	return out
+}
+
+// hasSecret says whether the manager has the secret.
+func (c *awsChaos) hasSecret(key string) bool {
+	return slices.ContainsFunc(c.sim.Secrets(), func(s cloudifysim.SecretInfo) bool { return s.Key == key })
 }
 
 func (c *awsChaos) updateInstance(ctx context.Context, lc *acLC) {
@@ -1119,7 +1457,7 @@ func (c *awsChaos) updateInstance(ctx context.Context, lc *acLC) {
 	}
 	lc.addOp("update", op)
 	lc.Logf("update accepted, operation %s", op)
-	res, err := c.poll(ctx, lc, op)
+	res, err := c.poll(ctx, lc, acOp{kind: "update", key: op})
 	if err != nil {
 		lc.Problem("update: %v", err)
 		return
@@ -1165,7 +1503,7 @@ func (c *awsChaos) deprovision(ctx context.Context, lc *acLC) {
 				lc.Problem("repeated deprovision answered %d %s, %v; want 202 with operation %s", code, b, err, op)
 			}
 		}
-		res, err := c.poll(ctx, lc, op)
+		res, err := c.poll(ctx, lc, acOp{kind: "deprovision", key: op})
 		if err != nil {
 			lc.Problem("deprovision: %v", err)
 			return
@@ -1257,17 +1595,23 @@ type acFigures struct {
 	driverGaveUp   int
 	executions     map[string]int
 	sfnRetries     int
+	retriesByOp    map[string]int // the retries, by operation type (the execution name's prefix)
 	stepFaults     map[string]int
 	stepColdStarts int
 	crashes        []string
 	slowest        *acLC
+	// Bindings: the binding secrets and database users on the manager at the checks,
+	// the orphans among them, the bindings kept bound and the lost ones, and the
+	// binding secrets left after the cleanup.
+	bindingSecrets, bindingUsers, orphanSecrets, orphanUsers int
+	keptBindings, lostBindings, orphanSecretsAfter           int
 }
 
 // check compares every instance with the simulator's truth, the broker's answers and
 // the state machine's executions.
 func (c *awsChaos) check(lcs []*acLC) acFigures {
 	f := acFigures{Figures: simchaos.NewFigures(len(lcs)), byKind: map[acKind]int{},
-		executions: map[string]int{}, stepFaults: map[string]int{}}
+		executions: map[string]int{}, stepFaults: map[string]int{}, retriesByOp: map[string]int{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	problem := f.Problem
@@ -1286,9 +1630,9 @@ func (c *awsChaos) check(lcs []*acLC) acFigures {
 	}
 	for _, lc := range lcs {
 		for _, op := range lc.ops {
-			code, res, err := c.lastOperation(ctx, lc, op.key)
+			code, res, err := c.lastOperation(ctx, lc, op)
 			switch {
-			case code == http.StatusGone && op.kind == "deprovision":
+			case code == http.StatusGone && (op.kind == "deprovision" || op.kind == "unbind"):
 			case err != nil || code != http.StatusOK:
 				stuckIDs[lc.id] = true
 				problem("%s: last_operation of its %s %s: %d, %v", lc.id, op.kind, op.key, code, err)
@@ -1336,7 +1680,8 @@ func (c *awsChaos) check(lcs []*acLC) acFigures {
 	// Step Functions reports: Lambda.Unknown for a runtime that exits during the
 	// invocation, Lambda.ServiceException for an emulator that cannot be reached) and
 	// adopted what the dead invocation had done: one deployment, one install execution,
-	// the operation succeeded.
+	// one run of the binding's workflow it interrupted, the operation succeeded (or,
+	// for the failing bind, failed as planned).
 	for _, lc := range lcs {
 		for _, cp := range lc.crashes {
 			if !cp.fired.Load() {
@@ -1352,9 +1697,21 @@ func (c *awsChaos) check(lcs []*acLC) acFigures {
 			if created[lc.depID] != 1 {
 				problem("%s: %d deployments created after the crash at %s, want 1", lc.id, created[lc.depID], cp)
 			}
-			want := "Lambda.ServiceException"
-			if cp.kind == acRuntimeCrash {
-				want = "Lambda.Unknown"
+			if cp.workflow == "osb_bind" || cp.workflow == "osb_unbind" {
+				lc.mu.Lock()
+				n := lc.runs[cp.workflow]
+				lc.mu.Unlock()
+				if n != 1 {
+					problem("%s: %d %s executions for its binding after the crash at %s, want 1", lc.id, n, cp.workflow, cp)
+				}
+			}
+			want := "Lambda.Unknown"
+			if cp.kind == acEmulatorCrash {
+				want = "Lambda.ServiceException"
+			}
+			wantStatus := "SUCCEEDED"
+			if cp.failed {
+				wantStatus = "FAILED"
 			}
 			var exec *acExecution
 			for _, op := range lc.ops {
@@ -1368,12 +1725,12 @@ func (c *awsChaos) check(lcs []*acLC) acFigures {
 			switch {
 			case exec == nil:
 				problem("%s: no execution of its %s met %s", lc.id, cp.opKind, want)
-			case exec.Retries == 0 || exec.Status != "SUCCEEDED":
-				problem("%s: the execution %s of its %s met %v, %d retries, ended %s; want %s retried and succeeded",
-					lc.id, exec.Name, cp.opKind, exec.faults, exec.Retries, exec.Status, want)
+			case exec.Retries == 0 || exec.Status != wantStatus:
+				problem("%s: the execution %s of its %s met %v, %d retries, ended %s; want %s retried and %s",
+					lc.id, exec.Name, cp.opKind, exec.faults, exec.Retries, exec.Status, want, wantStatus)
 			default:
-				f.crashes = append(f.crashes, fmt.Sprintf("%s %s at %s: %s retried (%d retries in all), %s succeeded %.1fs after the crash; %d deployment, %d install execution",
-					lc.id, cp.kind, cp, want, exec.Retries, cp.opKind, ended.Sub(cp.firedAt).Seconds(), created[lc.depID], lc.installs))
+				f.crashes = append(f.crashes, fmt.Sprintf("%s %s at %s: %s retried (%d retries in all), %s ended %s %.1fs after the crash; %d deployment, %d install execution",
+					lc.id, cp.kind, cp, want, exec.Retries, cp.opKind, strings.ToLower(wantStatus), ended.Sub(cp.firedAt).Seconds(), created[lc.depID], lc.installs))
 			}
 		}
 	}
@@ -1395,10 +1752,6 @@ func (c *awsChaos) check(lcs []*acLC) acFigures {
 			if err != nil || code != http.StatusOK || inst.ServiceID != lc.serviceID || inst.PlanID != lc.planID {
 				ok = false
 				problem("lost: %s: fetch instance answered %d %s, %v", lc.id, code, b, err)
-			}
-			if code, b, err := c.osb(ctx, http.MethodGet, instancePath(lc)+"/service_bindings/"+lc.id+"-b", nil); err != nil || code != http.StatusOK {
-				ok = false
-				problem("lost: %s: fetch binding answered %d %s, %v", lc.id, code, b, err)
 			}
 			if !truth.CheckKept(&f.Figures, lc.id, lc.depID) {
 				ok = false
@@ -1432,6 +1785,8 @@ func (c *awsChaos) check(lcs []*acLC) acFigures {
 	if err != nil {
 		problem("list instances: %v", err)
 	}
+	c.checkBindings(ctx, &f, lcs, byDep)
+
 	// The sweep finds nothing left behind by a dead driver.
 	if res := c.runCatalog(); res.Sweep.Active != 0 || res.Sweep.Restarted != 0 || res.Sweep.Failed != 0 {
 		problem("the catalog function's sweep found work after the campaign: %+v", res.Sweep)
@@ -1439,10 +1794,8 @@ func (c *awsChaos) check(lcs []*acLC) acFigures {
 
 	// Then the kept instances go too, without faults, and nothing at all is left.
 	kept := func(lc *acLC) bool { return lc.getFinal() == "live" }
-	simchaos.EachAtOnce(ctx, lcs, kept, 2*c.set.Deadline+30*time.Second, func(cctx context.Context, lc *acLC) {
-		if code, b, err := c.call(cctx, lc, "unbind", http.MethodDelete, instancePath(lc)+"/service_bindings/"+lc.id+"-b?"+c.ids(lc), nil); err != nil || code != http.StatusOK {
-			lc.Problem("cleanup: unbind answered %d %s, %v", code, b, err)
-		}
+	simchaos.EachAtOnce(ctx, lcs, kept, 4*c.set.Deadline+30*time.Second, func(cctx context.Context, lc *acLC) {
+		c.unbind(cctx, lc)
 		lc.setFinal("")
 		c.deprovision(cctx, lc)
 		if lc.getFinal() != "gone" {
@@ -1450,6 +1803,12 @@ func (c *awsChaos) check(lcs []*acLC) acFigures {
 		}
 	})
 	simchaos.CheckNoneLive(&f.Figures, c.sim)
+	for _, sec := range c.sim.Secrets() {
+		if strings.HasPrefix(sec.Key, "osb-") {
+			f.orphanSecretsAfter++
+			problem("orphan after the cleanup: secret %s", sec.Key)
+		}
+	}
 
 	// No secret in any function's output.
 	for _, p := range []struct {
@@ -1485,6 +1844,9 @@ func (c *awsChaos) check(lcs []*acLC) acFigures {
 			problem("execution %s gave up: %s %s (%s); its step faults: %v", e.Name, e.Status, e.Error, e.Cause, e.faults)
 		}
 		f.sfnRetries += e.Retries
+		if typ, _, ok := strings.Cut(e.Name, "-"); ok && e.Retries > 0 {
+			f.retriesByOp[typ] += e.Retries
+		}
 		for _, fault := range e.faults {
 			f.stepFaults[strings.TrimPrefix(fault, "Step ")]++
 		}
@@ -1505,6 +1867,116 @@ func (c *awsChaos) check(lcs []*acLC) acFigures {
 	return f
 }
 
+// checkBindings checks the bindings against the manager's truth. Every binding secret
+// on the manager (osb-...) belongs to a binding the store records as bound, of a kept
+// instance: an orphan otherwise. So does every database user a bind workflow made on a
+// live deployment. Every binding a kept lifecycle bound is still bound, fetched with
+// its user's credentials, with its secret and user on the manager: lost otherwise.
+func (c *awsChaos) checkBindings(ctx context.Context, f *acFigures, lcs []*acLC, byDep map[string]*acLC) {
+	problem := f.Problem
+	byKey := map[string]*acLC{}
+	for _, lc := range lcs {
+		byKey[broker.BindingSecretKey(lc.depID, lc.bindingID)] = lc
+	}
+	// recorded says whether the store records the lifecycle's binding as bound (and
+	// what it records otherwise).
+	recorded := func(lc *acLC) (bool, string) {
+		b, err := c.store.GetBinding(ctx, lc.id, lc.bindingID)
+		switch {
+		case err != nil:
+			return false, err.Error()
+		case !b.Ready() || b.Busy():
+			return false, fmt.Sprintf("%s (operation %s %s)", b.State, b.OperationType, b.OperationState)
+		}
+		return true, "bound"
+	}
+	for _, sec := range c.sim.Secrets() {
+		if !strings.HasPrefix(sec.Key, "osb-") {
+			continue
+		}
+		f.bindingSecrets++
+		lc := byKey[sec.Key]
+		if lc == nil {
+			f.orphanSecrets++
+			problem("orphan: secret %s is no binding's", sec.Key)
+			continue
+		}
+		if ok, what := recorded(lc); !ok || lc.getFinal() != "live" {
+			f.orphanSecrets++
+			problem("orphan: secret %s of %s: the store's binding is %s, the lifecycle ended %q", sec.Key, lc.id, what, lc.getFinal())
+		}
+	}
+	for _, d := range c.sim.Deployments() {
+		if !d.Exists {
+			continue
+		}
+		for _, u := range d.BindingUsers {
+			f.bindingUsers++
+			lc := byDep[d.ID]
+			if lc == nil || u.Binding != lc.bindingID {
+				f.orphanUsers++
+				problem("orphan: database user %s of binding %s on %s is no lifecycle's binding", u.Username, u.Binding, d.ID)
+				continue
+			}
+			if ok, what := recorded(lc); !ok {
+				f.orphanUsers++
+				problem("orphan: database user %s of %s: the store's binding is %s", u.Username, lc.id, what)
+			}
+		}
+	}
+	for _, lc := range lcs {
+		bound, perBinding, user := lc.binding()
+		if !bound || lc.getFinal() != "live" {
+			continue
+		}
+		f.keptBindings++
+		var lost []string
+		code, b, err := c.osb(ctx, http.MethodGet, bindingPath(lc), nil)
+		var got struct {
+			Credentials map[string]any `json:"credentials"`
+		}
+		_ = json.Unmarshal(b, &got)
+		if err != nil || code != http.StatusOK || got.Credentials[lc.svc.credKey] == nil {
+			lost = append(lost, fmt.Sprintf("fetch binding answered %d %s, %v", code, b, err))
+		}
+		if perBinding {
+			if got.Credentials["username"] != user {
+				lost = append(lost, fmt.Sprintf("fetched username %v, bound as %s", got.Credentials["username"], user))
+			}
+			if ok, what := recorded(lc); !ok {
+				lost = append(lost, "the store's binding is "+what)
+			}
+			if !c.hasSecret(broker.BindingSecretKey(lc.depID, lc.bindingID)) {
+				lost = append(lost, "its secret is gone")
+			}
+			if u, ok := c.bindingUsers(lc.depID)[lc.bindingID]; !ok || u.Username != user {
+				lost = append(lost, fmt.Sprintf("the manager's user is %+v (found %v)", u, ok))
+			}
+		}
+		if len(lost) > 0 {
+			f.lostBindings++
+			problem("lost: binding %s of %s: %s", lc.bindingID, lc.id, strings.Join(lost, "; "))
+		}
+	}
+}
+
+// countRuns records how many runs of a bind or unbind workflow the manager has for
+// the lifecycle's binding.
+func (c *awsChaos) countRuns(lc *acLC, workflow string) {
+	n := 0
+	for _, e := range c.sim.Executions(lc.depID) {
+		if e.WorkflowID == workflow && e.Parameters["binding_id"] == lc.bindingID {
+			n++
+		}
+	}
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.runs == nil {
+		lc.runs = map[string]int{}
+	}
+	lc.runs[workflow] = n
+}
+
 // report prints the figures and fails the test on any problem.
 func (c *awsChaos) report(lcs []*acLC, f acFigures) {
 	t := c.t
@@ -1519,7 +1991,9 @@ func (c *awsChaos) report(lcs []*acLC, f acFigures) {
 	}
 	fmt.Fprintf(&b, "  step emulator       %d cold starts; away %v after its crashes\n", f.stepColdStarts, downs)
 	fmt.Fprintf(&b, "  executions          %d (%s)\n", f.executionsN(), simchaos.Counts(f.executions))
-	fmt.Fprintf(&b, "  state-machine retries %d (step faults: %s)\n", f.sfnRetries, simchaos.Counts(f.stepFaults))
+	fmt.Fprintf(&b, "  state-machine retries %d (by operation: %s; step faults: %s)\n", f.sfnRetries, simchaos.Counts(f.retriesByOp), simchaos.Counts(f.stepFaults))
+	fmt.Fprintf(&b, "  bindings            at the checks %d kept bound (%d lost), %d binding secrets (%d orphans), %d database users (%d orphans); %d binding secrets after the cleanup\n",
+		f.keptBindings, f.lostBindings, f.bindingSecrets, f.orphanSecrets, f.bindingUsers, f.orphanUsers, f.orphanSecretsAfter)
 	simchaos.WriteRetries(&b, &c.osbRetries)
 	f.WriteTail(&b, "executions given up", int64(f.driverGaveUp))
 	t.Logf("%s", b.String())
@@ -1528,7 +2002,7 @@ func (c *awsChaos) report(lcs []*acLC, f acFigures) {
 	}
 
 	failed := simchaos.ReportProblems(t, f.CheckProblems, lcs, 10)
-	if f.Failed() || f.driverGaveUp > 0 || c.restartErrs.Load() > 0 {
+	if f.Failed() || f.driverGaveUp > 0 || c.restartErrs.Load() > 0 || f.orphanSecrets+f.orphanUsers+f.lostBindings+f.orphanSecretsAfter > 0 {
 		failed = true
 	}
 	if failed {

@@ -14,13 +14,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -301,14 +305,37 @@ func buildBootstraps(t *testing.T, root string) map[string]string {
 	return out
 }
 
-// TestEndToEndAWSShape runs the broker's AWS shape on the local stand-ins: catalog,
-// provision, poll to succeeded, bind, unbind, deprovision, gone; a failed install; a
-// Cloudify outage ridden out by the state machine's Retry; and a StartExecution
-// failure repaired by the catalog function's sweep.
-func TestEndToEndAWSShape(t *testing.T) {
-	s := needStandIns(t)
-	began := time.Now()
+// awsShape is the broker's AWS shape on the local stand-ins: DynamoDB Local (a fresh
+// table), the Cloudify simulator ten times faster than real time, the three
+// bootstraps under aws-lambda-rie, the real state machine definition under sfn-local,
+// and the API Gateway stand-in in front of the api function; client is the
+// Kubernetes project's OSB client, with the alpha features (asynchronous bind and
+// unbind, binding last_operation) on.
+type awsShape struct {
+	standIns
+	sim            *cloudifysim.Simulator
+	table          *dynamostore.Table // the functions' table, for the checks
+	step, api, cat *rie
+	sfnURL         string
+	sfnProc        *process
+	gwURL          string
+	client         osbc.Client
+	// apiDynamo counts the api function's DynamoDB requests.
+	apiDynamo *dynamoCounter
+}
+
+// awsShapeOptions change the stand-up.
+type awsShapeOptions struct {
+	// overlay, when set, is stored as the catalog overlay before the catalog
+	// function first runs.
+	overlay string
+}
+
+// startAWSShape brings the AWS shape up and runs the catalog function once.
+func startAWSShape(t *testing.T, s standIns, opts awsShapeOptions) *awsShape {
+	t.Helper()
 	ctx := context.Background()
+	began := time.Now()
 	bins := buildBootstraps(t, s.root)
 	t.Logf("bootstraps built in %s", time.Since(began).Round(time.Millisecond))
 
@@ -324,13 +351,19 @@ func TestEndToEndAWSShape(t *testing.T) {
 	t.Cleanup(func() {
 		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
 	})
+	a := &awsShape{standIns: s, table: dynamostore.New(ddb, table)}
+	if opts.overlay != "" {
+		if err := a.table.PutOverlay(ctx, []byte(opts.overlay)); err != nil {
+			t.Fatalf("store the overlay: %v", err)
+		}
+	}
 
 	// The Cloudify simulator, ten times faster than real time.
-	sim := cloudifysim.New(cloudifysim.Config{
+	a.sim = cloudifysim.New(cloudifysim.Config{
 		Users: map[string]string{"admin": testCloudifyPw}, LoadSamples: true,
 		Clock: cloudifysim.SpeedClock{Start: time.Now().UTC(), Factor: 10},
 	})
-	simSrv := httptest.NewServer(sim)
+	simSrv := httptest.NewServer(a.sim)
 	t.Cleanup(simSrv.Close)
 
 	secrets := secretsStandIn(t, map[string]string{
@@ -341,108 +374,178 @@ func TestEndToEndAWSShape(t *testing.T) {
 
 	defFile := writeDefinition(t, sfn.DefinitionConfig{StepFunctionARN: e2eStepFunction})
 	common := functionEnv(s, secrets.URL, table, simSrv.URL, "debug", "10m")
-	step := startRIE(t, s, "step", bins["step"], common)
-	sfnURL, sfnProc := sfnLocal(t, s, defFile, step)
-	withSFN := append(common, "AWS_ENDPOINT_URL_SFN="+sfnURL)
-	api := startRIE(t, s, "api", bins["api"], withSFN)
-	cat := startRIE(t, s, "catalog", bins["catalog"], withSFN)
-	gw := apiGateway(t, api)
+	a.step = startRIE(t, s, "step", bins["step"], common)
+	a.sfnURL, a.sfnProc = sfnLocal(t, s, defFile, a.step)
+	withSFN := append(common, "AWS_ENDPOINT_URL_SFN="+a.sfnURL)
+	// The api function reaches DynamoDB Local through a counter (the later setting of
+	// a variable wins).
+	a.apiDynamo = newDynamoCounter(t, s.dynamoEndpoint)
+	a.api = startRIE(t, s, "api", bins["api"], append(slices.Clone(withSFN), "AWS_ENDPOINT_URL_DYNAMODB="+a.apiDynamo.url))
+	a.cat = startRIE(t, s, "catalog", bins["catalog"], withSFN)
+	a.gwURL = apiGateway(t, a.api).URL
 	t.Logf("stand-ins up after %s", time.Since(began).Round(time.Millisecond))
 
 	ocfg := osbc.DefaultClientConfiguration()
-	ocfg.URL = gw.URL
+	ocfg.URL = a.gwURL
 	ocfg.APIVersion = osbc.LatestAPIVersion()
+	ocfg.EnableAlphaFeatures = true
 	ocfg.AuthConfig = &osbc.AuthConfig{BasicAuthConfig: &osbc.BasicAuthConfig{Username: testBrokerUser, Password: testBrokerPass}}
 	client, err := osbc.NewClient(ocfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	a.client = client
 
-	runCatalog := func() serverless.CatalogResult {
-		t.Helper()
-		ev, err := os.ReadFile(filepath.Join(eventsDir, "catalog", "scheduled.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := cat.invoke(ev)
-		if err != nil {
-			t.Fatalf("catalog function: %v", err)
-		}
-		var res serverless.CatalogResult
-		if err := json.Unmarshal(out, &res); err != nil {
-			t.Fatalf("catalog answer %s: %v", out, err)
-		}
-		return res
-	}
-	poll := func(instanceID string, op *osbc.OperationKey) (*osbc.LastOperationResponse, error) {
-		t.Helper()
-		deadline := time.Now().Add(2 * time.Minute)
-		for time.Now().Before(deadline) {
-			resp, err := client.PollLastOperation(&osbc.LastOperationRequest{InstanceID: instanceID, OperationKey: op})
-			if err != nil || resp.State != osbc.StateInProgress {
-				return resp, err
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
-		t.Fatalf("instance %s: still in progress after 2 minutes", instanceID)
-		return nil, nil
-	}
-	description := func(r *osbc.LastOperationResponse) string {
-		if r == nil || r.Description == nil {
-			return ""
-		}
-		return *r.Description
-	}
-	provision := func(instanceID, service, plan string, params map[string]any) *osbc.ProvisionResponse {
-		t.Helper()
-		resp, err := client.ProvisionInstance(&osbc.ProvisionRequest{
-			InstanceID: instanceID, AcceptsIncomplete: true, ServiceID: service, PlanID: plan,
-			OrganizationGUID: "org", SpaceGUID: "space", Parameters: params,
-		})
-		if err != nil || !resp.Async || resp.OperationKey == nil {
-			t.Fatalf("provision %s = %+v, %v", instanceID, resp, err)
-		}
-		return resp
-	}
-
-	// Catalog.
-	if res := runCatalog(); res.Services == 0 {
+	if res := a.runCatalog(t); res.Services == 0 {
 		t.Fatalf("catalog function built no services: %+v", res)
 	}
-	catalogResp, err := client.GetCatalog()
+	return a
+}
+
+// runCatalog invokes the catalog function with its scheduled event.
+func (a *awsShape) runCatalog(t *testing.T) serverless.CatalogResult {
+	t.Helper()
+	ev, err := os.ReadFile(filepath.Join(eventsDir, "catalog", "scheduled.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := a.cat.invoke(ev)
+	if err != nil {
+		t.Fatalf("catalog function: %v", err)
+	}
+	var res serverless.CatalogResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("catalog answer %s: %v", out, err)
+	}
+	return res
+}
+
+// plans maps the catalog's service names to their service and first plan ids.
+func (a *awsShape) plans(t *testing.T) map[string][2]string {
+	t.Helper()
+	resp, err := a.client.GetCatalog()
 	if err != nil {
 		t.Fatalf("catalog: %v", err)
 	}
 	plans := map[string][2]string{}
-	for _, svc := range catalogResp.Services {
+	for _, svc := range resp.Services {
 		plans[svc.Name] = [2]string{svc.ID, svc.Plans[0].ID}
 	}
+	return plans
+}
+
+// e2ePollLimit bounds how long a test follows one operation: a guard against a hang,
+// not an assertion on time.
+const e2ePollLimit = 2 * time.Minute
+
+// poll follows an instance's last_operation until it leaves "in progress".
+func (a *awsShape) poll(t *testing.T, instanceID string, op *osbc.OperationKey) (*osbc.LastOperationResponse, error) {
+	t.Helper()
+	for deadline := time.Now().Add(e2ePollLimit); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		resp, err := a.client.PollLastOperation(&osbc.LastOperationRequest{InstanceID: instanceID, OperationKey: op})
+		if err != nil || resp.State != osbc.StateInProgress {
+			return resp, err
+		}
+	}
+	t.Fatalf("instance %s: still in progress after %s", instanceID, e2ePollLimit)
+	return nil, nil
+}
+
+// pollBinding follows a binding's last_operation (naming the operation) until it
+// leaves "in progress".
+func (a *awsShape) pollBinding(t *testing.T, instanceID, bindingID string, op *osbc.OperationKey) (*osbc.LastOperationResponse, error) {
+	t.Helper()
+	for deadline := time.Now().Add(e2ePollLimit); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		resp, err := a.client.PollBindingLastOperation(&osbc.BindingLastOperationRequest{InstanceID: instanceID, BindingID: bindingID, OperationKey: op})
+		if err != nil || resp.State != osbc.StateInProgress {
+			return resp, err
+		}
+	}
+	t.Fatalf("binding %s of %s: still in progress after %s", bindingID, instanceID, e2ePollLimit)
+	return nil, nil
+}
+
+// provision starts a provision; it must be accepted (202 with an operation).
+func (a *awsShape) provision(t *testing.T, instanceID string, plan [2]string, params map[string]any) *osbc.ProvisionResponse {
+	t.Helper()
+	resp, err := a.client.ProvisionInstance(&osbc.ProvisionRequest{
+		InstanceID: instanceID, AcceptsIncomplete: true, ServiceID: plan[0], PlanID: plan[1],
+		OrganizationGUID: "org", SpaceGUID: "space", Parameters: params,
+	})
+	if err != nil || !resp.Async || resp.OperationKey == nil {
+		t.Fatalf("provision %s = %+v, %v", instanceID, resp, err)
+	}
+	return resp
+}
+
+// provisioned provisions and follows the provision to succeeded.
+func (a *awsShape) provisioned(t *testing.T, instanceID string, plan [2]string, params map[string]any) {
+	t.Helper()
+	prov := a.provision(t, instanceID, plan, params)
+	if r, err := a.poll(t, instanceID, prov.OperationKey); err != nil || r.State != osbc.StateSucceeded {
+		t.Fatalf("provision of %s ended %+v (%s), %v", instanceID, r, description(r), err)
+	}
+}
+
+// deprovisioned deprovisions and follows the deprovision to 410 Gone.
+func (a *awsShape) deprovisioned(t *testing.T, instanceID string, plan [2]string) {
+	t.Helper()
+	dep, err := a.client.DeprovisionInstance(&osbc.DeprovisionRequest{InstanceID: instanceID, AcceptsIncomplete: true, ServiceID: plan[0], PlanID: plan[1]})
+	if err != nil || !dep.Async {
+		t.Fatalf("deprovision %s = %+v, %v", instanceID, dep, err)
+	}
+	if _, err := a.poll(t, instanceID, dep.OperationKey); !osbc.IsGoneError(err) {
+		t.Fatalf("last_operation of %s after its deprovision: %v, want 410 Gone", instanceID, err)
+	}
+}
+
+// description is a last_operation's description, or "".
+func description(r *osbc.LastOperationResponse) string {
+	if r == nil || r.Description == nil {
+		return ""
+	}
+	return *r.Description
+}
+
+// TestEndToEndAWSShape runs the broker's AWS shape on the local stand-ins: catalog,
+// provision, poll to succeeded, bind, unbind, deprovision, gone; a failed install; a
+// Cloudify outage ridden out by the state machine's Retry; and a StartExecution
+// failure repaired by the catalog function's sweep.
+func TestEndToEndAWSShape(t *testing.T) {
+	s := needStandIns(t)
+	began := time.Now()
+	a := startAWSShape(t, s, awsShapeOptions{})
+	client, sim, step := a.client, a.sim, a.step
+	plans := a.plans(t)
 	mariadb, failing := plans["mariadb"], plans["failing-install"]
 	if mariadb[0] == "" || failing[0] == "" {
 		t.Fatalf("catalog has no mariadb or failing-install: %v", plans)
 	}
-	t.Logf("catalog served after %s (api cold start: %v)", time.Since(began).Round(time.Millisecond), api.initDurations())
+	t.Logf("catalog served after %s (api cold start: %v)", time.Since(began).Round(time.Millisecond), a.api.initDurations())
 
-	// Provision → succeeded → bind → unbind → deprovision → gone.
+	// Provision → succeeded → bind → unbind → deprovision → gone. A mariadb binding
+	// has credentials of its own: bind and unbind are operations of the state machine.
 	lifecycleStart := time.Now()
-	prov := provision("e2e-1", mariadb[0], mariadb[1], map[string]any{"admin_password": "Sup3r-secret"})
-	if r, err := poll("e2e-1", prov.OperationKey); err != nil || r.State != osbc.StateSucceeded {
-		t.Fatalf("provision ended %+v (%s), %v", r, description(r), err)
-	}
+	a.provisioned(t, "e2e-1", mariadb, map[string]any{"admin_password": "Sup3r-secret"})
 	bind, err := client.Bind(&osbc.BindRequest{InstanceID: "e2e-1", BindingID: "b-1", ServiceID: mariadb[0], PlanID: mariadb[1], AcceptsIncomplete: true})
-	if err != nil || bind.Credentials["password"] != "Sup3r-secret" || bind.Credentials["host"] == nil {
-		t.Fatalf("bind = %+v, %v", bind, err)
+	if err != nil || !bind.Async || bind.OperationKey == nil {
+		t.Fatalf("bind = %+v, %v; want 202 with an operation", bind, err)
 	}
-	if _, err := client.Unbind(&osbc.UnbindRequest{InstanceID: "e2e-1", BindingID: "b-1", ServiceID: mariadb[0], PlanID: mariadb[1], AcceptsIncomplete: true}); err != nil {
-		t.Fatalf("unbind: %v", err)
+	if r, err := a.pollBinding(t, "e2e-1", "b-1", bind.OperationKey); err != nil || r.State != osbc.StateSucceeded {
+		t.Fatalf("bind ended %+v (%s), %v", r, description(r), err)
 	}
-	dep, err := client.DeprovisionInstance(&osbc.DeprovisionRequest{InstanceID: "e2e-1", AcceptsIncomplete: true, ServiceID: mariadb[0], PlanID: mariadb[1]})
-	if err != nil || !dep.Async {
-		t.Fatalf("deprovision = %+v, %v", dep, err)
+	got, err := client.GetBinding(&osbc.GetBindingRequest{InstanceID: "e2e-1", BindingID: "b-1"})
+	if err != nil || got.Credentials["host"] == nil || got.Credentials["password"] == nil || got.Credentials["password"] == "Sup3r-secret" {
+		t.Fatalf("binding b-1: credentials with keys %v (the admin password: %v), %v; want a user of its own", credentialKeys(got), got != nil && got.Credentials["password"] == "Sup3r-secret", err)
 	}
-	if _, err := poll("e2e-1", dep.OperationKey); !osbc.IsGoneError(err) {
-		t.Fatalf("last_operation after deprovision: %v, want 410 Gone", err)
+	unbind, err := client.Unbind(&osbc.UnbindRequest{InstanceID: "e2e-1", BindingID: "b-1", ServiceID: mariadb[0], PlanID: mariadb[1], AcceptsIncomplete: true})
+	if err != nil || !unbind.Async {
+		t.Fatalf("unbind = %+v, %v; want 202", unbind, err)
 	}
+	if _, err := a.pollBinding(t, "e2e-1", "b-1", unbind.OperationKey); !osbc.IsGoneError(err) {
+		t.Fatalf("binding last_operation after the unbind: %v, want 410 Gone", err)
+	}
+	a.deprovisioned(t, "e2e-1", mariadb)
 	for _, d := range sim.Deployments() {
 		if d.ID == "osb-e2e-1" && d.Exists {
 			t.Fatalf("deployment still on the manager: %+v", d)
@@ -451,8 +554,8 @@ func TestEndToEndAWSShape(t *testing.T) {
 	t.Logf("provision → bind → unbind → deprovision took %s", time.Since(lifecycleStart).Round(time.Millisecond))
 
 	// A failed install reports failed with Cloudify's error.
-	fprov := provision("e2e-fail", failing[0], failing[1], nil)
-	if r, err := poll("e2e-fail", fprov.OperationKey); err != nil || r.State != osbc.StateFailed || !strings.Contains(description(r), "install") {
+	fprov := a.provision(t, "e2e-fail", failing, nil)
+	if r, err := a.poll(t, "e2e-fail", fprov.OperationKey); err != nil || r.State != osbc.StateFailed || !strings.Contains(description(r), "install") {
 		t.Fatalf("failed install reported as %+v (%s), %v", r, description(r), err)
 	} else {
 		t.Logf("failed install: %s", description(r))
@@ -464,13 +567,13 @@ func TestEndToEndAWSShape(t *testing.T) {
 
 	// A Cloudify outage (503 maintenance mode for 4 s) is ridden out by the Retry.
 	outageStart := time.Now()
-	oprov := provision("e2e-outage", mariadb[0], mariadb[1], map[string]any{"admin_password": "Sup3r-secret"})
+	oprov := a.provision(t, "e2e-outage", mariadb, map[string]any{"admin_password": "Sup3r-secret"})
 	fault := sim.AddFault(cloudifysim.Fault{Kind: cloudifysim.FaultMaintenance})
 	time.AfterFunc(4*time.Second, func() { sim.RemoveFault(fault) })
-	if r, err := poll("e2e-outage", oprov.OperationKey); err != nil || r.State != osbc.StateSucceeded {
+	if r, err := a.poll(t, "e2e-outage", oprov.OperationKey); err != nil || r.State != osbc.StateSucceeded {
 		t.Fatalf("provision through an outage ended %+v (%s), %v", r, description(r), err)
 	}
-	retries := executionRetries(t, sfnURL, string(*oprov.OperationKey))
+	retries := executionRetries(t, a.sfnURL, string(*oprov.OperationKey))
 	if retries == 0 {
 		t.Errorf("the outage caused no retry of the step")
 	}
@@ -480,17 +583,17 @@ func TestEndToEndAWSShape(t *testing.T) {
 	}
 
 	// StartExecution fails: the operation is recorded in progress; the sweep restarts it.
-	control(t, sfnURL, true)
-	sprov := provision("e2e-sweep", mariadb[0], mariadb[1], map[string]any{"admin_password": "Sup3r-secret"})
-	control(t, sfnURL, false)
+	control(t, a.sfnURL, true)
+	sprov := a.provision(t, "e2e-sweep", mariadb, map[string]any{"admin_password": "Sup3r-secret"})
+	control(t, a.sfnURL, false)
 	if r, err := client.PollLastOperation(&osbc.LastOperationRequest{InstanceID: "e2e-sweep", OperationKey: sprov.OperationKey}); err != nil || r.State != osbc.StateInProgress {
 		t.Fatalf("after a failed StartExecution: %+v, %v", r, err)
 	}
 	time.Sleep(1100 * time.Millisecond) // SWEEP_STALE_SECONDS=1
-	if res := runCatalog(); res.Sweep.Restarted != 1 {
+	if res := a.runCatalog(t); res.Sweep.Restarted != 1 {
 		t.Fatalf("sweep = %+v, want one restart", res.Sweep)
 	}
-	if r, err := poll("e2e-sweep", sprov.OperationKey); err != nil || r.State != osbc.StateSucceeded {
+	if r, err := a.poll(t, "e2e-sweep", sprov.OperationKey); err != nil || r.State != osbc.StateSucceeded {
 		t.Fatalf("swept provision ended %+v (%s), %v", r, description(r), err)
 	}
 
@@ -500,16 +603,89 @@ func TestEndToEndAWSShape(t *testing.T) {
 		t.Errorf("no invocation of the step function ran more than one step")
 	}
 
-	for _, p := range []*process{api.process, step.process, cat.process, sfnProc} {
+	a.checkNoSecretsInOutput(t, "Sup3r-secret")
+	t.Logf("cold starts (INIT REPORT): api %v, step %v, catalog %v", a.api.initDurations(), step.initDurations(), a.cat.initDurations())
+	t.Logf("end-to-end test took %s", time.Since(began).Round(time.Millisecond))
+}
+
+// checkNoSecretsInOutput fails the test when a function's or sfn-local's output holds
+// one of the test's secrets or one of more given.
+func (a *awsShape) checkNoSecretsInOutput(t *testing.T, more ...string) {
+	t.Helper()
+	for _, p := range []*process{a.api.process, a.step.process, a.cat.process, a.sfnProc} {
 		out := p.output()
-		for _, secret := range []string{testBrokerPass, testCloudifyPw, testSealKeyHex, "Sup3r-secret"} {
+		for _, secret := range append([]string{testBrokerPass, testCloudifyPw, testSealKeyHex}, more...) {
 			if strings.Contains(out, secret) {
 				t.Errorf("%s output holds a secret (%.4s…)", p.name, secret)
 			}
 		}
 	}
-	t.Logf("cold starts (INIT REPORT): api %v, step %v, catalog %v", api.initDurations(), step.initDurations(), cat.initDurations())
-	t.Logf("end-to-end test took %s", time.Since(began).Round(time.Millisecond))
+}
+
+// credentialKeys lists a binding's credential keys.
+func credentialKeys(b *osbc.GetBindingResponse) []string {
+	if b == nil {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(b.Credentials))
+}
+
+// dynamoCounter is a proxy in front of DynamoDB Local that counts the requests
+// through it by operation (the X-Amz-Target after "DynamoDB_20120810.").
+type dynamoCounter struct {
+	url string
+	mu  sync.Mutex
+	n   map[string]int
+}
+
+func newDynamoCounter(t *testing.T, endpoint string) *dynamoCounter {
+	t.Helper()
+	target, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &dynamoCounter{n: map[string]int{}}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		op := r.Header.Get("X-Amz-Target")
+		if i := strings.LastIndexByte(op, '.'); i >= 0 {
+			op = op[i+1:]
+		}
+		c.mu.Lock()
+		c.n[op]++
+		c.mu.Unlock()
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c.url = srv.URL
+	return c
+}
+
+// counts returns the requests counted so far, by operation.
+func (c *dynamoCounter) counts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.n)
+}
+
+// dynamoReads are the DynamoDB operations that read.
+var dynamoReads = []string{"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
+
+// since returns the requests counted since an earlier snapshot: the reads, the
+// others, and all by operation.
+func (c *dynamoCounter) since(earlier map[string]int) (reads, others int, byOp map[string]int) {
+	byOp = map[string]int{}
+	for op, n := range c.counts() {
+		if d := n - earlier[op]; d > 0 {
+			byOp[op] = d
+			if slices.Contains(dynamoReads, op) {
+				reads += d
+			} else {
+				others += d
+			}
+		}
+	}
+	return reads, others, byOp
 }
 
 // control sets sfn-local's failStarts.

@@ -3,8 +3,10 @@ package serverless_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -184,12 +186,52 @@ func TestReplayEvents(t *testing.T) {
 	callAPI("last-operation-update.json", 200)
 	drive("step-update.json", "succeeded")
 
-	if r := callAPI("bind.json", 201); !strings.Contains(r.Body, `"password"`) {
+	// mariadb's bindings get credentials of their own from its osb_bind workflow: the
+	// bind is an operation of the state machine, and so is the unbind.
+	if r := callAPI("bind.json", 202); !strings.Contains(r.Body, "bind-00000000-0000-4000-8000-000000000003") {
 		t.Fatalf("bind body %s", r.Body)
 	}
-	callAPI("fetch-binding.json", 200)
-	callAPI("last-operation-binding.json", 200)
-	callAPI("unbind.json", 200)
+	if r := callAPI("last-operation-binding.json", 200); !strings.Contains(r.Body, `"in progress"`) {
+		t.Fatalf("binding last_operation body %s", r.Body)
+	}
+	callAPI("fetch-binding.json", 404) // still binding
+	drive("step-bind.json", "succeeded")
+	if r := callAPI("last-operation-binding.json", 200); !strings.Contains(r.Body, `"succeeded"`) {
+		t.Fatalf("binding last_operation body %s", r.Body)
+	}
+	fetched := callAPI("fetch-binding.json", 200)
+	var binding struct {
+		Credentials map[string]any `json:"credentials"`
+	}
+	if err := json.Unmarshal([]byte(fetched.Body), &binding); err != nil {
+		t.Fatalf("fetch binding body: %v", err)
+	}
+	user, _ := binding.Credentials["username"].(string)
+	pw, _ := binding.Credentials["password"].(string)
+	if user == "" || pw == "" || pw == "Sample-passw0rd" || binding.Credentials["host"] == nil {
+		t.Fatalf("binding credentials have keys %v (password is the admin's: %v), want a user of the binding's own", keysOf(binding.Credentials), pw == "Sample-passw0rd")
+	}
+	if users := bindingUsers(e, "osb-6f4b2c1e-8d3a-4f5b-9c7e-2a1d0b3c4e5f"); len(users) != 1 || users[0] != user {
+		t.Fatalf("database users on the manager = %v, want the binding's %s", users, user)
+	}
+	// The same bind again answers the binding, with the same credentials.
+	if r := callAPI("bind.json", 200); !strings.Contains(r.Body, user) {
+		t.Fatalf("repeated bind body has not the binding's user")
+	}
+	if r := callAPI("unbind.json", 202); !strings.Contains(r.Body, "unbind-00000000-0000-4000-8000-000000000004") {
+		t.Fatalf("unbind body %s", r.Body)
+	}
+	drive("step-unbind.json", "succeeded")
+	callAPI("last-operation-unbind.json", 410)
+	callAPI("last-operation-binding.json", 404)
+	if users := bindingUsers(e, "osb-6f4b2c1e-8d3a-4f5b-9c7e-2a1d0b3c4e5f"); len(users) != 0 {
+		t.Fatalf("database users left on the manager after the unbind: %v", users)
+	}
+	for _, s := range e.sim.Secrets() {
+		if strings.HasPrefix(s.Key, "osb-") {
+			t.Fatalf("secret %s left on the manager after the unbind", s.Key)
+		}
+	}
 
 	callAPI("deprovision.json", 202)
 	drive("step-deprovision.json", "succeeded")
@@ -211,7 +253,8 @@ func TestReplayEvents(t *testing.T) {
 	// Every operation was handed to the state machine, named after its id.
 	wantStarts := []string{
 		"provision-00000000-0000-4000-8000-000000000001", "update-00000000-0000-4000-8000-000000000002",
-		"deprovision-00000000-0000-4000-8000-000000000003", "provision-00000000-0000-4000-8000-000000000004",
+		"bind-00000000-0000-4000-8000-000000000003", "unbind-00000000-0000-4000-8000-000000000004",
+		"deprovision-00000000-0000-4000-8000-000000000005", "provision-00000000-0000-4000-8000-000000000006",
 	}
 	if got := e.sfn.started(); strings.Join(got, " ") != strings.Join(wantStarts, " ") {
 		t.Errorf("executions started = %v, want %v", got, wantStarts)
@@ -251,4 +294,21 @@ func TestReplayEvents(t *testing.T) {
 	if e.secrets.reads != 7 {
 		t.Errorf("secrets read %d times, want 7", e.secrets.reads)
 	}
+}
+
+// keysOf lists a map's keys in order.
+func keysOf(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
+
+// bindingUsers lists the usernames of the database users the bind workflows made on
+// the deployment.
+func bindingUsers(e *env, depID string) []string {
+	var out []string
+	for _, d := range e.sim.Deployments() {
+		if d.ID == depID && d.Exists {
+			for _, u := range d.BindingUsers {
+				out = append(out, u.Username)
+			}
+		}
+	}
+	return out
 }

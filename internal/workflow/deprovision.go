@@ -18,6 +18,7 @@ const (
 	phaseUninstalling = "uninstalling" // wait for uninstall
 	phaseDelete       = "delete"       // delete the deployment
 	phaseDeleting     = "deleting"     // wait until the manager answers 404
+	phaseForget       = "forget"       // delete the secrets of the bindings left
 )
 
 // forceCancelAfter is how many steps a cancelling execution gets before the engine
@@ -45,12 +46,16 @@ func (e *Engine) deprovision(ctx context.Context, op *broker.Operation, log *slo
 		return e.deleteDeployment(ctx, op, log)
 	case phaseDeleting:
 		return e.waitDeleted(ctx, op)
+	case phaseForget:
+		return e.forgetBindings(ctx, op, log)
 	}
 	return fail(fmt.Sprintf("unknown deprovision phase %q", op.Phase)), nil
 }
 
+// gone moves a deprovision whose deployment is deleted to its last phase.
 func gone(op *broker.Operation) outcome {
-	return succeed(fmt.Sprintf("deployment %s deleted", op.DeploymentID))
+	op.Phase = phaseForget
+	return next(0, fmt.Sprintf("deployment %s deleted; removing what its bindings left", op.DeploymentID))
 }
 
 // halt cancels the executions running on the deployment (a provision that a deprovision

@@ -104,6 +104,9 @@ type outcome struct {
 	message string
 	// wait is when to look again (not done).
 	wait time.Duration
+	// revoke, on a failed bind, keeps its binding (failed) for an unbind or the
+	// deprovision to revoke: its workflow succeeded, so the credentials it made exist.
+	revoke bool
 }
 
 func next(wait time.Duration, message string) outcome { return outcome{wait: wait, message: message} }
@@ -140,8 +143,17 @@ func (e *Engine) Step(ctx context.Context, operationID string) (_ TaskOutput, er
 	now := e.now()
 	var res outcome
 	if now.After(op.Deadline) {
-		res = fail(fmt.Sprintf("timed out: Cloudify did not finish the %s within the plan's maximum polling duration (%s, at %s)",
-			op.Type, op.Deadline.Sub(op.CreatedAt).Round(time.Second), phaseName(op.Phase)))
+		why := fmt.Sprintf("timed out: Cloudify did not finish the %s within the plan's maximum polling duration (%s, at %s)",
+			op.Type, op.Deadline.Sub(op.CreatedAt).Round(time.Second), phaseName(op.Phase))
+		res = fail(why)
+		if op.Type == broker.OpBind {
+			// Nothing of a bind that ends may outlive it: its workflow is stopped and
+			// its secret deleted first.
+			if res, err = e.abandonBind(ctx, &op, why, log); err != nil {
+				log.WarnContext(ctx, "step fault; it will be retried", "phase", op.Phase, "error", err, "cloudify_error_code", errorCode(err))
+				return out, fmt.Errorf("step %s (timed out): %w", op.ID, err)
+			}
+		}
 	} else {
 		res, err = e.advance(ctx, &op, log)
 		if err != nil {
@@ -162,8 +174,26 @@ func (e *Engine) Step(ctx context.Context, operationID string) (_ TaskOutput, er
 		}
 		op.EndedAt = now
 		op.NextCheck = time.Time{}
+		if op.Type.OnBinding() {
+			if err := e.finishBinding(ctx, op, &tx, !res.revoke); err != nil {
+				return out, fmt.Errorf("step %s: %w", op.ID, err)
+			}
+		}
+		if op.Type == broker.OpDeprovision && op.State == broker.StateSucceeded {
+			// The bindings the platform left go with the instance (their secrets
+			// were deleted by the last phase).
+			bindings, err := e.bindingsOf(ctx, op.InstanceID)
+			if err != nil {
+				return out, fmt.Errorf("step %s: %w", op.ID, err)
+			}
+			for i := range bindings {
+				tx.DeleteBindings = append(tx.DeleteBindings, &bindings[i])
+			}
+		}
 		inst, err := e.Store.GetInstance(ctx, op.InstanceID)
 		switch {
+		case op.Type.OnBinding():
+			// A binding's operation is never its instance's.
 		case err == nil && inst.OperationID == op.ID:
 			if err := e.finishInstance(&inst, op, now); err != nil {
 				return out, fmt.Errorf("step %s: %w", op.ID, err)
@@ -215,6 +245,10 @@ func (e *Engine) advance(ctx context.Context, op *broker.Operation, log *slog.Lo
 		return e.deprovision(ctx, op, log)
 	case broker.OpUpdate:
 		return e.update(ctx, op, log)
+	case broker.OpBind:
+		return e.bind(ctx, op, log)
+	case broker.OpUnbind:
+		return e.unbind(ctx, op, log)
 	default:
 		return fail(fmt.Sprintf("unknown operation type %q", op.Type)), nil
 	}

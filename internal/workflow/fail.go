@@ -16,7 +16,9 @@ const failAttempts = 5
 // Fail ends an unfinished operation as failed with description (shown to the platform
 // as last_operation's description), and applies the end to its instance by the same
 // rules as Step: a failed provision leaves the instance failed, a failed deprovision
-// leaves it failed, a failed update leaves it as it was (ready). Drivers call it when
+// leaves it failed, a failed update leaves it as it was (ready); a failed bind leaves
+// its binding failed (nothing on the manager is cleaned up here: an unbind or the
+// deprovision revokes it), a failed unbind leaves it bound. Drivers call it when
 // they give up on an operation: a state machine whose step faults exhausted their
 // retries, a sweep that finds an operation past its deadline with no driver left.
 //
@@ -56,8 +58,15 @@ func (e *Engine) failOnce(ctx context.Context, operationID, description string) 
 	op.EndedAt, op.UpdatedAt = now, now
 	op.NextCheck = time.Time{}
 	tx := broker.Tx{Operations: []*broker.Operation{&op}}
+	if op.Type.OnBinding() {
+		if err := e.finishBinding(ctx, op, &tx, false); err != nil {
+			return false, fmt.Errorf("fail %s: %w", op.ID, err)
+		}
+	}
 	inst, err := e.Store.GetInstance(ctx, op.InstanceID)
 	switch {
+	case op.Type.OnBinding():
+		// A binding's operation is never its instance's.
 	case err == nil && inst.OperationID == op.ID:
 		if err := e.finishInstance(&inst, op, now); err != nil {
 			return false, fmt.Errorf("fail %s: %w", op.ID, err)

@@ -19,10 +19,12 @@ func readyBinding(sb *v1beta1.ServiceBinding) bool {
 	return isCond(sb.Status.Conditions, v1beta1.ConditionReady, v1beta1.ConditionTrue, "InjectedBindResult") && !sb.Status.AsyncOpInProgress
 }
 
-// TestBindingLifecycle binds a mariadb instance: the credentials land in a Secret of
-// the Service Binding spec's shape, owned by the binding; deleting the binding unbinds
-// and deletes the Secret; deleting the instance deprovisions it. It also records the
-// broker requests of the whole lifecycle.
+// TestBindingLifecycle binds a mariadb instance twice: each binding's credentials
+// (a database user of its own, made by the blueprint's osb_bind workflow and left in
+// the Cloudify secret osb-<deployment>-<binding>) land in a Secret of the Service
+// Binding spec's shape, owned by the binding; the two users differ; deleting a binding
+// unbinds (the Cloudify secret goes) and deletes its Secret; deleting the instance
+// deprovisions it. It also records the broker requests of the whole lifecycle.
 func TestBindingLifecycle(t *testing.T) {
 	c := begin(t, "bind")
 	si, pw := c.mariadb("db")
@@ -64,16 +66,27 @@ func TestBindingLifecycle(t *testing.T) {
 	if p, _ := secretString(sec, "provider"); p == "" {
 		t.Errorf("Secret %s has no provider entry", sec.Name)
 	}
-	// The mariadb sample's capabilities (blueprints/mariadb.json): host, port (a runtime
-	// attribute, 3306), username (admin_user, default dbadmin), password (admin_password),
-	// database (db_name, default app). Non-string values are JSON-encoded.
-	for k, want := range map[string]string{"port": mariadbDBPort, "username": "dbadmin", "password": pw, "database": "app"} {
+	// The mariadb sample's osb_bind (blueprints/mariadb.json) leaves host, port (a
+	// runtime attribute, 3306) and database (db_name, default app), and a user of the
+	// binding's own: not the deployment's admin (admin_user dbadmin, admin_password).
+	// Non-string values are JSON-encoded.
+	for k, want := range map[string]string{"port": mariadbDBPort, "database": "app"} {
 		if got, ok := secretString(sec, k); !ok || got != want {
 			t.Errorf("Secret entry %s: present=%v, matches=%v", k, ok, got == want)
 		}
 	}
-	if host, _ := secretString(sec, "host"); host == "" {
-		t.Errorf("Secret entry host missing or empty")
+	user, _ := secretString(sec, "username")
+	userPw, _ := secretString(sec, "password")
+	c.h.addSecret(userPw)
+	if host, _ := secretString(sec, "host"); host == "" || user == "" || userPw == "" {
+		t.Errorf("Secret entries host, username or password missing or empty")
+	}
+	if user == "dbadmin" || userPw == pw {
+		t.Errorf("Secret holds the deployment's admin credentials (username dbadmin: %v, admin password: %v), want the binding's own", user == "dbadmin", userPw == pw)
+	}
+	// They are the binding's own, from its Cloudify secret.
+	if found, creds := c.bindingSecret(iid, bid); !found || creds["username"] != user || creds["password"] != userPw {
+		t.Errorf("Cloudify secret of binding %s: found %v, username equal to the Secret's %v, password equal %v", bid, found, creds["username"] == user, creds["password"] == userPw)
 	}
 	keys := make([]string, 0, len(sec.Data))
 	for k := range sec.Data {
@@ -108,12 +121,40 @@ func TestBindingLifecycle(t *testing.T) {
 		}
 	}
 
-	// Unbind.
+	// A second binding of the instance gets another user.
+	sb2 := c.binding("app-db-2", si.Name)
+	c.create(sb2)
+	sb2 = waitFor(c, sb2, "Ready=True/InjectedBindResult", readyBinding)
+	sec2 := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: sb2.Status.Binding.Name}}
+	c.get(sec2)
+	user2, _ := secretString(sec2, "username")
+	userPw2, _ := secretString(sec2, "password")
+	c.h.addSecret(userPw2)
+	if user2 == "" || user2 == user || userPw2 == "" || userPw2 == userPw {
+		t.Errorf("second binding's Secret: username %q (first %q), password empty %v or the first's %v; want another user", user2, user, userPw2 == "", userPw2 == userPw)
+	}
+	if found, creds := c.bindingSecret(iid, sb2.Spec.ExternalID); !found || creds["username"] != user2 {
+		t.Errorf("Cloudify secret of binding %s: found %v, username equal to the Secret's %v", sb2.Spec.ExternalID, found, creds["username"] == user2)
+	}
+
+	// Unbind: the binding's Cloudify secret goes with it; the other binding keeps its own.
 	c.delete(sb)
 	c.waitGone(sec, "the binding's Secret to be deleted by the controller (no garbage collector here)")
 	c.waitGone(sb, "the binding to go")
 	if status, body := c.mustOSB(http.MethodGet, "/v2/service_instances/"+iid+"/service_bindings/"+bid); status != http.StatusNotFound && status != http.StatusGone {
 		t.Errorf("GET binding %s from the broker after the deletion = %d %s, want 404 or 410", bid, status, body)
+	}
+	if found, _ := c.bindingSecret(iid, bid); found {
+		t.Errorf("the Cloudify secret of binding %s is still on the manager after its unbind", bid)
+	}
+	if found, _ := c.bindingSecret(iid, sb2.Spec.ExternalID); !found {
+		t.Errorf("the Cloudify secret of binding %s went with the other binding's unbind", sb2.Spec.ExternalID)
+	}
+	c.delete(sb2)
+	c.waitGone(sec2, "the second binding's Secret to be deleted")
+	c.waitGone(sb2, "the second binding to go")
+	if found, _ := c.bindingSecret(iid, sb2.Spec.ExternalID); found {
+		t.Errorf("the Cloudify secret of binding %s is still on the manager after its unbind", sb2.Spec.ExternalID)
 	}
 	if status, ai := c.adminInstance(iid); status != http.StatusOK {
 		t.Errorf("broker's record of %s: HTTP %d", iid, status)
@@ -131,5 +172,5 @@ func TestBindingLifecycle(t *testing.T) {
 	c.expectDeprovisioned(iid)
 
 	reqs := c.h.brokerRequests(iid)
-	figure(t, "broker-requests-per-lifecycle", "%d requests from the controller for provision+bind+unbind+deprovision (%s)", total(reqs), formatCounts(reqs))
+	figure(t, "broker-requests-per-lifecycle", "%d requests from the controller for provision+2 binds+2 unbinds+deprovision (%s)", total(reqs), formatCounts(reqs))
 }

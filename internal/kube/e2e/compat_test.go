@@ -38,7 +38,7 @@ spec:
 
 // TestArchivedCatalogManifest applies, with kubectl, a service-catalog manifest whose
 // only change is its apiVersion: the instance and the binding become Ready and the
-// credentials land in the Secret the manifest names.
+// binding's credentials (a user of its own) land in the Secret the manifest names.
 func TestArchivedCatalogManifest(t *testing.T) {
 	c := begin(t, "legacy")
 	pw := "Legacy-" + randSuffix() + randSuffix()
@@ -57,7 +57,7 @@ func TestArchivedCatalogManifest(t *testing.T) {
 		t.Fatalf("kubectl apply: %v\n%s", err, c.h.redact(string(out)))
 	}
 	si := &v1beta1.ServiceInstance{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: "legacy-db"}}
-	waitFor(c, si, "Ready=True/ProvisionedSuccessfully", readyInstance("ProvisionedSuccessfully"))
+	si = waitFor(c, si, "Ready=True/ProvisionedSuccessfully", readyInstance("ProvisionedSuccessfully"))
 	sb := &v1beta1.ServiceBinding{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: "legacy-db-binding"}}
 	sb = waitFor(c, sb, "Ready=True/InjectedBindResult", readyBinding)
 	figure(t, "kubectl-apply-to-bound", "%.1fs (instance and binding of one manifest)", time.Since(start).Seconds())
@@ -67,8 +67,15 @@ func TestArchivedCatalogManifest(t *testing.T) {
 	}
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: "legacy-db-credentials"}}
 	c.get(sec)
-	if got, _ := secretString(sec, "password"); got != pw {
-		t.Errorf("Secret legacy-db-credentials: password is not the manifest's admin_password")
+	// The binding's own user (mariadb's osb_bind), not the admin the manifest made.
+	user, _ := secretString(sec, "username")
+	userPw, _ := secretString(sec, "password")
+	c.h.addSecret(userPw)
+	if user == "" || user == "dbadmin" || userPw == "" || userPw == pw {
+		t.Errorf("Secret legacy-db-credentials: username %q, password empty %v or the manifest's admin_password %v; want the binding's own user", user, userPw == "", userPw == pw)
+	}
+	if found, creds := c.bindingSecret(si.Spec.ExternalID, sb.Spec.ExternalID); !found || creds["username"] != user {
+		t.Errorf("Cloudify secret of the binding: found %v, username equal to the Secret's %v", found, creds["username"] == user)
 	}
 	if got, _ := secretString(sec, "database"); got != "legacy" {
 		t.Errorf("Secret legacy-db-credentials: database = %q, want legacy (the manifest's db_name)", got)

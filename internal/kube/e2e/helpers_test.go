@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/cfybroker/cfybroker/internal/broker"
 	"github.com/cfybroker/cfybroker/internal/kube/api/v1beta1"
 	"github.com/cfybroker/cfybroker/internal/testenv"
 )
@@ -474,6 +475,32 @@ func (c *tcase) deployment(instanceID string) (bool, map[string]any) {
 		return true, d.Inputs
 	}
 	c.t.Fatalf("simulator deployment of %s: HTTP %d", instanceID, status)
+	return false, nil
+}
+
+// bindingSecret reads the Cloudify secret holding a binding's own credentials
+// (osb-<deployment>-<binding>): found, and the credentials.
+func (c *tcase) bindingSecret(instanceID, bindingID string) (bool, map[string]any) {
+	c.t.Helper()
+	key := broker.BindingSecretKey(broker.DeploymentID(instanceID), bindingID)
+	status, body, err := c.h.simAPI(c.ctx, http.MethodGet, "/secrets/"+key)
+	if err != nil {
+		c.t.Fatalf("simulator secret of binding %s: %v", bindingID, err)
+	}
+	switch status {
+	case http.StatusNotFound:
+		return false, nil
+	case http.StatusOK:
+		var s struct {
+			Value string `json:"value"`
+		}
+		var creds map[string]any
+		if err := json.Unmarshal(body, &s); err != nil || json.Unmarshal([]byte(s.Value), &creds) != nil {
+			c.t.Fatalf("simulator secret of binding %s: not a JSON object in a secret", bindingID)
+		}
+		return true, creds
+	}
+	c.t.Fatalf("simulator secret of binding %s: HTTP %d", bindingID, status)
 	return false, nil
 }
 

@@ -15,23 +15,23 @@ import (
 
 // TestEventsAndNoSecretLeaks provisions and binds with distinctive parameter values,
 // then checks that the transitions are recorded as Events and that no parameter value,
-// credential or broker password appears in the Events, the statuses or the
-// controllers' logs.
+// credential (the binding's own user and password too) or broker password appears in
+// the Events, the statuses or the controllers' logs.
 func TestEventsAndNoSecretLeaks(t *testing.T) {
 	c := begin(t, "secrets")
 	h := c.h
 	needles := map[string]string{
-		"admin_password parameter (and password credential)": "Leak-" + randSuffix() + randSuffix() + "-Pw",
-		"admin_user parameter (and username credential)":     "u" + randSuffix(),
-		"db_name parameter (and database credential)":        "db_" + randSuffix(),
-		"broker password (ClusterServiceBroker Secret)":      h.brokerPass,
+		"admin_password parameter":                      "Leak-" + randSuffix() + randSuffix() + "-Pw",
+		"admin_user parameter":                          "u" + randSuffix(),
+		"db_name parameter (and database credential)":   "db_" + randSuffix(),
+		"broker password (ClusterServiceBroker Secret)": h.brokerPass,
 	}
 	for _, v := range needles {
 		h.addSecret(v)
 	}
 	params := map[string]any{
-		"admin_password": needles["admin_password parameter (and password credential)"],
-		"admin_user":     needles["admin_user parameter (and username credential)"],
+		"admin_password": needles["admin_password parameter"],
+		"admin_user":     needles["admin_user parameter"],
 		"db_name":        needles["db_name parameter (and database credential)"],
 	}
 	si := c.instance("db", mariadbClass, defaultPlan, params)
@@ -41,14 +41,25 @@ func TestEventsAndNoSecretLeaks(t *testing.T) {
 	c.create(sb)
 	sb = waitFor(c, sb, "Ready=True/InjectedBindResult", readyBinding)
 
-	// The values did flow: the Secret holds them (so a search for them can succeed).
+	// The values did flow (so a search for them can succeed): the Secret holds the
+	// database the parameters named and the binding's own user, whose credentials are
+	// needles too; the admin's went to the deployment.
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: sb.Name}}
 	c.get(sec)
-	for k, p := range map[string]string{"password": "admin_password", "username": "admin_user", "database": "db_name"} {
-		if got, _ := secretString(sec, k); got != params[p] {
-			t.Errorf("Secret entry %s is not the %s parameter", k, p)
-		}
+	if got, _ := secretString(sec, "database"); got != params["db_name"] {
+		t.Errorf("Secret entry database is not the db_name parameter")
 	}
+	user, _ := secretString(sec, "username")
+	userPw, _ := secretString(sec, "password")
+	h.addSecret(userPw)
+	if user == "" || userPw == "" || user == params["admin_user"] || userPw == params["admin_password"] {
+		t.Errorf("Secret entries username and password: empty %v, the admin's %v; want the binding's own user", user == "" || userPw == "", user == params["admin_user"] || userPw == params["admin_password"])
+	}
+	if found, inputs := c.deployment(si.Spec.ExternalID); !found || inputs["admin_password"] != params["admin_password"] || inputs["admin_user"] != params["admin_user"] {
+		t.Errorf("the deployment's inputs do not hold the admin parameters (found %v)", found)
+	}
+	needles["binding's own username credential"] = user
+	needles["binding's own password credential"] = userPw
 
 	// Events, with reasons of the transitions.
 	var events corev1.EventList

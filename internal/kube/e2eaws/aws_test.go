@@ -2,6 +2,7 @@ package e2eaws_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -85,8 +86,8 @@ func condition(conds []v1beta1.Condition, typ v1beta1.ConditionType) v1beta1.Con
 }
 
 // TestControllerDrivesTheAWSShape registers the AWS shape's URL (the run-aws front door)
-// with the controller and runs one lifecycle: catalog, provision, bind (Secret), unbind
-// (Secret gone), deprovision.
+// with the controller and runs one lifecycle: catalog, provision, two bindings (a
+// Secret each, with a database user of its own), unbind (Secrets gone), deprovision.
 func TestControllerDrivesTheAWSShape(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end to end: not in -short mode")
@@ -226,33 +227,64 @@ func TestControllerDrivesTheAWSShape(t *testing.T) {
 		t.Errorf("provisionStatus %q, externalID %q", in.Status.ProvisionStatus, in.Spec.ExternalID)
 	}
 
-	must(t, kc.Create(ctx, &v1beta1.ServiceBinding{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns},
-		Spec: v1beta1.ServiceBindingSpec{InstanceRef: v1beta1.LocalObjectReference{Name: "db"}}}))
-	var sec corev1.Secret
-	eventually(t, "the binding's Secret", func() (bool, string) {
-		var b v1beta1.ServiceBinding
-		if err := kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app"}, &b); err != nil {
-			return false, err.Error()
-		}
-		if b.Status.Binding == nil {
-			r := condition(b.Status.Conditions, v1beta1.ConditionReady)
-			return false, r.Reason + ": " + r.Message
-		}
-		return kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: b.Status.Binding.Name}, &sec) == nil, "no Secret yet"
-	})
-	if got := string(sec.Data["password"]); got != "Aws-Shape-Secret-42" {
-		t.Errorf("Secret password = %q, want the admin password the instance was given", got)
+	// Two bindings: mariadb's osb_bind gives each a database user of its own, in its
+	// Secret, asynchronously (the controller polls the binding's last_operation).
+	secrets := map[string]corev1.Secret{}
+	bindingIDs := map[string]string{}
+	for _, name := range []string{"app", "app2"} {
+		must(t, kc.Create(ctx, &v1beta1.ServiceBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec: v1beta1.ServiceBindingSpec{InstanceRef: v1beta1.LocalObjectReference{Name: "db"}}}))
 	}
-	if sec.Type != "servicebinding.io/mariadb" || string(sec.Data["provider"]) != "cloudify" || len(sec.Data["host"]) == 0 {
-		t.Errorf("Secret type %q, provider %q, host %q", sec.Type, sec.Data["provider"], sec.Data["host"])
+	for _, name := range []string{"app", "app2"} {
+		var sec corev1.Secret
+		eventually(t, "the Secret of binding "+name, func() (bool, string) {
+			var b v1beta1.ServiceBinding
+			if err := kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &b); err != nil {
+				return false, err.Error()
+			}
+			if c := condition(b.Status.Conditions, v1beta1.ConditionFailed); c.Status == v1beta1.ConditionTrue {
+				t.Fatalf("binding %s failed: %s: %s", name, c.Reason, c.Message)
+			}
+			if b.Status.Binding == nil {
+				r := condition(b.Status.Conditions, v1beta1.ConditionReady)
+				return false, r.Reason + ": " + r.Message
+			}
+			bindingIDs[name] = b.Spec.ExternalID
+			return kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: b.Status.Binding.Name}, &sec) == nil, "no Secret yet"
+		})
+		secrets[name] = sec
+		if sec.Type != "servicebinding.io/mariadb" || string(sec.Data["provider"]) != "cloudify" || len(sec.Data["host"]) == 0 {
+			t.Errorf("Secret of %s: type %q, provider %q, host %q", name, sec.Type, sec.Data["provider"], sec.Data["host"])
+		}
+		user, pw := string(sec.Data["username"]), string(sec.Data["password"])
+		if user == "" || pw == "" || user == "dbadmin" || pw == "Aws-Shape-Secret-42" {
+			t.Errorf("Secret of %s: username %q, password empty %v or the instance's admin password %v; want the binding's own user", name, user, pw == "", pw == "Aws-Shape-Secret-42")
+		}
+		// The broker's copy of the binding (its Cloudify secret) is what the Secret holds.
+		code, creds := fetchBinding(t, url, password, in.Spec.ExternalID, bindingIDs[name])
+		if code != http.StatusOK || creds["username"] != user || creds["password"] != pw {
+			t.Errorf("GET binding %s from the broker: %d, username equal to the Secret's %v, password equal %v", name, code, creds["username"] == user, creds["password"] == pw)
+		}
+	}
+	if a, b := secrets["app"], secrets["app2"]; string(a.Data["username"]) == string(b.Data["username"]) || string(a.Data["password"]) == string(b.Data["password"]) {
+		t.Errorf("the two bindings' Secrets have the same username (%v) or password (%v); want a user each",
+			string(a.Data["username"]) == string(b.Data["username"]), string(a.Data["password"]) == string(b.Data["password"]))
 	}
 
-	must(t, kc.Delete(ctx, &v1beta1.ServiceBinding{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns}}))
-	eventually(t, "the binding and its Secret are gone", func() (bool, string) {
-		errB := kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app"}, &v1beta1.ServiceBinding{})
-		errS := kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: sec.Name}, &corev1.Secret{})
-		return apierrors.IsNotFound(errB) && apierrors.IsNotFound(errS), fmt.Sprintf("binding: %v, secret: %v", errB, errS)
-	})
+	for _, name := range []string{"app", "app2"} {
+		must(t, kc.Delete(ctx, &v1beta1.ServiceBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}))
+		sec := secrets[name]
+		eventually(t, "binding "+name+" and its Secret are gone", func() (bool, string) {
+			errB := kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &v1beta1.ServiceBinding{})
+			errS := kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: sec.Name}, &corev1.Secret{})
+			return apierrors.IsNotFound(errB) && apierrors.IsNotFound(errS), fmt.Sprintf("binding: %v, secret: %v", errB, errS)
+		})
+		// Unbound: the broker has no binding (its credentials were revoked and their
+		// Cloudify secret deleted).
+		if code, _ := fetchBinding(t, url, password, in.Spec.ExternalID, bindingIDs[name]); code != http.StatusNotFound {
+			t.Errorf("GET binding %s from the broker after its deletion: %d, want 404", name, code)
+		}
+	}
 	must(t, kc.Delete(ctx, &v1beta1.ServiceInstance{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns}}))
 	eventually(t, "the instance is deprovisioned and gone", func() (bool, string) {
 		var got v1beta1.ServiceInstance
@@ -278,6 +310,36 @@ func TestControllerDrivesTheAWSShape(t *testing.T) {
 	if strings.Contains(ctrlOut.String(), "Aws-Shape-Secret-42") {
 		t.Error("the controller's log holds the instance's password")
 	}
+	for name, sec := range secrets {
+		if pw := string(sec.Data["password"]); pw != "" && (strings.Contains(ctrlOut.String(), pw) || strings.Contains(awsOut.String(), pw)) {
+			t.Errorf("the controller's or the AWS shape's log holds the password of binding %s", name)
+		}
+	}
+}
+
+// fetchBinding gets a binding from the broker: the status and the credentials.
+func fetchBinding(t *testing.T, url, password, instanceID, bindingID string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url+"/v2/service_instances/"+instanceID+"/service_bindings/"+bindingID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("broker", password)
+	req.Header.Set("X-Broker-API-Version", "2.17")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b struct {
+		Credentials map[string]any `json:"credentials"`
+	}
+	if resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(&b); err != nil {
+			t.Fatalf("GET binding %s: %v", bindingID, err)
+		}
+	}
+	return resp.StatusCode, b.Credentials
 }
 
 func must(t *testing.T, err error) {
