@@ -393,6 +393,7 @@ func (c *chaos) useBindings(ctx context.Context, lc *chaosLC) bool {
 		return true
 	}
 	for _, rec := range recs {
+		c.fetchBinding(ctx, lc, rec, "before its unbind")
 		c.unbind(ctx, lc, rec)
 	}
 	return true
