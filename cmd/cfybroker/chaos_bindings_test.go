@@ -64,6 +64,9 @@ type bindingRec struct {
 // bindingTally counts the campaign's bindings.
 type bindingTally struct {
 	boundOwn, boundShared, unbound, failedAsExpected, lost atomic.Int64
+	// leftUsers and leftSecrets count what an unbind or a failed bind left on the
+	// manager, seen right after it.
+	leftUsers, leftSecrets atomic.Int64
 }
 
 // ownErrorText is the traceback a failing osb_bind ends with; the bind's last_operation
@@ -276,9 +279,11 @@ func (c *chaos) checkNothingLeft(ctx context.Context, lc *chaosLC, rec *bindingR
 		return
 	}
 	if _, ok := userOf(c.e.sim, lc.depID, rec.id); ok {
+		c.bindings.leftUsers.Add(1)
 		lc.Problem("%s left the database user of %s", what, rec.id)
 	}
 	if key := broker.BindingSecretKey(lc.depID, rec.id); hasSecret(c.e.sim, key) {
+		c.bindings.leftSecrets.Add(1)
 		lc.Problem("%s left the secret %s", what, key)
 	}
 	code, err := c.raw(ctx, lc, "fetch_binding", http.MethodGet, "/v2/service_instances/"+lc.id+"/service_bindings/"+rec.id)
@@ -465,6 +470,7 @@ func (c *chaos) afterDeprovision(lc *chaosLC) {
 	prefix := broker.BindingSecretKey(lc.depID, "")
 	for _, s := range c.e.sim.Secrets() {
 		if strings.HasPrefix(s.Key, prefix) {
+			c.bindings.leftSecrets.Add(1)
 			lc.Problem("the deprovision left the secret %s", s.Key)
 		}
 	}
@@ -558,7 +564,6 @@ func (c *chaos) checkBindingsGone(ctx context.Context, f *chaosFigures) {
 	for _, s := range c.e.sim.Secrets() {
 		if strings.HasPrefix(s.Key, "osb-") {
 			f.bind.secretsAtEnd++
-			f.bind.orphanSecrets++
 			f.Problem("orphan secret after the cleanup: %s", s.Key)
 		}
 	}

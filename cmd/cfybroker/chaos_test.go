@@ -1014,13 +1014,17 @@ func (c *chaos) report(lcs []*chaosLC, f chaosFigures) {
 	simchaos.WriteRetries(&b, &c.osbRetries)
 	fmt.Fprintf(&b, "  step retries        %d (runner retries after a failed step); broker errors logged %d\n", c.counts.stepRetries.Load(), c.counts.errors.Load())
 	lostBindings := c.bindings.lost.Load()
+	orphanSecrets := int64(f.bind.orphanSecrets+f.bind.secretsAtEnd) + c.bindings.leftSecrets.Load()
+	orphanUsers := int64(f.bind.orphanUsers) + c.bindings.leftUsers.Load()
 	fmt.Fprintf(&b, "  bindings            %d bound (%d of their own, %d shared), %d unbound, %d binds and unbinds failed as expected, %d failed binds left for their unbind\n",
 		c.bindings.boundOwn.Load()+c.bindings.boundShared.Load(), c.bindings.boundOwn.Load(), c.bindings.boundShared.Load(),
 		c.bindings.unbound.Load(), c.bindings.failedAsExpected.Load(), c.orphanMitigations.Load())
 	fmt.Fprintf(&b, "  binding checks      %d binding secrets and %d database users on the manager, %d bindings held bound fetched\n",
 		f.bind.secretsChecked, f.bind.usersChecked, f.bind.boundAtCheck)
-	fmt.Fprintf(&b, "  orphan secrets %d (%d after the cleanup), orphan database users %d, lost bindings %d, stale binding records %d\n",
-		f.bind.orphanSecrets, f.bind.secretsAtEnd, f.bind.orphanUsers, lostBindings, f.bind.staleBindings)
+	fmt.Fprintf(&b, "  orphan secrets %d (%d left by an unbind, failed bind or deprovision, %d at the checks, %d after the cleanup)\n",
+		orphanSecrets, c.bindings.leftSecrets.Load(), f.bind.orphanSecrets, f.bind.secretsAtEnd)
+	fmt.Fprintf(&b, "  orphan users %d (%d left by an unbind or failed bind, %d at the checks), lost bindings %d, stale binding records %d\n",
+		orphanUsers, c.bindings.leftUsers.Load(), f.bind.orphanUsers, lostBindings, f.bind.staleBindings)
 	f.WriteTail(&b, "abandoned lifecycles", c.abandonedOps.Load())
 	t.Log(b.String())
 	if f.slowest != nil {
@@ -1029,12 +1033,12 @@ func (c *chaos) report(lcs []*chaosLC, f chaosFigures) {
 	if testing.Verbose() {
 		fmt.Printf("CHAOS lifecycles=%d succeeded=%d kept=%d failed_as_expected=%d timed_out_by_faults=%d faults=%d osb_retries=%d step_retries=%d stuck=%d orphans=%d lost=%d duplicates=%d bindings=%d orphan_secrets=%d orphan_users=%d lost_bindings=%d wall=%s seed=%d\n",
 			f.Lifecycles, f.Completed, f.Kept, f.ExpectedN, f.TimedOutHealthy, f.FaultsTotal, c.osbRetries.Total(), c.counts.stepRetries.Load(),
-			f.Stuck, f.Orphans, f.Lost, f.Duplicates, c.bindings.boundOwn.Load()+c.bindings.boundShared.Load(), f.bind.orphanSecrets, f.bind.orphanUsers, lostBindings,
+			f.Stuck, f.Orphans, f.Lost, f.Duplicates, c.bindings.boundOwn.Load()+c.bindings.boundShared.Load(), orphanSecrets, orphanUsers, lostBindings,
 			f.Wall.Round(100*time.Millisecond), c.set.Seed)
 	}
 
 	failed := simchaos.ReportProblems(t, f.CheckProblems, lcs, 15)
-	if f.Failed() || f.bind.orphanSecrets+f.bind.orphanUsers+f.bind.staleBindings > 0 || lostBindings > 0 {
+	if f.Failed() || orphanSecrets+orphanUsers+lostBindings+int64(f.bind.staleBindings) > 0 {
 		failed = true
 	}
 	if failed {
