@@ -18,14 +18,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,12 +70,14 @@ const (
 	kindEarlyDeprovision lcKind = "deprovision-while-provisioning"
 )
 
-var allKinds = []lcKind{kindFull, kindKeep, kindFailingBP, kindInstallFails, kindInstallHangs, kindUpdateHangs, kindEarlyDeprovision}
+var allKinds = []lcKind{kindFull, kindKeep, kindFailingBP, kindInstallFails, kindInstallHangs, kindUpdateHangs, kindEarlyDeprovision,
+	kindBindFails, kindUnbindFails, kindUnbindDuringBind, kindDeprovisionBound}
 
 // kindWeights is the share of each kind beyond the one of each every campaign has.
 var kindWeights = map[lcKind]int{
-	kindFull: 44, kindKeep: 14, kindFailingBP: 8, kindInstallFails: 8,
-	kindInstallHangs: 6, kindUpdateHangs: 3, kindEarlyDeprovision: 17,
+	kindFull: 34, kindKeep: 12, kindFailingBP: 6, kindInstallFails: 6,
+	kindInstallHangs: 5, kindUpdateHangs: 3, kindEarlyDeprovision: 14,
+	kindBindFails: 5, kindUnbindFails: 5, kindUnbindDuringBind: 5, kindDeprovisionBound: 5,
 }
 
 // chaosService is a service of the simulator's sample catalog with valid parameters.
@@ -86,6 +86,9 @@ type chaosService struct {
 	params  func(r *rand.Rand, id string) map[string]any
 	update  func(r *rand.Rand) map[string]any
 	credKey string // a credential every binding carries
+	// ownCreds: the blueprint's bind workflows give every binding credentials of its
+	// own, bound and unbound asynchronously; else bindings share the deployment's.
+	ownCreds bool
 }
 
 var chaosServices = []chaosService{
@@ -104,7 +107,8 @@ var chaosServices = []chaosService{
 		update: func(r *rand.Rand) map[string]any {
 			return map[string]any{"db_name": fmt.Sprintf("db_%d", r.IntN(1000))}
 		},
-		credKey: "host",
+		credKey:  "host",
+		ownCreds: true,
 	},
 	{
 		name: "redis-cache",
@@ -128,8 +132,9 @@ var failingService = chaosService{name: "failing-install", params: func(*rand.Ra
 
 // opRecord is one asynchronous operation a lifecycle started.
 type opRecord struct {
-	kind string // provision, update, deprovision
-	key  osbc.OperationKey
+	kind      string // provision, update, deprovision, bind, unbind
+	key       osbc.OperationKey
+	bindingID string // of a bind or unbind
 }
 
 // chaosLC is one lifecycle: its plan and what happened.
@@ -147,10 +152,12 @@ type chaosLC struct {
 
 	simchaos.Journal // trace, problems, expected failures, timeouts under faults
 
-	mu    sync.Mutex
-	ops   []opRecord
-	final string // "gone", "live" (kept) or "" (the lifecycle did not finish)
-	bound bool   // a binding exists (kept lifecycles)
+	twoBindings bool // bind twice (bindings with credentials of their own)
+
+	mu       sync.Mutex
+	ops      []opRecord
+	final    string // "gone", "live" (kept) or "" (the lifecycle did not finish)
+	bindings []*bindingRec
 }
 
 // Title names the lifecycle in the report.
@@ -329,6 +336,10 @@ type chaos struct {
 	osbRetries   simchaos.Tally // by "call status"
 	abandonedOps atomic.Int64
 	repeats      atomic.Int64
+	bindings     bindingTally
+	// orphanMitigations counts the unbinds of failed binds that found their binding
+	// left failed (a bind workflow that ran to its end).
+	orphanMitigations atomic.Int64
 }
 
 // TestChaos is the fault campaign (see the top of the file).
@@ -444,8 +455,13 @@ func (c *chaos) plan() []*chaosLC {
 		case kindFull, kindKeep:
 			lc.update = r.IntN(2) == 0
 			lc.updateFails = lc.update && r.IntN(6) == 0
+			lc.twoBindings = r.IntN(2) == 0
 		case kindEarlyDeprovision:
 			lc.earlyDelay = time.Duration(r.IntN(900)) * time.Millisecond
+		}
+		if bindingKinds[k] {
+			lc.svc = chaosServices[0] // mariadb: bindings with credentials of their own
+			lc.twoBindings = k == kindDeprovisionBound
 		}
 		// An operator starts an execution just before the broker deletes the deployment.
 		lc.refuseDelete = k != kindKeep && r.IntN(5) == 0
@@ -641,7 +657,11 @@ func (c *chaos) runLifecycle(parent context.Context, lc *chaosLC) {
 	}
 
 	if provisioned {
-		if !c.bindAndUse(ctx, lc) {
+		run := c.useBindings
+		if bindingKinds[lc.kind] {
+			run = c.runBindingKind
+		}
+		if !run(ctx, lc) {
 			c.abandon(lc)
 			return
 		}
@@ -654,57 +674,6 @@ func (c *chaos) runLifecycle(parent context.Context, lc *chaosLC) {
 		return
 	}
 	c.deprovision(ctx, lc)
-}
-
-// bindAndUse binds, fetches the binding, maybe updates, and (unless kept) unbinds.
-func (c *chaos) bindAndUse(ctx context.Context, lc *chaosLC) bool {
-	bindingID := lc.id + "-b"
-	var bind *osbc.BindResponse
-	err := c.call(ctx, lc, "bind", func() (err error) {
-		bind, err = c.e.client.Bind(&osbc.BindRequest{InstanceID: lc.id, BindingID: bindingID, ServiceID: lc.serviceID, PlanID: lc.planID, AcceptsIncomplete: true})
-		return err
-	})
-	if err != nil {
-		lc.Problem("bind: %v", err)
-		return false
-	}
-	if bind.Credentials[lc.svc.credKey] == nil {
-		lc.Problem("bind: credentials %v lack %q", slices.Sorted(maps.Keys(bind.Credentials)), lc.svc.credKey)
-	}
-	lc.mu.Lock()
-	lc.bound = true
-	lc.mu.Unlock()
-	var got *osbc.GetBindingResponse
-	err = c.call(ctx, lc, "fetch_binding", func() (err error) {
-		got, err = c.e.client.GetBinding(&osbc.GetBindingRequest{InstanceID: lc.id, BindingID: bindingID})
-		return err
-	})
-	switch {
-	case err != nil:
-		lc.Problem("fetch binding: %v", err)
-	case fmt.Sprint(got.Credentials[lc.svc.credKey]) != fmt.Sprint(bind.Credentials[lc.svc.credKey]):
-		lc.Problem("fetch binding: %s = %v, bind gave %v", lc.svc.credKey, got.Credentials[lc.svc.credKey], bind.Credentials[lc.svc.credKey])
-	}
-
-	if lc.update {
-		c.updateInstance(ctx, lc)
-	}
-	if lc.kind == kindKeep {
-		return true
-	}
-	status, err := c.raw(ctx, lc, "unbind", http.MethodDelete,
-		"/v2/service_instances/"+lc.id+"/service_bindings/"+bindingID+"?service_id="+lc.serviceID+"&plan_id="+lc.planID)
-	switch {
-	case err != nil:
-		lc.Problem("unbind: %v", err)
-	case status != http.StatusOK:
-		lc.Problem("unbind answered %d, want 200 (the binding was lost?)", status)
-	default:
-		lc.mu.Lock()
-		lc.bound = false
-		lc.mu.Unlock()
-	}
-	return true
 }
 
 func (c *chaos) updateInstance(ctx context.Context, lc *chaosLC) {
@@ -810,6 +779,7 @@ func (c *chaos) deprovision(ctx context.Context, lc *chaosLC) {
 			lc.mu.Lock()
 			lc.final = "gone"
 			lc.mu.Unlock()
+			c.afterDeprovision(lc)
 			return
 		}
 		lc.Logf("deprovision ended %s: %s", res.state, res.desc)
@@ -889,6 +859,7 @@ type chaosFigures struct {
 	simchaos.Figures
 	byKind  map[lcKind]int
 	slowest *chaosLC
+	bind    bindingFigures
 }
 
 // check compares every instance with the simulator's truth and the broker's answers.
@@ -912,8 +883,11 @@ func (c *chaos) check(lcs []*chaosLC) chaosFigures {
 	for _, lc := range lcs {
 		for _, op := range lc.ops {
 			code, state, desc, err := c.lastOperation(ctx, lc.id, string(op.key))
+			if op.bindingID != "" {
+				code, state, desc, err = c.lastBindingOperation(ctx, lc.id, op.bindingID, string(op.key))
+			}
 			switch {
-			case code == http.StatusGone && op.kind == "deprovision":
+			case code == http.StatusGone && (op.kind == "deprovision" || op.kind == "unbind"):
 			case err != nil || code != http.StatusOK:
 				stuckIDs[lc.id] = true
 				problem("%s: last_operation of its %s %s: %d, %v", lc.id, op.kind, op.key, code, err)
@@ -951,10 +925,6 @@ func (c *chaos) check(lcs []*chaosLC) chaosFigures {
 				ok = false
 				problem("lost: %s: fetch instance = %+v, %v", lc.id, inst, err)
 			}
-			if _, err := c.e.client.GetBinding(&osbc.GetBindingRequest{InstanceID: lc.id, BindingID: lc.id + "-b"}); err != nil {
-				ok = false
-				problem("lost: %s: fetch binding: %v", lc.id, err)
-			}
 			if !truth.CheckKept(&f.Figures, lc.id, lc.depID) {
 				ok = false
 			}
@@ -989,12 +959,18 @@ func (c *chaos) check(lcs []*chaosLC) chaosFigures {
 		problem("list instances: %v", err)
 	}
 
-	// Then the kept instances go too, without faults, and nothing at all is left.
+	// The bindings: no secret or database user without a bound binding, none lost.
+	c.checkBindings(ctx, lcs, &f)
+
+	// Then the kept instances go too, without faults, and nothing at all is left: the
+	// first binding of each is unbound, any second one goes with the deprovision.
 	kept := func(lc *chaosLC) bool { return lc.final == "live" }
 	simchaos.EachAtOnce(ctx, lcs, kept, 2*c.set.Deadline+30*time.Second, func(cctx context.Context, lc *chaosLC) {
-		if code, err := c.raw(cctx, lc, "unbind", http.MethodDelete,
-			"/v2/service_instances/"+lc.id+"/service_bindings/"+lc.id+"-b?service_id="+lc.serviceID+"&plan_id="+lc.planID); err != nil || code != http.StatusOK {
-			lc.Problem("cleanup: unbind answered %d, %v", code, err)
+		for _, rec := range lc.bindings {
+			if rec.state == bindingBound {
+				c.unbind(cctx, lc, rec)
+				break
+			}
 		}
 		lc.mu.Lock()
 		lc.final = ""
@@ -1008,6 +984,7 @@ func (c *chaos) check(lcs []*chaosLC) chaosFigures {
 		f.Orphans++
 		problem("orphan after the cleanup: deployment %s is live", d.ID)
 	}
+	c.checkBindingsGone(ctx, &f)
 
 	for _, lc := range lcs {
 		kinds := make([]string, 0, len(lc.ops))
@@ -1036,19 +1013,32 @@ func (c *chaos) report(lcs []*chaosLC, f chaosFigures) {
 	c.counts.mu.Unlock()
 	simchaos.WriteRetries(&b, &c.osbRetries)
 	fmt.Fprintf(&b, "  step retries        %d (runner retries after a failed step); broker errors logged %d\n", c.counts.stepRetries.Load(), c.counts.errors.Load())
+	lostBindings := c.bindings.lost.Load()
+	orphanSecrets := int64(f.bind.orphanSecrets+f.bind.secretsAtEnd) + c.bindings.leftSecrets.Load()
+	orphanUsers := int64(f.bind.orphanUsers) + c.bindings.leftUsers.Load()
+	fmt.Fprintf(&b, "  bindings            %d bound (%d of their own, %d shared), %d unbound, %d binds and unbinds failed as expected, %d failed binds left for their unbind\n",
+		c.bindings.boundOwn.Load()+c.bindings.boundShared.Load(), c.bindings.boundOwn.Load(), c.bindings.boundShared.Load(),
+		c.bindings.unbound.Load(), c.bindings.failedAsExpected.Load(), c.orphanMitigations.Load())
+	fmt.Fprintf(&b, "  binding checks      %d binding secrets and %d database users on the manager, %d bindings held bound fetched\n",
+		f.bind.secretsChecked, f.bind.usersChecked, f.bind.boundAtCheck)
+	fmt.Fprintf(&b, "  orphan secrets %d (%d left by an unbind, failed bind or deprovision, %d at the checks, %d after the cleanup)\n",
+		orphanSecrets, c.bindings.leftSecrets.Load(), f.bind.orphanSecrets, f.bind.secretsAtEnd)
+	fmt.Fprintf(&b, "  orphan users %d (%d left by an unbind or failed bind, %d at the checks), lost bindings %d, stale binding records %d\n",
+		orphanUsers, c.bindings.leftUsers.Load(), f.bind.orphanUsers, lostBindings, f.bind.staleBindings)
 	f.WriteTail(&b, "abandoned lifecycles", c.abandonedOps.Load())
 	t.Log(b.String())
 	if f.slowest != nil {
 		simchaos.LogSlowest(t, f.slowest)
 	}
 	if testing.Verbose() {
-		fmt.Printf("CHAOS lifecycles=%d succeeded=%d kept=%d failed_as_expected=%d timed_out_by_faults=%d faults=%d osb_retries=%d step_retries=%d stuck=%d orphans=%d lost=%d duplicates=%d wall=%s seed=%d\n",
+		fmt.Printf("CHAOS lifecycles=%d succeeded=%d kept=%d failed_as_expected=%d timed_out_by_faults=%d faults=%d osb_retries=%d step_retries=%d stuck=%d orphans=%d lost=%d duplicates=%d bindings=%d orphan_secrets=%d orphan_users=%d lost_bindings=%d wall=%s seed=%d\n",
 			f.Lifecycles, f.Completed, f.Kept, f.ExpectedN, f.TimedOutHealthy, f.FaultsTotal, c.osbRetries.Total(), c.counts.stepRetries.Load(),
-			f.Stuck, f.Orphans, f.Lost, f.Duplicates, f.Wall.Round(100*time.Millisecond), c.set.Seed)
+			f.Stuck, f.Orphans, f.Lost, f.Duplicates, c.bindings.boundOwn.Load()+c.bindings.boundShared.Load(), orphanSecrets, orphanUsers, lostBindings,
+			f.Wall.Round(100*time.Millisecond), c.set.Seed)
 	}
 
 	failed := simchaos.ReportProblems(t, f.CheckProblems, lcs, 15)
-	if f.Failed() {
+	if f.Failed() || orphanSecrets+orphanUsers+lostBindings+int64(f.bind.staleBindings) > 0 {
 		failed = true
 	}
 	if failed {
