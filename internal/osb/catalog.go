@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/cfybroker/cfybroker/internal/broker"
@@ -15,6 +16,10 @@ type renderedCatalog struct {
 	etag       string   // broker.Catalog.ETag
 	etagHeader []string // the quoted entity tag; nil when the catalog has none usable
 	body       rawJSON
+	// contentLength is the Content-Length header of body. net/http computes it only
+	// for a body that fits its 2 KB buffer; a catalog is larger, and would otherwise
+	// go out in chunks, with their framing and one more write.
+	contentLength []string
 }
 
 // getCatalog serves GET /v2/catalog. The body is rendered once per ETag and kept:
@@ -42,6 +47,7 @@ func (h *handler) getCatalog(x *exchange) (int, any, error) {
 			return http.StatusNotModified, nil, nil
 		}
 	}
+	x.w.Header()[headerContentLength] = rc.contentLength
 	// &rc.body: a pointer boxes without an allocation, a slice would not.
 	return http.StatusOK, &rc.body, nil
 }
@@ -54,7 +60,7 @@ func renderCatalog(c broker.Catalog) (*renderedCatalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("osb: render catalog %q: %w", c.ETag, err)
 	}
-	rc := &renderedCatalog{etag: c.ETag, body: body}
+	rc := &renderedCatalog{etag: c.ETag, body: body, contentLength: []string{strconv.Itoa(len(body))}}
 	if c.ETag != "" && validETag(c.ETag) {
 		rc.etagHeader = []string{`"` + c.ETag + `"`}
 	}

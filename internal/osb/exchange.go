@@ -20,6 +20,7 @@ const (
 	headerRequestIdentity     = "X-Broker-Api-Request-Identity"
 	headerOriginatingIdentity = "X-Broker-Api-Originating-Identity"
 	headerContentType         = "Content-Type"
+	headerContentLength       = "Content-Length"
 	headerRetryAfter          = "Retry-After"
 	headerETag                = "Etag"
 	headerIfNoneMatch         = "If-None-Match"
