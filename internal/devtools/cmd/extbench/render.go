@@ -37,7 +37,8 @@ func render(res Results, before *Results) string {
 		res.When, orDash(res.Commit), strings.TrimPrefix(res.GoVersion, "go"), res.CPU)
 	p("%s before, %s after. The `last_operation` rows poll a provisioned instance's succeeded operation, without and",
 		res.LoadBefore, res.LoadAfter)
-	p("with `?operation=`.")
+	p("with `?operation=`. barehttp writes a body as a plain handler does, so net/http sends the catalog (larger than its")
+	p("2 KB buffer) in chunks; the broker sends the catalog with its Content-Length.")
 	p("")
 	if before != nil {
 		p("### Before and after")
