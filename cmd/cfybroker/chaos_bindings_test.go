@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -105,28 +104,9 @@ func (lc *chaosLC) setBindingState(rec *bindingRec, state string) {
 // pollBinding follows a binding's last_operation until it leaves "in progress" (or,
 // for an unbind, answers 410).
 func (c *chaos) pollBinding(ctx context.Context, lc *chaosLC, bindingID string, key *osbc.OperationKey) (pollResult, error) {
-	var last string
-	for {
-		var resp *osbc.LastOperationResponse
-		err := c.call(ctx, lc, "binding_last_operation", func() (err error) {
-			resp, err = c.e.client.PollBindingLastOperation(&osbc.BindingLastOperationRequest{InstanceID: lc.id, BindingID: bindingID, OperationKey: key})
-			return err
-		})
-		switch {
-		case osbc.IsGoneError(err):
-			return pollResult{gone: true}, nil
-		case err != nil:
-			return pollResult{}, err
-		case resp.State != osbc.StateInProgress:
-			return pollResult{state: resp.State, desc: deref(resp.Description)}, nil
-		}
-		last = deref(resp.Description)
-		select {
-		case <-ctx.Done():
-			return pollResult{}, fmt.Errorf("still in progress when the lifecycle's deadline passed (last: %q)", last)
-		case <-time.After(pollEvery + time.Duration(lc.rng.IntN(80))*time.Millisecond):
-		}
-	}
+	return c.pollUntilDone(ctx, lc, "binding_last_operation", func() (*osbc.LastOperationResponse, error) {
+		return c.e.client.PollBindingLastOperation(&osbc.BindingLastOperationRequest{InstanceID: lc.id, BindingID: bindingID, OperationKey: key})
+	})
 }
 
 // bind makes binding id and follows it to its end; the record says how it ended. A
@@ -586,28 +566,7 @@ func (c *chaos) checkBindingsGone(ctx context.Context, f *chaosFigures) {
 // lastBindingOperation asks a binding's last_operation of an operation without the
 // client library.
 func (c *chaos) lastBindingOperation(ctx context.Context, instanceID, bindingID, operation string) (code int, state, desc string, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		c.e.url+"/v2/service_instances/"+instanceID+"/service_bindings/"+bindingID+"/last_operation?operation="+url.QueryEscape(operation), nil)
-	if err != nil {
-		return 0, "", "", err
-	}
-	req.Header.Set("X-Broker-API-Version", "2.17")
-	req.SetBasicAuth(testUser, testPass)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", "", err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		State       string `json:"state"`
-		Description string `json:"description"`
-	}
-	if resp.StatusCode == http.StatusOK {
-		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-			return resp.StatusCode, "", "", err
-		}
-	}
-	return resp.StatusCode, body.State, body.Description, nil
+	return c.pollPath(ctx, "/v2/service_instances/"+instanceID+"/service_bindings/"+bindingID+"/last_operation?operation="+url.QueryEscape(operation))
 }
 
 // userOf is the manager's database user of a binding.

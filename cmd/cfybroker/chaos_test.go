@@ -503,11 +503,19 @@ type pollResult struct {
 
 // poll follows last_operation until it leaves "in progress" (or the instance is gone).
 func (c *chaos) poll(ctx context.Context, lc *chaosLC, key *osbc.OperationKey) (pollResult, error) {
+	return c.pollUntilDone(ctx, lc, "last_operation", func() (*osbc.LastOperationResponse, error) {
+		return c.e.client.PollLastOperation(&osbc.LastOperationRequest{InstanceID: lc.id, OperationKey: key})
+	})
+}
+
+// pollUntilDone asks ask (a last_operation of the kind named by what) until the
+// operation leaves "in progress", the answer is 410, or the lifecycle's deadline passes.
+func (c *chaos) pollUntilDone(ctx context.Context, lc *chaosLC, what string, ask func() (*osbc.LastOperationResponse, error)) (pollResult, error) {
 	var last string
 	for {
 		var resp *osbc.LastOperationResponse
-		err := c.call(ctx, lc, "last_operation", func() (err error) {
-			resp, err = c.e.client.PollLastOperation(&osbc.LastOperationRequest{InstanceID: lc.id, OperationKey: key})
+		err := c.call(ctx, lc, what, func() (err error) {
+			resp, err = ask()
 			return err
 		})
 		switch {
@@ -830,8 +838,12 @@ func (c *chaos) raw(ctx context.Context, lc *chaosLC, name, method, path string)
 // lastOperation asks last_operation of an operation without the client library (which
 // logs every non-2xx answer through klog).
 func (c *chaos) lastOperation(ctx context.Context, instanceID, operation string) (code int, state, desc string, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		c.e.url+"/v2/service_instances/"+instanceID+"/last_operation?operation="+url.QueryEscape(operation), nil)
+	return c.pollPath(ctx, "/v2/service_instances/"+instanceID+"/last_operation?operation="+url.QueryEscape(operation))
+}
+
+// pollPath asks a last_operation path and decodes its state and description.
+func (c *chaos) pollPath(ctx context.Context, path string) (code int, state, desc string, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.e.url+path, nil)
 	if err != nil {
 		return 0, "", "", err
 	}

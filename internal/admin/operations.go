@@ -274,16 +274,7 @@ func (s *Service) restart(ctx context.Context, op broker.Operation) (RetryResult
 	}
 	s.cfg.Logger.InfoContext(ctx, "operation restarted by an operator", "operation_id", next.ID, "retried", op.ID,
 		"instance_id", inst.ID, "deployment_id", next.DeploymentID, "operation_type", string(next.Type))
-	res := RetryResult{Action: ActionRestarted, Retried: op.ID, Operation: operationView(next, now)}
-	res.Message = fmt.Sprintf("operation %s is recorded; the workflow driver picks it up when it next sweeps (the embedded broker at its start)", next.ID)
-	if s.cfg.Driver != nil {
-		if err := s.cfg.Driver.Start(ctx, next); err != nil {
-			res.Message = fmt.Sprintf("operation %s is recorded but the driver did not take it now (%v); its sweep picks it up", next.ID, err)
-		} else {
-			res.Message = fmt.Sprintf("operation %s is running", next.ID)
-		}
-	}
-	return res, nil
+	return s.restarted(ctx, op, next, now), nil
 }
 
 // restartUnbind replaces a failed unbind that is still its binding's last operation by
@@ -321,6 +312,11 @@ func (s *Service) restartUnbind(ctx context.Context, op broker.Operation) (Retry
 	}
 	s.cfg.Logger.InfoContext(ctx, "operation restarted by an operator", "operation_id", next.ID, "retried", op.ID,
 		"instance_id", op.InstanceID, "binding_id", op.BindingID, "operation_type", string(next.Type))
+	return s.restarted(ctx, op, next, now), nil
+}
+
+// restarted hands a recorded restart to the driver and says what happens next.
+func (s *Service) restarted(ctx context.Context, op, next broker.Operation, now time.Time) RetryResult {
 	res := RetryResult{Action: ActionRestarted, Retried: op.ID, Operation: operationView(next, now)}
 	res.Message = fmt.Sprintf("operation %s is recorded; the workflow driver picks it up when it next sweeps (the embedded broker at its start)", next.ID)
 	if s.cfg.Driver != nil {
@@ -330,7 +326,7 @@ func (s *Service) restartUnbind(ctx context.Context, op broker.Operation) (Retry
 			res.Message = fmt.Sprintf("operation %s is running", next.ID)
 		}
 	}
-	return res, nil
+	return res
 }
 
 // checkNoDeployment refuses a provision retry when the deployment is on the manager.
