@@ -120,6 +120,15 @@ func TestBuildBindings(t *testing.T) {
 			overlay: "services:\n  db: {bindings: per-binding}\n",
 		},
 		{
+			name:    "a credentials mapping on a service with per-binding plans",
+			overlay: "services:\n  db:\n    credentials:\n      - {key: host}\n",
+			warns: []string{
+				`blueprint db: credentials: the mapping applies to plans with shared credentials only; a plan with per-binding credentials hands out what its bind workflow leaves in the binding's secret`,
+				`blueprint half, plan default: blueprint half declares workflow "osb_bind" but no "osb_unbind"; the plan's bindings share the deployment's credentials`,
+				`blueprint noparams, plan default: blueprint noparams declares workflow "osb_unbind" without the parameter "secret_key" the broker passes; the plan's bindings share the deployment's credentials`,
+			},
+		},
+		{
 			name:    "not bindable",
 			overlay: "services:\n  db: {bindable: false}\n",
 			want:    map[string]string{"db/default": "-"},

@@ -317,6 +317,9 @@ func buildService(bp cloudify.Blueprint, all map[string]cloudify.Blueprint, ov *
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if perBinding && len(so.Credentials) > 0 {
+		warn(bp.ID, "", "credentials: the mapping applies to plans with shared credentials only; a plan with per-binding credentials hands out what its bind workflow leaves in the binding's secret")
+	}
 	if missing := unusedPlaceholders(svc.URITemplate, svc.Credentials); len(missing) > 0 && !perBinding {
 		warn(bp.ID, "", "uri_template: no credentials key is mapped for %s; bindings will have no uri", strings.Join(missing, ", "))
 	}
