@@ -440,17 +440,14 @@ func (s *UseCases) unbindOnce(ctx context.Context, req UnbindRequest) (UnbindRes
 		return UnbindResult{}, false, Errorf(EConcurrency, "instance %s is being deprovisioned; its bindings go with it", inst.ID)
 	}
 	now := s.now()
-	tx := Tx{}
+	var halted *Operation
 	if b.Busy() && b.OperationType == OpBind {
 		bindOp, err := s.store.GetOperation(ctx, b.OperationID)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return UnbindResult{}, false, fmt.Errorf("broker: read bind: %w", err)
 		}
 		if err == nil && !bindOp.Done() {
-			// The bind ends itself at its next step (see workflow), after any step in
-			// flight, so that what it made is revoked by this unbind.
-			bindOp.UpdatedAt = now
-			tx.Operations = append(tx.Operations, &bindOp)
+			halted = &bindOp
 		}
 	}
 	workflow := DefaultUnbindWorkflow
@@ -485,25 +482,16 @@ func (s *UseCases) unbindOnce(ctx context.Context, req UnbindRequest) (UnbindRes
 		CreatedAt:    now,
 		UpdatedAt:    now,
 	}
-	for _, o := range tx.Operations {
-		o.SupersededBy = op.ID
-		op.Halts = o.ID
-	}
 	b.State = BindingUnbinding
 	b.OperationID, b.OperationType, b.OperationState = op.ID, OpUnbind, StateInProgress
 	inst.UpdatedAt = now
-	tx.Instances = []*Instance{&inst}
-	tx.Bindings = []*Binding{&b}
-	tx.Operations = append(tx.Operations, &op)
+	tx := Tx{Instances: []*Instance{&inst}, Bindings: []*Binding{&b}, Operations: supersede(&op, halted, now)}
 	if retry, err := s.commit(ctx, tx, "unbind"); err != nil {
 		return UnbindResult{}, retry, err
 	}
 	s.cfg.Logger.InfoContext(ctx, "unbind recorded", "instance_id", inst.ID, "binding_id", b.ID, "operation_id", op.ID,
-		"workflow_id", workflow, "halted_bind", op.Halts != "", "request_id", req.RequestID, "identity", req.Identity.String())
-	for _, o := range tx.Operations[:len(tx.Operations)-1] {
-		s.start(ctx, *o) // let the halted bind see it is halted now
-	}
-	s.start(ctx, op)
+		"workflow_id", workflow, "halted_bind", halted != nil, "request_id", req.RequestID, "identity", req.Identity.String())
+	s.startAll(ctx, tx.Operations)
 	return UnbindResult{Async: true, Operation: op.ID}, false, nil
 }
 

@@ -174,7 +174,7 @@ func (s *UseCases) deprovisionOnce(ctx context.Context, req DeprovisionRequest) 
 		return DeprovisionResult{}, false, Errorf(EAsyncRequired, "deprovisioning runs a Cloudify uninstall and is asynchronous")
 	}
 	now := s.now()
-	tx := Tx{}
+	var halted *Operation
 	if inst.Busy() {
 		if inst.OperationType != OpProvision {
 			return DeprovisionResult{}, false, Errorf(EConcurrency, "an %s is in progress", inst.OperationType)
@@ -184,10 +184,7 @@ func (s *UseCases) deprovisionOnce(ctx context.Context, req DeprovisionRequest) 
 			return DeprovisionResult{}, false, fmt.Errorf("broker: read provision: %w", err)
 		}
 		if !prov.Done() {
-			// The provision ends itself at its next step (see workflow), after any step
-			// in flight has finished, so that nothing it creates escapes the deprovision.
-			prov.UpdatedAt = now
-			tx.Operations = append(tx.Operations, &prov)
+			halted = &prov
 		}
 	}
 	plan := Plan{}
@@ -213,24 +210,16 @@ func (s *UseCases) deprovisionOnce(ctx context.Context, req DeprovisionRequest) 
 		CreatedAt:    now,
 		UpdatedAt:    now,
 	}
-	for _, o := range tx.Operations {
-		o.SupersededBy = op.ID
-		op.Halts = o.ID
-	}
 	inst.State = InstanceDeprovisioning
 	inst.OperationID, inst.OperationType, inst.OperationState = op.ID, OpDeprovision, StateInProgress
 	inst.UpdatedAt = now
-	tx.Instances = []*Instance{&inst}
-	tx.Operations = append(tx.Operations, &op)
+	tx := Tx{Instances: []*Instance{&inst}, Operations: supersede(&op, halted, now)}
 	if retry, err := s.commit(ctx, tx, "deprovision"); err != nil {
 		return DeprovisionResult{}, retry, err
 	}
 	s.cfg.Logger.InfoContext(ctx, "deprovision recorded", "instance_id", inst.ID, "operation_id", op.ID,
-		"deployment_id", inst.DeploymentID, "halted_provision", len(tx.Operations) > 1, "request_id", req.RequestID, "identity", req.Identity.String())
-	for _, o := range tx.Operations[:len(tx.Operations)-1] {
-		s.start(ctx, *o) // let the halted provision see it is halted now
-	}
-	s.start(ctx, op)
+		"deployment_id", inst.DeploymentID, "halted_provision", halted != nil, "request_id", req.RequestID, "identity", req.Identity.String())
+	s.startAll(ctx, tx.Operations)
 	return DeprovisionResult{Async: true, Operation: op.ID}, false, nil
 }
 

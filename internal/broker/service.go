@@ -243,6 +243,27 @@ func (s *UseCases) commit(ctx context.Context, tx Tx, what string) (retry bool, 
 	return false, nil
 }
 
+// supersede makes op halt prev, an operation still in progress (nil: none): prev
+// ends itself at its next step (see workflow), after any step in flight has finished,
+// so that nothing it makes escapes op (a deprovision halting its provision, an unbind
+// its bind). It returns the operations to write, prev first, in the order to start
+// them: the halted one must see at once that it is halted.
+func supersede(op, prev *Operation, now time.Time) []*Operation {
+	if prev == nil {
+		return []*Operation{op}
+	}
+	prev.SupersededBy, prev.UpdatedAt = op.ID, now
+	op.Halts = prev.ID
+	return []*Operation{prev, op}
+}
+
+// startAll hands recorded operations to the driver, in order (see start).
+func (s *UseCases) startAll(ctx context.Context, ops []*Operation) {
+	for _, op := range ops {
+		s.start(ctx, *op)
+	}
+}
+
 // start hands an operation to the driver; a failure is logged, not returned: the
 // operation is recorded and the driver's sweep resumes it.
 func (s *UseCases) start(ctx context.Context, op Operation) {

@@ -174,33 +174,8 @@ func (e *Engine) Step(ctx context.Context, operationID string) (_ TaskOutput, er
 		}
 		op.EndedAt = now
 		op.NextCheck = time.Time{}
-		if op.Type.OnBinding() {
-			if err := e.finishBinding(ctx, op, &tx, !res.revoke); err != nil {
-				return out, fmt.Errorf("step %s: %w", op.ID, err)
-			}
-		}
-		if op.Type == broker.OpDeprovision && op.State == broker.StateSucceeded {
-			// The bindings the platform left go with the instance (their secrets
-			// were deleted by the last phase).
-			bindings, err := e.bindingsOf(ctx, op.InstanceID)
-			if err != nil {
-				return out, fmt.Errorf("step %s: %w", op.ID, err)
-			}
-			for i := range bindings {
-				tx.DeleteBindings = append(tx.DeleteBindings, &bindings[i])
-			}
-		}
-		inst, err := e.Store.GetInstance(ctx, op.InstanceID)
-		switch {
-		case op.Type.OnBinding():
-			// A binding's operation is never its instance's.
-		case err == nil && inst.OperationID == op.ID:
-			if err := e.finishInstance(&inst, op, now); err != nil {
-				return out, fmt.Errorf("step %s: %w", op.ID, err)
-			}
-			tx.Instances = []*broker.Instance{&inst}
-		case err != nil && !errors.Is(err, broker.ErrNotFound):
-			return out, fmt.Errorf("step %s: read instance: %w", op.ID, err)
+		if err := e.applyEnd(ctx, op, &tx, !res.revoke, now); err != nil {
+			return out, fmt.Errorf("step %s: %w", op.ID, err)
 		}
 	} else {
 		// Look again no later than just past the deadline, so that an operation whose
@@ -252,6 +227,39 @@ func (e *Engine) advance(ctx context.Context, op *broker.Operation, log *slog.Lo
 	default:
 		return fail(fmt.Sprintf("unknown operation type %q", op.Type)), nil
 	}
+}
+
+// applyEnd adds to tx what an ended operation changes beside itself: its binding, for
+// a bind or unbind (cleaned: see finishBinding); the bindings a successful deprovision
+// leaves behind, whose secrets its last phase deleted; and its instance, when the
+// operation is the instance's current one (a binding's operation never is).
+func (e *Engine) applyEnd(ctx context.Context, op broker.Operation, tx *broker.Tx, cleaned bool, now time.Time) error {
+	if op.Type.OnBinding() {
+		return e.finishBinding(ctx, op, tx, cleaned)
+	}
+	if op.Type == broker.OpDeprovision && op.State == broker.StateSucceeded {
+		bindings, err := e.bindingsOf(ctx, op.InstanceID)
+		if err != nil {
+			return err
+		}
+		for i := range bindings {
+			tx.DeleteBindings = append(tx.DeleteBindings, &bindings[i])
+		}
+	}
+	inst, err := e.Store.GetInstance(ctx, op.InstanceID)
+	switch {
+	case errors.Is(err, broker.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read instance: %w", err)
+	case inst.OperationID != op.ID:
+		return nil
+	}
+	if err := e.finishInstance(&inst, op, now); err != nil {
+		return err
+	}
+	tx.Instances = []*broker.Instance{&inst}
+	return nil
 }
 
 // finishInstance applies an ended operation to its instance.

@@ -58,22 +58,8 @@ func (e *Engine) failOnce(ctx context.Context, operationID, description string) 
 	op.EndedAt, op.UpdatedAt = now, now
 	op.NextCheck = time.Time{}
 	tx := broker.Tx{Operations: []*broker.Operation{&op}}
-	if op.Type.OnBinding() {
-		if err := e.finishBinding(ctx, op, &tx, false); err != nil {
-			return false, fmt.Errorf("fail %s: %w", op.ID, err)
-		}
-	}
-	inst, err := e.Store.GetInstance(ctx, op.InstanceID)
-	switch {
-	case op.Type.OnBinding():
-		// A binding's operation is never its instance's.
-	case err == nil && inst.OperationID == op.ID:
-		if err := e.finishInstance(&inst, op, now); err != nil {
-			return false, fmt.Errorf("fail %s: %w", op.ID, err)
-		}
-		tx.Instances = []*broker.Instance{&inst}
-	case err != nil && !errors.Is(err, broker.ErrNotFound):
-		return false, fmt.Errorf("fail %s: read instance: %w", op.ID, err)
+	if err := e.applyEnd(ctx, op, &tx, false, now); err != nil {
+		return false, fmt.Errorf("fail %s: %w", op.ID, err)
 	}
 	if err := e.Store.Commit(ctx, tx); err != nil {
 		return false, fmt.Errorf("fail %s: write operation: %w", op.ID, err)
